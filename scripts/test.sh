@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install everything, then run the test suite.
+#   scripts/test.sh          fast tests (compiler, collection against emulators and moto, lint)
+#   scripts/test.sh --slow   real multi-node clusters on local systemd-nspawn nodes (needs root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--slow" ]; then
+  shift
+  bash scripts/install.sh --system
+  exec .venv/bin/python -m pytest -m slow -p no:cacheprovider "$@"
+fi
+bash scripts/install.sh
+exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

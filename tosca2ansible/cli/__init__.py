@@ -1,0 +1,39 @@
+"""The `indigo` command line. Each command group lives in its own module and is added here."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from tosca2ansible import __version__
+from tosca2ansible.errors import IndigoError
+
+
+class IndigoGroup(click.Group):
+    """Turns every IndigoError into one clear line on stderr and its exit code: never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except IndigoError as exc:
+            click.echo("error: %s" % exc, err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=IndigoGroup)
+@click.version_option(__version__, prog_name="indigo")
+def cli():
+    """INDIGO PaaS: compile TOSCA templates to Ansible and deploy them on sites."""
+
+
+def _register():
+    # Imported here so `indigo --help` stays fast and one command's import problem is its own.
+    from tosca2ansible.cli import compile_cmd  # noqa: F401  validate, compile
+
+    compile_cmd.register(cli)
+
+
+def main(argv=None):
+    _register()
+    cli.main(args=argv, prog_name="indigo")
