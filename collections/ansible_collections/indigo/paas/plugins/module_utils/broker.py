@@ -1,0 +1,361 @@
+# -*- coding: utf-8 -*-
+# Apache License 2.0
+"""The broker core: a pure function from (request, catalogue, health, usage, rules) to a ranked list of
+sites, each kept or dropped with the reasons why.
+
+Differences from the INDIGO orchestrator, on purpose:
+- quota is a hard filter: the request plus current usage must fit the SLA quota of the user's group
+  (INDIGO summed quotas into a score and never compared them with the request);
+- a site without monitoring data is kept with a penalty (INDIGO scored it 0 and never used it);
+- the score is a weighted sum of several criteria given as plain data (INDIGO sorted by one SLA weight
+  first), and every number that went into it is reported.
+
+Nothing here does I/O: the same inputs always give the same output, whatever the catalogue order.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import dataclasses
+from typing import Any, Dict, List, Optional
+
+DEFAULT_RULES = {
+    # weight of each criterion; each criterion is a number in [0, 1] before weighting
+    "weights": {
+        "sla_priority": 10.0,  # 1/priority of the group's SLA on the site (priority 1 = preferred)
+        "headroom": 5.0,  # share of the quota left after this request
+        "latency": 2.0,  # 1 / (1 + latency_ms / 100)
+        "data_locality": 8.0,  # share of the requested data the site hosts
+        "price": 1.0,  # 1 / (1 + hourly price of the request), sites with a price only
+    },
+    # subtracted from the score of a site without health data
+    "no_monitoring_penalty": 3.0,
+}
+
+
+@dataclasses.dataclass
+class NodeRequest:
+    """What one Compute node template asks for (all instances of it)."""
+
+    name: str
+    count: int = 1
+    num_cpus: int = 1
+    mem_mb: int = 512
+    disk_gb: int = 0
+    gpus: int = 0
+    gpu_vendor: Optional[str] = None
+    gpu_model: Optional[str] = None
+    cuda_version: Optional[str] = None
+    image: Optional[str] = None
+    os_distribution: Optional[str] = None
+    os_version: Optional[str] = None
+    public_ip: bool = False
+    infiniband: bool = False
+    sgx: bool = False
+
+
+@dataclasses.dataclass
+class Request:
+    nodes: List[NodeRequest]
+    group: str = "default"
+    pinned_sites: List[str] = dataclasses.field(default_factory=list)  # placement: only these
+    forbidden_sites: List[str] = dataclasses.field(default_factory=list)
+    node_sites: Dict[str, List[str]] = dataclasses.field(default_factory=dict)  # per-node placement
+    data: List[str] = dataclasses.field(default_factory=list)  # Onedata spaces / storage the job reads
+    data_required: bool = False  # only sites hosting all data
+
+    @classmethod
+    def from_dict(cls, data):
+        data = dict(data or {})
+        nodes = [NodeRequest(**_known(NodeRequest, n)) for n in data.pop("nodes", [])]
+        return cls(nodes=nodes, **_known(cls, data))
+
+    @property
+    def totals(self):
+        cached = self.__dict__.get("_totals")
+        if cached is None:
+            cached = self.__dict__["_totals"] = self._compute_totals()
+        return cached
+
+    @property
+    def shapes(self):
+        """(node, flavor shape, os shape) per node, computed once per request."""
+        cached = self.__dict__.get("_shapes")
+        if cached is None:
+            cached = self.__dict__["_shapes"] = [
+                (n, (n.num_cpus, n.mem_mb, n.disk_gb, n.gpus, n.gpu_vendor, n.gpu_model),
+                 (n.image, n.os_distribution, n.os_version))
+                for n in self.nodes
+            ]
+        return cached
+
+    def _compute_totals(self):
+        return {
+            "instances": sum(n.count for n in self.nodes),
+            "cores": sum(n.count * n.num_cpus for n in self.nodes),
+            "ram_mb": sum(n.count * n.mem_mb for n in self.nodes),
+            "gpus": sum(n.count * n.gpus for n in self.nodes),
+        }
+
+
+@dataclasses.dataclass
+class Ranking:
+    site: str
+    kept: bool
+    score: float
+    reasons: List[str]
+    criteria: Dict[str, float] = dataclasses.field(default_factory=dict)
+    flavors: Dict[str, Optional[str]] = dataclasses.field(default_factory=dict)  # node -> flavor chosen
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def _known(cls, data):
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _version_tuple(text):
+    parts = []
+    for piece in str(text).split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def _flavor_table(site):
+    """The site's flavors as tuples, smallest first: (gpus, cpus, mem, disk, name, vendor, model)."""
+    table = []
+    for f in site.get("flavors") or []:
+        table.append((int(f.get("gpus", 0)), int(f.get("num_cpus", 0)), int(f.get("mem_mb", 0)),
+                      int(f.get("disk_gb", 0)), str(f.get("name", "")),
+                      str(f.get("gpu_vendor", "")).lower(), str(f.get("gpu_model", "")).lower()))
+    table.sort()
+    return table
+
+
+def _first_fit(table, node):
+    vendor = (node.gpu_vendor or "").lower() if node.gpus else ""
+    model = (node.gpu_model or "").lower() if node.gpus else ""
+    for gpus, cpus, mem, disk, name, f_vendor, f_model in table:
+        if (cpus >= node.num_cpus and mem >= node.mem_mb and gpus >= node.gpus
+                and (not node.disk_gb or disk >= node.disk_gb)
+                and (not vendor or f_vendor == vendor) and (not model or model in f_model)):
+            return name
+    return None
+
+
+def choose_flavor(site, node, table=None):
+    """The smallest flavor of ``site`` that fits ``node``; ``(None, True)`` when the site sizes
+    instances freely (no flavor list: local nodes, Kubernetes pods); ``(None, False)`` when none fits."""
+    if not site.get("flavors"):
+        return None, True
+    name = _first_fit(_flavor_table(site) if table is None else table, node)
+    return name, name is not None
+
+
+def _image_ok(site, sla, node):
+    images = site.get("images") or []
+    allowed = sla.get("allowed_images")
+    if node.image:
+        if images and not any(i.get("name") == node.image for i in images):
+            return "no image named %s" % node.image
+        if allowed is not None and node.image not in allowed:
+            return "image %s not allowed by the SLA of group %s" % (node.image, sla.get("group"))
+        return None
+    if node.os_distribution:
+        matching = [
+            i for i in images
+            if str(i.get("distribution", "")).lower() == node.os_distribution.lower()
+            and (not node.os_version or str(i.get("version", "")) == str(node.os_version))
+        ]
+        if images and not matching:
+            return "no image of %s %s" % (node.os_distribution, node.os_version or "")
+        if allowed is not None and matching and not any(i.get("name") in allowed for i in matching):
+            return "no %s image allowed by the SLA of group %s" % (node.os_distribution, sla.get("group"))
+    return None
+
+
+def _capability_problems(site, node):
+    caps = site.get("capabilities") or {}
+    problems = []
+    if node.infiniband and not caps.get("infiniband"):
+        problems.append("node %s needs InfiniBand" % node.name)
+    if node.sgx and not caps.get("sgx"):
+        problems.append("node %s needs SGX" % node.name)
+    if node.gpus and node.cuda_version:
+        gpu = caps.get("gpu") or {}
+        have = gpu.get("cuda_version")
+        if not have or _version_tuple(have) < _version_tuple(node.cuda_version):
+            problems.append("node %s needs CUDA >= %s (site has %s)" % (node.name, node.cuda_version, have or "none"))
+    return problems
+
+
+def _sla_for(site, group):
+    for entry in site.get("sla") or []:
+        if entry.get("group") == group:
+            return entry
+    return None
+
+
+_QUOTA_LABELS = (("instances", "instances"), ("cores", "cores"), ("ram_mb", "MB RAM"), ("gpus", "GPUs"))
+
+
+def _quota_check(sla, usage, totals):
+    """Hard filter: request + used must fit every limit. Returns (problems, headroom in [0, 1])."""
+    quota = sla.get("quota") or {}
+    problems = []
+    shares = []
+    for key, label in _QUOTA_LABELS:
+        limit = quota.get(key)
+        if limit is None:
+            continue
+        used = int(((usage or {}).get(key) or {}).get("used", 0) or 0)
+        need = totals[key]
+        if used + need > int(limit):
+            problems.append("quota %d %s, in use %d, request %d" % (int(limit), label, used, need))
+        elif int(limit) > 0:
+            shares.append(1.0 - float(used + need) / float(limit))
+    headroom = sum(shares) / len(shares) if shares else 0.5
+    return problems, headroom
+
+
+def _weights(rules):
+    weights = dict(DEFAULT_RULES["weights"])
+    weights.update((rules or {}).get("weights") or {})
+    penalty = float((rules or {}).get("no_monitoring_penalty", DEFAULT_RULES["no_monitoring_penalty"]))
+    return weights, penalty
+
+
+def rank_site(site, request, health, usage, rules, weights=None):
+    """Evaluate one site: hard filters first (each failing one adds a reason), then the score."""
+    name = site.get("name")
+    reasons = []
+    flavors = {}
+    if site.get("enabled") is False:
+        return Ranking(name, False, 0.0, ["dropped: site disabled in the catalogue"])
+    if request.pinned_sites and name not in request.pinned_sites:
+        reasons.append("dropped: placement policy pins %s" % ", ".join(sorted(request.pinned_sites)))
+    if name in request.forbidden_sites:
+        reasons.append("dropped: placement policy forbids this site")
+    for node, allowed in sorted(request.node_sites.items()):
+        if allowed and name not in allowed:
+            reasons.append("dropped: placement policy puts node %s on %s" % (node, ", ".join(sorted(allowed))))
+    sla = _sla_for(site, request.group)
+    if sla is None:
+        reasons.append("dropped: no SLA for group %s" % request.group)
+        sla = {}
+    if health is not None and not health.get("reachable", False):
+        reasons.append("dropped: unreachable (%s)" % (health.get("error") or "no answer"))
+    table = _flavor_table(site)
+    fits, images = {}, {}  # nodes of one shape share the answer
+    for node, flavor_shape, os_shape in request.shapes:
+        if flavor_shape not in fits:
+            fits[flavor_shape] = choose_flavor(site, node, table)
+        flavor, ok = fits[flavor_shape]
+        if not ok:
+            wants = "%d CPU, %d MB" % (node.num_cpus, node.mem_mb)
+            if node.gpus:
+                wants += ", %d GPU%s" % (node.gpus, "" if node.gpus == 1 else "s")
+                if node.gpu_model:
+                    wants += " %s" % node.gpu_model
+            reasons.append("dropped: no flavor with >= %s for node %s" % (wants, node.name))
+        flavors[node.name] = flavor
+        if os_shape not in images:
+            images[os_shape] = _image_ok(site, sla, node)
+        if images[os_shape]:
+            reasons.append("dropped: %s for node %s" % (images[os_shape], node.name))
+        if node.infiniband or node.sgx or (node.gpus and node.cuda_version):
+            reasons.extend("dropped: %s" % p for p in _capability_problems(site, node))
+    hosted = set((site.get("data") or {}).get("onedata_spaces") or []) | set((site.get("data") or {}).get("storage") or [])
+    locality = (float(len([d for d in request.data if d in hosted])) / len(request.data)) if request.data else 0.0
+    if request.data_required and request.data and locality < 1.0:
+        missing = sorted(d for d in request.data if d not in hosted)
+        reasons.append("dropped: does not host required data %s" % ", ".join(missing))
+    quota_problems, headroom = _quota_check(sla, usage, request.totals)
+    reasons.extend("dropped: %s" % p for p in quota_problems)
+
+    weights, penalty = weights or _weights(rules)
+    criteria = {
+        "sla_priority": 1.0 / max(1.0, float(sla.get("priority", 1) or 1)),
+        "headroom": max(0.0, headroom),
+        "data_locality": locality,
+    }
+    if health is not None and health.get("latency_ms") is not None:
+        criteria["latency"] = 1.0 / (1.0 + float(health["latency_ms"]) / 100.0)
+    price = site.get("price_per_core_hour")
+    if price is not None:
+        criteria["price"] = 1.0 / (1.0 + float(price) * request.totals["cores"])
+    score = sum(weights.get(k, 0.0) * v for k, v in criteria.items())
+    if health is None:
+        score -= penalty
+        reasons.append("no monitoring data: kept with a penalty of %g" % penalty)
+    kept = not any(r.startswith("dropped:") for r in reasons)
+    if kept:
+        reasons.insert(0, "kept: " + ", ".join("%s %.2f" % (k, v) for k, v in sorted(criteria.items())))
+    return Ranking(name, kept, round(score, 6), reasons, criteria, flavors)
+
+
+def rank(request, sites, health=None, usage=None, rules=None):
+    """Rank every site for ``request``. Kept sites first, best score first, then by name."""
+    if isinstance(request, dict):
+        request = Request.from_dict(request)
+    health = health or {}
+    usage = usage or {}
+    weights = _weights(rules)
+    results = [
+        rank_site(site, request, health.get(site.get("name")), usage.get(site.get("name")), rules, weights)
+        for site in sites
+    ]
+    results.sort(key=lambda r: (not r.kept, -r.score, r.site))
+    return results
+
+
+def split(request, sites, health=None, usage=None, rules=None):
+    """Place each node on its own best site when no single site takes the whole request (hybrid
+    clusters). Returns ``{node: site}`` or ``None`` when some node fits nowhere. Quota is checked per
+    site for the sum of the nodes placed there."""
+    if isinstance(request, dict):
+        request = Request.from_dict(request)
+    placement = {}
+    placed = {}  # site -> list of nodes
+    by_name = {s.get("name"): s for s in sites}
+    for node in sorted(request.nodes, key=lambda n: (-n.count * n.num_cpus, n.name)):
+        single = dataclasses.replace(request, nodes=[node])
+        for candidate in rank(single, sites, health, usage, rules):
+            if not candidate.kept:
+                break
+            together = dataclasses.replace(request, nodes=placed.get(candidate.site, []) + [node])
+            if rank_site(by_name[candidate.site], together, (health or {}).get(candidate.site),
+                         (usage or {}).get(candidate.site), rules).kept:
+                placement[node.name] = candidate.site
+                placed.setdefault(candidate.site, []).append(node)
+                break
+        else:
+            return None
+        if node.name not in placement:
+            return None
+    return placement
+
+
+def rankings_to_list(rankings):
+    return [r.to_dict() for r in rankings]
+
+
+def parse_size_mb(value):
+    # type: (Any) -> int
+    """TOSCA scalar-unit.size (e.g. "2 GB", "512 MiB", 1024) to megabytes."""
+    if value is None:
+        return 0
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = str(value).strip().replace(" ", "")
+    units = {"B": 1e-6, "KB": 1e-3, "KIB": 1.024e-3, "MB": 1, "MIB": 1.048576, "GB": 1000, "GIB": 1073.741824,
+             "TB": 1e6, "TIB": 1099511.627776}
+    number = text.rstrip("BKMGTIbkmgti")
+    unit = text[len(number):].upper() or "MB"
+    if unit not in units:
+        raise ValueError("unknown size unit in %r" % value)
+    return int(round(float(number) * units[unit]))

@@ -1,0 +1,229 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the indigo.paas collection
+# Apache License 2.0 (see LICENSE)
+"""The generic provisioning state machine, written once for every provider.
+
+``Engine.ensure`` brings one node template of a deployment to an exact count of instances: it lists
+what the site holds by tags (the only source of truth), adopts what exists, creates the missing
+indexes concurrently, deletes the surplus (highest indexes first), waits until instances are active
+and answer on SSH. If anything fails, every instance *this call* created is deleted before the
+classified error is raised, so a failed run never leaks (unlike IM, see its issues #288 and #1677).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import concurrent.futures
+import dataclasses
+import socket
+import threading
+import time
+
+from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
+    FatalError,
+    ProviderError,
+    TransientError,
+    retry_transient,
+)
+
+DEFAULT_WORKERS = 32
+
+
+@dataclasses.dataclass
+class EnsureResult:
+    instances: list  # Instance objects, sorted by index (for planned creations in check mode: none)
+    created: list  # ids of instances created by this call (names in check mode)
+    deleted: list  # ids of instances deleted by this call
+    adopted: list  # ids of instances that existed already and were kept
+
+    @property
+    def changed(self):
+        return bool(self.created or self.deleted)
+
+
+def wait_for_port(address, port, timeout, interval=1.0, connect_timeout=3.0):
+    """Poll until a TCP ``port`` accepts connections on ``address``; False when ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((address, port), timeout=connect_timeout):
+                return True
+        except OSError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+class Engine:
+    """Run the exact-count state machine for one provider (one site)."""
+
+    def __init__(self, provider, max_workers=DEFAULT_WORKERS, ssh_port=22, retry_attempts=5,
+                 retry_base_delay=0.5, poll_interval=2.0, log=None):
+        self.provider = provider
+        self.max_workers = max_workers
+        self.ssh_port = ssh_port
+        self.retry_attempts = retry_attempts
+        self.retry_base_delay = retry_base_delay
+        self.poll_interval = poll_interval
+        self.log = log or (lambda message: None)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _retry(self, func):
+        def on_retry(attempt, exc, delay):
+            self.log("transient error (attempt %d), retrying in %.1fs: %s" % (attempt, delay, exc))
+
+        return retry_transient(func, attempts=self.retry_attempts, base_delay=self.retry_base_delay, on_retry=on_retry)
+
+    def _live(self, deployment, node):
+        found = self._retry(lambda: self.provider.find_instances(deployment, node))
+        return [inst for inst in found if inst.status != "deleted"]
+
+    @staticmethod
+    def _by_index(instances):
+        """Map index → instance; duplicates of one index (e.g. a lost create reply) become surplus."""
+        keep, duplicates = {}, []
+        rank = {"active": 0, "building": 1, "stopped": 2, "error": 3}
+        for inst in sorted(instances, key=lambda i: (i.index, rank.get(i.status, 4), i.id)):
+            if inst.index in keep:
+                duplicates.append(inst)
+            else:
+                keep[inst.index] = inst
+        return keep, duplicates
+
+    def plan(self, deployment, node, count):
+        """(kept by index, indexes to create, instances to delete in order) for an exact ``count``."""
+        if count < 0:
+            raise FatalError("count must be >= 0, got %d" % count, self.provider.site_name)
+        by_index, duplicates = self._by_index(self._live(deployment, node))
+        missing = [index for index in range(count) if index not in by_index]
+        surplus = [by_index.pop(index) for index in sorted(by_index, reverse=True) if index >= count]
+        return by_index, missing, surplus + duplicates
+
+    # -- the state machine -----------------------------------------------------------------
+    def ensure(self, spec_for_index, deployment, node, count, wait=True, wait_timeout=600, check_mode=False):
+        """Bring ``node`` of ``deployment`` to exactly ``count`` instances.
+
+        ``spec_for_index(index)`` returns the InstanceSpec of one index.
+        """
+        kept, missing, surplus = self.plan(deployment, node, count)
+        if check_mode:
+            planned = [spec_for_index(index).name for index in missing]
+            return EnsureResult(sorted(kept.values(), key=lambda i: i.index), planned, [s.id for s in surplus],
+                                [k.id for k in kept.values()])
+        deleted = self._delete_many(surplus) if surplus else []
+        created_ids = []
+        lock = threading.Lock()
+        deadline = time.monotonic() + wait_timeout
+        if missing:
+            specs = [spec_for_index(index) for index in missing]
+            self._retry(lambda: self.provider.prepare_deployment(deployment, specs))
+        else:
+            specs = []
+
+        def create_one(spec):
+            inst = self._create_adopting(spec, created_ids, lock)
+            return self._wait_ready(inst, deadline) if wait else inst
+
+        def ready_one(inst):
+            return self._wait_ready(inst, deadline) if wait else inst
+
+        workers = max(1, min(self.max_workers, len(specs) + len(kept)))
+        results = []
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(create_one, spec) for spec in specs]
+            futures += [pool.submit(ready_one, inst) for inst in kept.values()]
+            error = None
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    results.append(future.result())
+                except Exception as exc:  # pylint: disable=broad-except
+                    error = error or exc
+                    for pending in futures:
+                        pending.cancel()  # stop what has not started; running workers finish
+        if error is not None:
+            self._rollback(created_ids)
+            raise self._classify(error)
+        results.sort(key=lambda inst: inst.index)
+        return EnsureResult(results, list(created_ids), deleted, [k.id for k in kept.values()])
+
+    def _create_adopting(self, spec, created_ids, lock):
+        """Create one instance; before a retry, adopt an instance the failed attempt may have left."""
+        attempts = {"n": 0}
+
+        def attempt():
+            attempts["n"] += 1
+            if attempts["n"] > 1:
+                for inst in self.provider.find_instances(spec.deployment, spec.node):
+                    if inst.index == spec.index and inst.status != "deleted":
+                        with lock:
+                            created_ids.append(inst.id)
+                        return inst
+            inst = self.provider.create_instance(spec)
+            with lock:
+                created_ids.append(inst.id)
+            return inst
+
+        return self._retry(attempt)
+
+    def _wait_ready(self, inst, deadline):
+        remaining = max(1.0, deadline - time.monotonic())
+        inst = self._retry(lambda: self.provider.wait_active(inst.id, timeout=remaining, interval=self.poll_interval))
+        while not inst.address:  # some clouds report the address a moment after ACTIVE
+            if time.monotonic() >= deadline:
+                raise TransientError("instance %s has no address" % inst.name, self.provider.site_name)
+            time.sleep(self.poll_interval)
+            inst = self._retry(lambda: self.provider.get_instance(inst.id)) or inst
+        remaining = max(1.0, deadline - time.monotonic())
+        if not wait_for_port(inst.address, self.ssh_port, remaining, interval=min(1.0, self.poll_interval)):
+            raise TransientError("instance %s (%s): SSH port %d did not answer in time"
+                                 % (inst.name, inst.address, self.ssh_port), self.provider.site_name)
+        return inst
+
+    def _delete_many(self, instances):
+        """Delete concurrently, submitted highest index first; returns the deleted ids."""
+        ordered = sorted(instances, key=lambda inst: inst.index, reverse=True)
+        if not ordered:
+            return []
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.max_workers, len(ordered))) as pool:
+            futures = [pool.submit(self._retry, lambda i=inst: self.provider.delete_instance(i.id, wait=True)) for inst in ordered]
+            errors = []
+            for future in futures:
+                try:
+                    future.result()
+                except Exception as exc:  # pylint: disable=broad-except
+                    errors.append(exc)
+        if errors:
+            raise self._classify(errors[0])
+        return [inst.id for inst in ordered]
+
+    def _rollback(self, created_ids):
+        """Best-effort deletion of what this call created; a rollback failure must not hide the cause."""
+        for instance_id in list(created_ids):
+            try:
+                self._retry(lambda i=instance_id: self.provider.delete_instance(i, wait=True))
+            except Exception as exc:  # pylint: disable=broad-except
+                self.log("rollback: could not delete %s: %s" % (instance_id, exc))
+
+    def _classify(self, exc):
+        if isinstance(exc, ProviderError):
+            return exc
+        return FatalError("%s: %s" % (type(exc).__name__, exc), self.provider.site_name)
+
+    # -- whole deployment ------------------------------------------------------------------
+    def find_deployment(self, deployment):
+        instances = self._live(deployment, None)
+        resources = self._retry(lambda: self.provider.find_resources(deployment))
+        return instances, resources
+
+    def teardown(self, deployment, check_mode=False):
+        """Delete every instance and resource of ``deployment``; returns the Resource/Instance dicts deleted."""
+        instances, resources = self.find_deployment(deployment)
+        if check_mode:
+            return [{"kind": "instance", "id": i.id, "name": i.name, "site": i.site} for i in instances] + \
+                [r.to_dict() for r in resources]
+        if not instances and not resources:
+            return []
+        deleted = self._retry(lambda: self.provider.delete_deployment(deployment))
+        return [r.to_dict() for r in deleted]

@@ -1,0 +1,467 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the indigo.paas collection
+# Apache License 2.0 (see LICENSE)
+"""AWS EC2 provider (boto3).
+
+What a deployment owns on EC2, all tagged ``indigo_deployment``: instances (plus ``indigo_node`` and
+``indigo_index``), a VPC with one subnet, an internet gateway and a route table when the site names
+no network, one security group per node template (port 22 plus the node's endpoint ports), a key pair,
+Elastic IPs for ``public_ip`` and EBS volumes. Teardown finds them by tag and deletes them in
+dependency order.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import threading
+import time
+
+try:
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+    HAS_BOTO3 = True
+except ImportError:  # reported by the module through missing_required_lib
+    HAS_BOTO3 = False
+
+from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
+    TAG_DEPLOYMENT,
+    TAG_INDEX,
+    TAG_NODE,
+    AuthError,
+    FatalError,
+    Instance,
+    Provider,
+    QuotaError,
+    Resource,
+    TransientError,
+)
+
+QUOTA_CODES = frozenset((
+    "InstanceLimitExceeded", "VcpuLimitExceeded", "InsufficientInstanceCapacity", "AddressLimitExceeded",
+    "VolumeLimitExceeded", "VpcLimitExceeded", "SecurityGroupLimitExceeded", "MaxSpotInstanceCountExceeded",
+    "InsufficientAddressCapacity", "ResourceLimitExceeded",
+))
+AUTH_CODES = frozenset((
+    "AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
+    "AccessDenied", "AccessDeniedException", "OptInRequired", "Blocked", "UnrecognizedClientException",
+))
+TRANSIENT_CODES = frozenset((
+    "Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable", "Unavailable",
+    "InternalError", "InternalFailure", "RequestTimeout", "RequestExpired", "IncorrectState",
+))
+STATUS = {"pending": "building", "running": "active", "stopping": "stopped", "stopped": "stopped",
+          "shutting-down": "deleted", "terminated": "deleted"}
+LIVE_STATES = ["pending", "running", "stopping", "stopped"]
+DEFAULT_INSTANCE_TYPE = "t3.micro"
+VPC_CIDR = "10.77.0.0/16"
+SUBNET_CIDR = "10.77.0.0/20"
+DEVICE_LETTERS = "fghijklmnop"
+
+
+def classify(exc, site=None):
+    """Turn a botocore exception into the interface's error classes."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        message = "EC2 %s: %s" % (code, error.get("Message", str(exc)))
+        if code in QUOTA_CODES:
+            return QuotaError(message, site, {"code": code})
+        if code in AUTH_CODES:
+            return AuthError(message, site, {"code": code})
+        if code in TRANSIENT_CODES or status >= 500:
+            return TransientError(message, site, {"code": code})
+        return FatalError(message, site, {"code": code})
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return AuthError("EC2: no credentials found (site credentials or the AWS environment)", site)
+    if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionClosedError,
+                        botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)):
+        return TransientError("EC2 endpoint unreachable: %s" % exc, site)
+    return FatalError("EC2: %s" % exc, site)
+
+
+def _tags(resource):
+    return {tag["Key"]: tag["Value"] for tag in resource.get("Tags") or []}
+
+
+def _tag_spec(resource_type, tags):
+    return {"ResourceType": resource_type, "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]}
+
+
+class EC2Provider(Provider):
+    kind = "aws"
+
+    def __init__(self, site, credentials=None):
+        super().__init__(site, credentials)
+        if not HAS_BOTO3:
+            raise FatalError("the aws site kind needs the boto3 Python library", self.site_name)
+        creds = self.credentials
+        session = boto3.session.Session(
+            aws_access_key_id=creds.get("access_key") or creds.get("aws_access_key_id"),
+            aws_secret_access_key=creds.get("secret_key") or creds.get("aws_secret_access_key"),
+            aws_session_token=creds.get("session_token") or creds.get("aws_session_token"),
+            region_name=self.site.get("region") or "us-east-1",
+        )
+        config = botocore.config.Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=64,
+                                        connect_timeout=10, read_timeout=60)
+        # boto3 clients are thread-safe (sessions are not): one client shared by the engine's workers
+        self.client = session.client("ec2", endpoint_url=self.site.get("endpoint") or None,
+                                     verify=self.site.get("verify_tls", True), config=config)
+        self._lock = threading.Lock()
+        self._contexts = {}
+        self._instance_types = None
+
+    def _call(self, method, **kwargs):
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise classify(exc, self.site_name) from exc
+
+    def _paged(self, method, key, **kwargs):
+        try:
+            for page in self.client.get_paginator(method).paginate(**kwargs):
+                for item in page.get(key, []):
+                    yield item
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise classify(exc, self.site_name) from exc
+
+    # -- instances -------------------------------------------------------------------------
+    def _to_instance(self, raw):
+        tags = _tags(raw)
+        try:
+            index = int(tags.get(TAG_INDEX, "-1"))
+        except ValueError:
+            index = -1
+        public = [raw["PublicIpAddress"]] if raw.get("PublicIpAddress") else []
+        private = [raw["PrivateIpAddress"]] if raw.get("PrivateIpAddress") else []
+        return Instance(
+            id=raw["InstanceId"], name=tags.get("Name", raw["InstanceId"]), site=self.site_name,
+            deployment=tags.get(TAG_DEPLOYMENT, ""), node=tags.get(TAG_NODE, ""), index=index,
+            status=STATUS.get(raw.get("State", {}).get("Name"), "error"), private_ips=private, public_ips=public,
+            flavor=raw.get("InstanceType"), image=raw.get("ImageId"),
+            extra={"availability_zone": raw.get("Placement", {}).get("AvailabilityZone"),
+                   "state_reason": (raw.get("StateReason") or {}).get("Message")},
+        )
+
+    def _describe(self, filters=None, ids=None):
+        kwargs = {"Filters": filters or []}
+        if ids:
+            kwargs["InstanceIds"] = ids
+        for reservation in self._paged("describe_instances", "Reservations", **kwargs):
+            for raw in reservation["Instances"]:
+                yield raw
+
+    def find_instances(self, deployment, node=None):
+        filters = [{"Name": "tag:%s" % TAG_DEPLOYMENT, "Values": [deployment]},
+                   {"Name": "instance-state-name", "Values": LIVE_STATES}]
+        if node:
+            filters.append({"Name": "tag:%s" % TAG_NODE, "Values": [node]})
+        return sorted((self._to_instance(raw) for raw in self._describe(filters)), key=lambda i: (i.node, i.index))
+
+    def get_instance(self, instance_id):
+        try:
+            found = list(self._describe(ids=[instance_id]))
+        except FatalError as exc:
+            if exc.details.get("code") == "InvalidInstanceID.NotFound":
+                return None
+            raise
+        return self._to_instance(found[0]) if found else None
+
+    def create_instance(self, spec):
+        context = self._context(spec.deployment, spec)
+        tags = dict(spec.tags, Name=spec.name)
+        kwargs = {
+            "ImageId": self._image_id(spec), "InstanceType": self._instance_type(spec), "MinCount": 1, "MaxCount": 1,
+            "SubnetId": context["subnet_id"], "SecurityGroupIds": [context["security_groups"][spec.node]],
+            "TagSpecifications": [_tag_spec("instance", tags), _tag_spec("volume", tags)],
+            "BlockDeviceMappings": self._block_devices(spec),
+        }
+        if context.get("key_name"):
+            kwargs["KeyName"] = context["key_name"]
+        if spec.user_data:
+            kwargs["UserData"] = spec.user_data
+        if spec.availability_zone:
+            kwargs["Placement"] = {"AvailabilityZone": spec.availability_zone}
+        if not kwargs["BlockDeviceMappings"]:
+            del kwargs["BlockDeviceMappings"]
+        raw = self._call("run_instances", **kwargs)["Instances"][0]
+        instance_id = raw["InstanceId"]
+        try:
+            if spec.public_ip or any(v.volume_id for v in spec.volumes):
+                self._wait_state(instance_id, "running")
+            if spec.public_ip:
+                self._attach_public_ip(instance_id, tags)
+            for position, volume in enumerate(spec.volumes):
+                if volume.volume_id:
+                    device = volume.device or "/dev/sd%s" % DEVICE_LETTERS[position]
+                    self._call("attach_volume", VolumeId=volume.volume_id, InstanceId=instance_id, Device=device)
+        except Exception:
+            self.delete_instance(instance_id, wait=False)  # never leave a half-built instance behind
+            raise
+        return self.get_instance(instance_id) or self._to_instance(raw)
+
+    def _block_devices(self, spec):
+        mappings = []
+        if spec.disk_gb:
+            mappings.append({"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": int(spec.disk_gb), "DeleteOnTermination": True}})
+        for position, volume in enumerate(spec.volumes):
+            if volume.volume_id:
+                continue
+            ebs = {"VolumeSize": int(volume.size_gb), "DeleteOnTermination": True}
+            if volume.volume_type:
+                ebs["VolumeType"] = volume.volume_type
+            mappings.append({"DeviceName": volume.device or "/dev/sd%s" % DEVICE_LETTERS[position], "Ebs": ebs})
+        return mappings
+
+    def _wait_state(self, instance_id, state, timeout=300):
+        deadline = time.monotonic() + timeout
+        while True:
+            found = list(self._describe(ids=[instance_id]))
+            current = found[0]["State"]["Name"] if found else "terminated"
+            if current == state:
+                return
+            if time.monotonic() > deadline:
+                raise TransientError("EC2 instance %s still %s after %ss" % (instance_id, current, timeout), self.site_name)
+            time.sleep(1.0)
+
+    def _attach_public_ip(self, instance_id, tags):
+        address = self._call("allocate_address", Domain="vpc", TagSpecifications=[_tag_spec("elastic-ip", tags)])
+        self._call("associate_address", AllocationId=address["AllocationId"], InstanceId=instance_id)
+
+    def _release_addresses(self, filters):
+        released = []
+        for address in self._call("describe_addresses", Filters=filters).get("Addresses", []):
+            if address.get("AssociationId"):
+                self._call("disassociate_address", AssociationId=address["AssociationId"])
+            self._call("release_address", AllocationId=address["AllocationId"])
+            released.append(Resource("elastic_ip", address["AllocationId"], address.get("PublicIp", ""), self.site_name))
+        return released
+
+    def delete_instance(self, instance_id, wait=True):
+        self._release_addresses([{"Name": "instance-id", "Values": [instance_id]}])
+        try:
+            self._call("terminate_instances", InstanceIds=[instance_id])
+        except FatalError as exc:
+            if exc.details.get("code") == "InvalidInstanceID.NotFound":
+                return
+            raise
+        if wait:
+            self._wait_state(instance_id, "terminated")
+
+    # -- image and instance type -----------------------------------------------------------
+    def _image_id(self, spec):
+        catalogue = self.site.get("images") or []
+        wanted = spec.image
+        if not wanted:
+            for image in catalogue:
+                if spec.os_distribution and image.get("distribution") != spec.os_distribution:
+                    continue
+                if spec.os_version and str(image.get("version")) != str(spec.os_version):
+                    continue
+                wanted = image.get("id") or image["name"]
+                break
+            else:
+                raise FatalError("no image of site %s matches distribution=%s version=%s"
+                                 % (self.site_name, spec.os_distribution, spec.os_version), self.site_name)
+        for image in catalogue:
+            if image["name"] == wanted and image.get("id"):
+                return image["id"]
+        if wanted.startswith("ami-"):
+            return wanted
+        images = self._call("describe_images", Filters=[{"Name": "name", "Values": [wanted]}]).get("Images", [])
+        if not images:
+            raise FatalError("image %r not found on site %s" % (wanted, self.site_name), self.site_name)
+        return sorted(images, key=lambda i: i.get("CreationDate", ""))[-1]["ImageId"]
+
+    def _known_types(self):
+        if self._instance_types is None:
+            types = []
+            for item in self._paged("describe_instance_types", "InstanceTypes"):
+                gpus = sum(g.get("Count", 0) for g in (item.get("GpuInfo") or {}).get("Gpus", []))
+                types.append({"name": item["InstanceType"], "num_cpus": item["VCpuInfo"]["DefaultVCpus"],
+                              "mem_mb": item["MemoryInfo"]["SizeInMiB"], "gpus": gpus})
+            self._instance_types = types
+        return self._instance_types
+
+    def _instance_type(self, spec):
+        if spec.flavor:
+            return spec.flavor
+        if not (spec.num_cpus or spec.mem_mb or spec.gpus):
+            flavors = self.site.get("flavors") or []
+            return flavors[0]["name"] if flavors else DEFAULT_INSTANCE_TYPE
+        candidates = self.site.get("flavors") or self._known_types()
+        fitting = [f for f in candidates
+                   if (f.get("num_cpus") or 0) >= (spec.num_cpus or 0) and (f.get("mem_mb") or 0) >= (spec.mem_mb or 0)
+                   and (f.get("gpus") or 0) >= (spec.gpus or 0)]
+        if not fitting:
+            raise FatalError("no instance type of site %s has %s vCPU, %s MiB, %s GPU"
+                             % (self.site_name, spec.num_cpus, spec.mem_mb, spec.gpus), self.site_name)
+        best = min(fitting, key=lambda f: (f.get("gpus") or 0, f.get("num_cpus") or 0, f.get("mem_mb") or 0, f["name"]))
+        return best["name"]
+
+    # -- deployment-wide resources ---------------------------------------------------------
+    def _context(self, deployment, spec):
+        with self._lock:
+            context = self._contexts.get(deployment)
+        if context is None or spec.node not in context["security_groups"]:
+            context = self.prepare_deployment(deployment, [spec])
+        return context
+
+    def _find_tagged(self, method, key, deployment, extra_filters=None):
+        filters = [{"Name": "tag:%s" % TAG_DEPLOYMENT, "Values": [deployment]}] + (extra_filters or [])
+        return self._call(method, Filters=filters).get(key, [])
+
+    def prepare_deployment(self, deployment, specs):
+        with self._lock:  # one network and one group per node even when workers race here
+            context = dict(self._contexts.get(deployment) or {"security_groups": {}})
+            context["security_groups"] = dict(context["security_groups"])
+            tags = {TAG_DEPLOYMENT: deployment}
+            if "subnet_id" not in context:
+                context.update(self._network(deployment, specs, tags))
+            for spec in specs:
+                if spec.node not in context["security_groups"]:
+                    context["security_groups"][spec.node] = self._security_group(deployment, spec, context["vpc_id"], tags)
+                if spec.ssh_public_key and not context.get("key_name"):
+                    context["key_name"] = self._key_pair(deployment, spec.ssh_public_key, tags)
+            self._contexts[deployment] = context
+            return context
+
+    def _network(self, deployment, specs, tags):
+        named = next((s.network for s in specs if s.network), None) or (self.site.get("network") or {}).get("private")
+        if named:
+            subnets = self._call("describe_subnets", Filters=[{"Name": "subnet-id" if named.startswith("subnet-") else "tag:Name",
+                                                              "Values": [named]}]).get("Subnets", [])
+            if not subnets:
+                raise FatalError("subnet %r not found on site %s" % (named, self.site_name), self.site_name)
+            return {"subnet_id": subnets[0]["SubnetId"], "vpc_id": subnets[0]["VpcId"]}
+        vpcs = self._find_tagged("describe_vpcs", "Vpcs", deployment)
+        if vpcs:
+            vpc_id = vpcs[0]["VpcId"]
+        else:
+            vpc_id = self._call("create_vpc", CidrBlock=VPC_CIDR, TagSpecifications=[_tag_spec("vpc", dict(tags, Name=deployment))])["Vpc"]["VpcId"]
+        subnets = self._find_tagged("describe_subnets", "Subnets", deployment)
+        if subnets:
+            subnet_id = subnets[0]["SubnetId"]
+        else:
+            subnet_id = self._call("create_subnet", VpcId=vpc_id, CidrBlock=SUBNET_CIDR,
+                                   TagSpecifications=[_tag_spec("subnet", dict(tags, Name=deployment))])["Subnet"]["SubnetId"]
+        if not self._find_tagged("describe_internet_gateways", "InternetGateways", deployment):
+            # public IPs need a route to the internet; cheap enough to always set up
+            gateway = self._call("create_internet_gateway", TagSpecifications=[_tag_spec("internet-gateway", tags)])
+            gateway_id = gateway["InternetGateway"]["InternetGatewayId"]
+            self._call("attach_internet_gateway", InternetGatewayId=gateway_id, VpcId=vpc_id)
+            table = self._call("create_route_table", VpcId=vpc_id, TagSpecifications=[_tag_spec("route-table", tags)])
+            table_id = table["RouteTable"]["RouteTableId"]
+            self._call("create_route", RouteTableId=table_id, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway_id)
+            self._call("associate_route_table", RouteTableId=table_id, SubnetId=subnet_id)
+        return {"subnet_id": subnet_id, "vpc_id": vpc_id}
+
+    def _security_group(self, deployment, spec, vpc_id, tags):
+        name = "%s-%s" % (deployment, spec.node)
+        found = self._find_tagged("describe_security_groups", "SecurityGroups", deployment,
+                                  [{"Name": "group-name", "Values": [name]}, {"Name": "vpc-id", "Values": [vpc_id]}])
+        if found:
+            group_id = found[0]["GroupId"]
+        else:
+            group_id = self._call("create_security_group", GroupName=name, VpcId=vpc_id,
+                                  Description="indigo deployment %s node %s" % (deployment, spec.node),
+                                  TagSpecifications=[_tag_spec("security-group", dict(tags, **{TAG_NODE: spec.node}))])["GroupId"]
+        rules = {(22, "tcp", "0.0.0.0/0")}
+        for port in spec.ports or []:
+            rules.add((int(port["port"]), (port.get("protocol") or "tcp").lower(), port.get("remote_cidr") or "0.0.0.0/0"))
+        existing = set()
+        for perm in (found[0].get("IpPermissions") if found else []) or []:
+            for ip_range in perm.get("IpRanges", []):
+                existing.add((perm.get("FromPort"), perm.get("IpProtocol"), ip_range.get("CidrIp")))
+        missing = sorted(rules - existing)
+        if missing:
+            self._call("authorize_security_group_ingress", GroupId=group_id, IpPermissions=[
+                {"IpProtocol": proto, "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": cidr}]} for port, proto, cidr in missing])
+        return group_id
+
+    def _key_pair(self, deployment, public_key, tags):
+        name = "indigo-%s" % deployment
+        if self._call("describe_key_pairs", Filters=[{"Name": "key-name", "Values": [name]}]).get("KeyPairs"):
+            return name
+        self._call("import_key_pair", KeyName=name, PublicKeyMaterial=public_key.encode(),
+                   TagSpecifications=[_tag_spec("key-pair", tags)])
+        return name
+
+    def find_resources(self, deployment):
+        found = []
+        for method, key, kind, id_key in (
+            ("describe_addresses", "Addresses", "elastic_ip", "AllocationId"),
+            ("describe_volumes", "Volumes", "volume", "VolumeId"),
+            ("describe_security_groups", "SecurityGroups", "security_group", "GroupId"),
+            ("describe_key_pairs", "KeyPairs", "key_pair", "KeyName"),
+            ("describe_route_tables", "RouteTables", "route_table", "RouteTableId"),
+            ("describe_internet_gateways", "InternetGateways", "internet_gateway", "InternetGatewayId"),
+            ("describe_subnets", "Subnets", "subnet", "SubnetId"),
+            ("describe_vpcs", "Vpcs", "vpc", "VpcId"),
+        ):
+            for item in self._find_tagged(method, key, deployment):
+                if kind == "volume" and item.get("State") == "deleted":
+                    continue
+                found.append(Resource(kind, item[id_key], _tags(item).get("Name", item[id_key]), self.site_name))
+        return found
+
+    def delete_deployment(self, deployment):
+        deleted = self._release_addresses([{"Name": "tag:%s" % TAG_DEPLOYMENT, "Values": [deployment]}])
+        instances = self.find_instances(deployment)
+        if instances:
+            self._call("terminate_instances", InstanceIds=[i.id for i in instances])
+            for inst in instances:
+                self._wait_state(inst.id, "terminated")
+                deleted.append(Resource("instance", inst.id, inst.name, self.site_name))
+        for resource in self.find_resources(deployment):
+            self._delete_resource(resource)
+            deleted.append(resource)
+        with self._lock:
+            self._contexts.pop(deployment, None)
+        return deleted
+
+    def _delete_resource(self, resource):
+        if resource.kind == "elastic_ip":
+            self._call("release_address", AllocationId=resource.id)
+        elif resource.kind == "volume":
+            self._call("delete_volume", VolumeId=resource.id)
+        elif resource.kind == "security_group":
+            self._call("delete_security_group", GroupId=resource.id)
+        elif resource.kind == "key_pair":
+            self._call("delete_key_pair", KeyName=resource.id)
+        elif resource.kind == "route_table":
+            table = self._call("describe_route_tables", RouteTableIds=[resource.id])["RouteTables"][0]
+            for association in table.get("Associations", []):
+                if not association.get("Main"):
+                    self._call("disassociate_route_table", AssociationId=association["RouteTableAssociationId"])
+            self._call("delete_route_table", RouteTableId=resource.id)
+        elif resource.kind == "internet_gateway":
+            gateway = self._call("describe_internet_gateways", InternetGatewayIds=[resource.id])["InternetGateways"][0]
+            for attachment in gateway.get("Attachments", []):
+                self._call("detach_internet_gateway", InternetGatewayId=resource.id, VpcId=attachment["VpcId"])
+            self._call("delete_internet_gateway", InternetGatewayId=resource.id)
+        elif resource.kind == "subnet":
+            self._call("delete_subnet", SubnetId=resource.id)
+        elif resource.kind == "vpc":
+            self._call("delete_vpc", VpcId=resource.id)
+
+    # -- monitoring ------------------------------------------------------------------------
+    def health(self):
+        start = time.monotonic()
+        try:
+            self._call("describe_availability_zones")
+            return {"reachable": True, "latency_ms": (time.monotonic() - start) * 1000.0, "error": None}
+        except (AuthError, TransientError, FatalError, QuotaError) as exc:
+            return {"reachable": False, "latency_ms": (time.monotonic() - start) * 1000.0, "error": exc.message}
+
+    def usage(self):
+        attributes = self._call("describe_account_attributes", AttributeNames=["max-instances"]).get("AccountAttributes", [])
+        limit = None
+        for attribute in attributes:
+            for value in attribute.get("AttributeValues", []):
+                limit = int(value["AttributeValue"])
+        used = sum(1 for _ in self._describe([{"Name": "instance-state-name", "Values": ["pending", "running"]}]))
+        return {"instances": {"limit": limit, "used": used}, "cores": {"limit": None, "used": None},
+                "ram_mb": {"limit": None, "used": None}, "gpus": {"limit": None, "used": None}}

@@ -1,0 +1,280 @@
+"""A Marathon (>= 1.5) REST emulator: /v2/apps, /v2/deployments with realistic state.
+
+Run: ``python server.py --port 0`` prints ``LISTENING <port>`` then serves on 127.0.0.1.
+A create/update/delete starts a deployment that finishes after ``--deploy-seconds``; until then the app
+is locked (a PUT/DELETE without ``?force=true`` answers 409, as Marathon does) and its tasks are staged;
+afterwards ``tasksRunning == instances`` and, when the app has health checks, ``tasksHealthy`` too.
+Fault injection: ``POST /_emulator/faults`` ``{"method": "PUT", "path_prefix": "/v2/apps", "status": 503,
+"count": 1}``. State for assertions: ``GET /_emulator/state``. The process stops by itself after
+``--max-lifetime`` seconds or when ``--parent-pid`` is gone.
+"""
+
+import argparse
+import base64
+import json
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+APP_ID = re.compile(r"^(/[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+
+
+class State:
+    def __init__(self, deploy_seconds):
+        self.lock = threading.Lock()
+        self.apps = {}
+        self.deployments = {}
+        self.faults = []
+        self.requests = []
+        self.deploy_seconds = deploy_seconds
+        self.next_service_port = 10000
+
+    def advance(self):
+        now = time.monotonic()
+        for dep_id, dep in list(self.deployments.items()):
+            if now < dep["due"]:
+                continue
+            app_id = dep["affectedApps"][0]
+            if dep["action"] == "delete":
+                self.apps.pop(app_id, None)
+            elif app_id in self.apps:
+                app = self.apps[app_id]
+                app["tasksStaged"] = 0
+                app["tasksRunning"] = app["instances"]
+                app["tasksHealthy"] = app["instances"] if app.get("healthChecks") else 0
+            del self.deployments[dep_id]
+
+    def start_deployment(self, app_id, action):
+        dep_id = str(uuid.uuid4())
+        self.deployments[dep_id] = {
+            "id": dep_id, "affectedApps": [app_id], "action": action, "due": time.monotonic() + self.deploy_seconds,
+            "version": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()), "currentStep": 1, "totalSteps": 1,
+            "currentActions": [{"action": {"create": "StartApplication", "update": "RestartApplication",
+                                           "delete": "StopApplication"}[action], "app": app_id}],
+        }
+        return dep_id
+
+    def locking(self, app_id):
+        return [d["id"] for d in self.deployments.values() if app_id in d["affectedApps"]]
+
+    def public(self, app):
+        copy = {k: v for k, v in app.items()}
+        copy["deployments"] = [{"id": d} for d in self.locking(app["id"])]
+        return copy
+
+
+def validate(app):
+    errors = []
+    if not APP_ID.match(app.get("id") or ""):
+        errors.append({"path": "/id", "errors": ["must fully match regular expression '^(([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9])\\.)*([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9])|(\\.|\\.\\.)$'"]})
+    for key in ("cpus", "mem", "disk", "instances", "gpus"):
+        if key in app and (not isinstance(app[key], (int, float)) or app[key] < 0):
+            errors.append({"path": "/" + key, "errors": ["got %r, expected a number >= 0" % (app[key],)]})
+    docker = (app.get("container") or {}).get("docker") or {}
+    if not app.get("cmd") and not docker.get("image") and not app.get("args"):
+        errors.append({"path": "/", "errors": ["AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'."]})
+    return errors
+
+
+def normalize(state, app, previous=None):
+    app = dict(app)
+    app.setdefault("cmd", None)
+    app.setdefault("cpus", 1.0)
+    app.setdefault("mem", 128.0)
+    app.setdefault("disk", 0.0)
+    app.setdefault("gpus", 0)
+    app.setdefault("instances", 1)
+    for key, default in (("env", {}), ("labels", {}), ("constraints", []), ("fetch", []), ("healthChecks", [])):
+        app.setdefault(key, default)
+    app.setdefault("backoffSeconds", 1)
+    app.setdefault("upgradeStrategy", {"minimumHealthCapacity": 1, "maximumOverCapacity": 1})
+    old_ports = {}
+    if previous:
+        for mapping in (previous.get("container") or {}).get("portMappings") or []:
+            old_ports[(mapping.get("containerPort"), mapping.get("protocol"))] = mapping.get("servicePort")
+    for mapping in (app.get("container") or {}).get("portMappings") or []:
+        mapping.setdefault("protocol", "tcp")
+        mapping.setdefault("hostPort", 0)
+        if not mapping.get("servicePort"):
+            kept = old_ports.get((mapping.get("containerPort"), mapping.get("protocol")))
+            if kept:
+                mapping["servicePort"] = kept
+            else:
+                mapping["servicePort"] = state.next_service_port
+                state.next_service_port += 1
+        mapping.setdefault("labels", {})
+    app["version"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    app["tasksStaged"] = app["instances"]
+    app["tasksRunning"] = 0
+    app["tasksHealthy"] = 0
+    app["tasksUnhealthy"] = 0
+    return app
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "marathon-emulator/1.5"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def send_json(self, status, payload, headers=None):
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        return json.loads(raw) if raw.strip() else None
+
+    def authorized(self):
+        creds = self.server.credentials
+        if not creds:
+            return True
+        header = self.headers.get("Authorization") or ""
+        if header.startswith("Basic "):
+            try:
+                return base64.b64decode(header[6:]).decode() == "%s:%s" % creds
+            except ValueError:
+                return False
+        return False
+
+    def handle_any(self, method):
+        state = self.server.state
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        try:
+            payload = self.body()
+        except ValueError:
+            return self.send_json(400, {"message": "Invalid JSON"})
+        with state.lock:
+            if url.path.startswith("/_emulator/"):
+                return self.emulator_api(method, url.path, payload)
+            state.requests.append([method, url.path])
+            for fault in state.faults:
+                if fault["count"] > 0 and fault.get("method", method) == method and url.path.startswith(fault.get("path_prefix", "/")):
+                    fault["count"] -= 1
+                    return self.send_json(fault["status"], {"message": fault.get("message", "injected fault")})
+            if not self.authorized():
+                return self.send_json(401, {"message": "Invalid username or password."},
+                                      {"WWW-Authenticate": 'Basic realm="Mesosphere Marathon"'})
+            state.advance()
+            return self.marathon_api(state, method, url.path, query, payload)
+
+    def emulator_api(self, method, path, payload):
+        state = self.server.state
+        if path == "/_emulator/faults" and method == "POST":
+            state.faults.append(dict(payload))
+            return self.send_json(200, {"faults": state.faults})
+        if path == "/_emulator/state":
+            state.advance()
+            return self.send_json(200, {"apps": state.apps, "deployments": list(state.deployments.values()),
+                                        "requests": state.requests})
+        return self.send_json(404, {"message": "unknown emulator call"})
+
+    def marathon_api(self, state, method, path, query, payload):
+        force = query.get("force", ["false"])[0] == "true"
+        if path == "/ping":
+            return self.send_json(200, "pong")
+        if path == "/v2/deployments" and method == "GET":
+            return self.send_json(200, [{k: v for k, v in d.items() if k not in ("due", "action")}
+                                        for d in state.deployments.values()])
+        if path == "/v2/apps" and method == "GET":
+            return self.send_json(200, {"apps": [state.public(a) for a in state.apps.values()]})
+        if path == "/v2/apps" and method == "POST":
+            errors = validate(payload or {})
+            if errors:
+                return self.send_json(422, {"message": "Object is not valid", "details": errors})
+            if payload["id"] in state.apps:
+                return self.send_json(409, {"message": "An app with id [%s] already exists." % payload["id"]})
+            app = normalize(state, payload)
+            state.apps[app["id"]] = app
+            state.start_deployment(app["id"], "create")
+            return self.send_json(201, state.public(app), {"Location": "/v2/apps" + app["id"]})
+        if not path.startswith("/v2/apps/"):
+            return self.send_json(404, {"message": "Unknown resource"})
+        app_id = path[len("/v2/apps"):].rstrip("/")
+        existing = state.apps.get(app_id)
+        if method == "GET":
+            if existing is None:
+                return self.send_json(404, {"message": "App '%s' does not exist" % app_id})
+            return self.send_json(200, {"app": state.public(existing)})
+        locks = state.locking(app_id)
+        if locks and not force and method in ("PUT", "DELETE"):
+            return self.send_json(409, {"message": "App is locked by one or more deployments. Override with the "
+                                                   "option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.",
+                                        "deployments": [{"id": d} for d in locks]})
+        if method == "PUT":
+            payload = dict(payload or {}, id=app_id)
+            errors = validate(payload)
+            if errors:
+                return self.send_json(422, {"message": "Object is not valid", "details": errors})
+            for dep_id in locks:
+                state.deployments.pop(dep_id, None)
+            state.apps[app_id] = normalize(state, payload, existing)
+            dep_id = state.start_deployment(app_id, "update" if existing else "create")
+            return self.send_json(200, {"version": state.apps[app_id]["version"], "deploymentId": dep_id})
+        if method == "DELETE":
+            if existing is None:
+                return self.send_json(404, {"message": "App '%s' does not exist" % app_id})
+            for dep_id in locks:
+                state.deployments.pop(dep_id, None)
+            existing["instances"] = 0
+            dep_id = state.start_deployment(app_id, "delete")
+            return self.send_json(200, {"version": existing["version"], "deploymentId": dep_id})
+        return self.send_json(405, {"message": "Method not allowed"})
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_PUT(self):
+        self.handle_any("PUT")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+
+def watchdog(server, max_lifetime, parent_pid):
+    start = time.monotonic()
+    while time.monotonic() - start < max_lifetime:
+        if parent_pid and not os.path.exists("/proc/%d" % parent_pid):
+            break
+        time.sleep(0.5)
+    server.shutdown()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--username")
+    parser.add_argument("--password")
+    parser.add_argument("--deploy-seconds", type=float, default=0.5)
+    parser.add_argument("--max-lifetime", type=float, default=600)
+    parser.add_argument("--parent-pid", type=int, default=0)
+    args = parser.parse_args(argv)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    server.state = State(args.deploy_seconds)
+    server.credentials = (args.username, args.password) if args.username else None
+    threading.Thread(target=watchdog, args=(server, args.max_lifetime, args.parent_pid), daemon=True).start()
+    print("LISTENING %d" % server.server_address[1], flush=True)
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Maintenance tools of the bundled type library (not used at compile time)."""
