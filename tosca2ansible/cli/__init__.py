@@ -32,6 +32,9 @@ def _register():
     from tosca2ansible.cli import compile_cmd  # noqa: F401  validate, compile
 
     compile_cmd.register(cli)
+    from tosca2ansible.cli import deploy_cmd  # deploy, status, outputs, undeploy, ssh
+
+    deploy_cmd.register(cli)
 
 
 def main(argv=None):

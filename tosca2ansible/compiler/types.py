@@ -71,11 +71,18 @@ class TypeRegistry:
     def get(self, section: str, type_name: str) -> Optional[dict]:
         return self.sections[section].get(type_name)
 
+    def canonical(self, section: str, type_name: str) -> str:
+        """Accept the short normative names tosca-parser accepts (`AttachesTo`, `Compute`)."""
+        if type_name in self.sections[section]:
+            return type_name
+        long_name = _FAMILY_PREFIX[section] + type_name
+        return long_name if long_name in self.sections[section] else type_name
+
     @functools.lru_cache(maxsize=None)
     def chain(self, section: str, type_name: str) -> tuple:
         """Type names from `type_name` up to its root; raises on unknown parents and loops."""
-        names = []
-        current: Optional[str] = type_name
+        names: list = []
+        current: Optional[str] = self.canonical(section, type_name)
         while current:
             if current in names:
                 raise UserInputError("type derivation loop: %s" % " -> ".join(names + [current]),
@@ -90,7 +97,7 @@ class TypeRegistry:
                 return ()
             names.append(current)
             parent = definition.get("derived_from")
-            current = parent if isinstance(parent, str) else None
+            current = self.canonical(section, parent) if isinstance(parent, str) else None
         return tuple(names)
 
     def is_a(self, section: str, type_name: str, ancestor: str) -> bool:

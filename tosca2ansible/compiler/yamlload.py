@@ -46,10 +46,7 @@ def _construct_marked_mapping(loader, node):
                 "a mapping key must be a plain value, not %s" % type(key).__name__,
                 Location(line=key_node.start_mark.line + 1),
             ) from None
-        if key in mapping:
-            raise UserInputError(
-                "duplicate key %r" % (key,), Location(line=key_node.start_mark.line + 1, field=str(key))
-            )
+        # Duplicate keys are accepted, the last one winning, as PyYAML and real INDIGO files do.
         mapping[key] = loader.construct_object(value_node, deep=True)
         mapping.key_lines[key] = key_node.start_mark.line + 1
     return mapping

@@ -103,6 +103,28 @@ def mounted(path: Path) -> bool:
         return any(line.split()[1] == target for line in handle if len(line.split()) > 1)
 
 
+def mounts_below(path: Path) -> List[str]:
+    """Mount points at or under ``path`` (deepest first), e.g. /proc left by an interrupted debootstrap."""
+    prefix = os.path.realpath(str(path))
+    found = []
+    with open("/proc/self/mounts") as handle:
+        for line in handle:
+            fields = line.split()
+            if len(fields) > 1 and (fields[1] == prefix or fields[1].startswith(prefix + "/")):
+                found.append(fields[1])
+    return sorted(found, key=len, reverse=True)
+
+
+def remove_tree(path: Path) -> None:
+    """rmtree that first unmounts what is mounted below ``path`` and refuses to recurse into a mount."""
+    for point in mounts_below(path):
+        run(["umount", "-l", point], check=False)
+    if mounts_below(path):
+        raise LocalSiteError("refusing to delete %s: %s still mounted" % (path, ", ".join(mounts_below(path))))
+    if path.exists():
+        shutil.rmtree(path)
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -4,13 +4,12 @@ through overlayfs."""
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Callable, Optional
 
 from tosca2ansible.runtime.localsite.config import LocalSiteConfig
-from tosca2ansible.runtime.localsite.host import file_lock, run, write_atomic
+from tosca2ansible.runtime.localsite.host import file_lock, remove_tree, run, write_atomic
 
 BASE_PACKAGES = [
     "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt", "iproute2", "iputils-ping",
@@ -32,8 +31,7 @@ def ensure_image(cfg: LocalSiteConfig, proxy_url: Optional[str] = None, log: Cal
         if image_ready(cfg):
             return cfg.image_dir
         build = cfg.image_dir.with_name(cfg.image_dir.name + ".build")
-        if build.exists():
-            shutil.rmtree(build)  # left over by an interrupted build
+        remove_tree(build)  # left over by an interrupted build (may still hold its /proc mount)
         build.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         if proxy_url:
@@ -46,8 +44,7 @@ def ensure_image(cfg: LocalSiteConfig, proxy_url: Optional[str] = None, log: Cal
             env=env,
         )
         _finish_image(cfg, build)
-        if cfg.image_dir.exists():
-            shutil.rmtree(cfg.image_dir)
+        remove_tree(cfg.image_dir)
         os.rename(build, cfg.image_dir)
         write_atomic(cfg.image_dir / READY_MARK, "built in %.0f s\n" % (time.monotonic() - started))
         log("base image ready in %.0f s" % (time.monotonic() - started))
@@ -78,5 +75,4 @@ def _finish_image(cfg: LocalSiteConfig, root: Path) -> None:
 
 
 def remove_image(cfg: LocalSiteConfig) -> None:
-    if cfg.image_dir.exists():
-        shutil.rmtree(cfg.image_dir)
+    remove_tree(cfg.image_dir)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +14,7 @@ from typing import Dict, Iterable, Optional
 
 from tosca2ansible.runtime.localsite.config import LocalSiteConfig
 from tosca2ansible.runtime.localsite.errors import LocalSiteError
-from tosca2ansible.runtime.localsite.host import mounted, pid_alive, run, which, write_atomic
+from tosca2ansible.runtime.localsite.host import mounted, pid_alive, remove_tree, run, which, write_atomic
 
 
 def hostname_for(name: str) -> str:
@@ -58,7 +57,7 @@ def customize_root(cfg: LocalSiteConfig, name: str, root: Path, ssh_public_key: 
         root / "etc/apt/apt.conf.d/01indigo-proxy",
         'Acquire::http::Proxy "%s";\nAcquire::https::Proxy "DIRECT";\n' % cfg.apt_proxy_url,
     )
-    return (root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[0:2]
+    return " ".join((root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[0:2])
 
 
 def write_hosts(root: Path, entries: Iterable[tuple]) -> None:
@@ -155,5 +154,4 @@ def remove_root(cfg: LocalSiteConfig, name: str) -> None:
             time.sleep(0.25)
     if mounted(paths["root"]):
         raise LocalSiteError("cannot unmount %s (still busy)" % paths["root"])
-    if paths["base"].exists():
-        shutil.rmtree(paths["base"])
+    remove_tree(paths["base"])

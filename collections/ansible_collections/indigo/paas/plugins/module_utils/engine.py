@@ -116,9 +116,17 @@ class Engine:
         created_ids = []
         lock = threading.Lock()
         deadline = time.monotonic() + wait_timeout
+        fresh = False
         if missing:
             specs = [spec_for_index(index) for index in missing]
-            self._retry(lambda: self.provider.prepare_deployment(deployment, specs))
+            # a deployment this call starts from nothing is removed entirely when the call fails
+            fresh = not kept and not self._live(deployment, None) and not self._retry(
+                lambda: self.provider.find_resources(deployment))
+            try:
+                self._retry(lambda: self.provider.prepare_deployment(deployment, specs))
+            except Exception as exc:  # pylint: disable=broad-except
+                self._rollback([], deployment if fresh else None)
+                raise self._classify(exc)
         else:
             specs = []
 
@@ -143,7 +151,7 @@ class Engine:
                     for pending in futures:
                         pending.cancel()  # stop what has not started; running workers finish
         if error is not None:
-            self._rollback(created_ids)
+            self._rollback(created_ids, deployment if fresh else None)
             raise self._classify(error)
         results.sort(key=lambda inst: inst.index)
         return EnsureResult(results, list(created_ids), deleted, [k.id for k in kept.values()])
@@ -198,13 +206,23 @@ class Engine:
             raise self._classify(errors[0])
         return [inst.id for inst in ordered]
 
-    def _rollback(self, created_ids):
-        """Best-effort deletion of what this call created; a rollback failure must not hide the cause."""
+    def _rollback(self, created_ids, fresh_deployment=None):
+        """Best-effort deletion of what this call created; a rollback failure must not hide the cause.
+
+        ``fresh_deployment``: the deployment had nothing on the site before this call, so its networks,
+        groups and keys go too once no instance of it is left.
+        """
         for instance_id in list(created_ids):
             try:
                 self._retry(lambda i=instance_id: self.provider.delete_instance(i, wait=True))
             except Exception as exc:  # pylint: disable=broad-except
                 self.log("rollback: could not delete %s: %s" % (instance_id, exc))
+        if fresh_deployment:
+            try:
+                if not self._live(fresh_deployment, None):
+                    self._retry(lambda: self.provider.delete_deployment(fresh_deployment))
+            except Exception as exc:  # pylint: disable=broad-except
+                self.log("rollback: could not delete the resources of %s: %s" % (fresh_deployment, exc))
 
     def _classify(self, exc):
         if isinstance(exc, ProviderError):

@@ -160,6 +160,16 @@ class Marathon:
         _status, payload, _loc = self.client.request("GET", "/v2/deployments")
         return set(d.get("id") for d in payload or [])
 
+    def wait_unlocked(self, app, timeout, sleep=time.sleep, clock=time.monotonic):
+        """Let deployments already running on ``app`` finish, so our change is not refused as locked."""
+        blocking = set(d.get("id") for d in app.get("deployments") or [])
+        deadline = clock() + timeout
+        while blocking & self.deployment_ids():
+            if clock() >= deadline:
+                raise TransientError("marathon_app: %s is locked by deployments %s for more than %ss; use force=true "
+                                     "to override them" % (app.get("id"), sorted(blocking), timeout))
+            sleep(0.3)
+
     def wait(self, app_id, deployment_ids, instances, timeout, absent=False, sleep=time.sleep, clock=time.monotonic):
         """Until our deployments are gone and the app is healthy (or gone, for ``absent``)."""
         deadline = clock() + timeout
@@ -196,6 +206,8 @@ def ensure_app(marathon, params, check_mode):
         result.update(changed=True, diff={"before": redact(actual, secret_names), "after": {}}, app=None)
         if check_mode:
             return result
+        if not params.get("force"):
+            marathon.wait_unlocked(actual, params["wait_timeout"])
         deployments = marathon.delete(app_id, params.get("force")) or []
         result["deployment_ids"] = deployments
         if params.get("wait"):
@@ -214,6 +226,8 @@ def ensure_app(marathon, params, check_mode):
     if actual is None:
         deployments = marathon.create(desired)
     else:
+        if not params.get("force"):
+            marathon.wait_unlocked(actual, params["wait_timeout"])
         deployments = marathon.update(desired, params.get("force"))
     result["deployment_ids"] = deployments
     if params.get("wait"):

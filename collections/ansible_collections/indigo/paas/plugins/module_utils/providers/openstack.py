@@ -1,0 +1,592 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the indigo.paas collection
+# Apache License 2.0 (see LICENSE)
+"""OpenStack provider, through openstacksdk.
+
+What a deployment owns is found by tags, never by a state file: servers carry the ``indigo_*`` keys
+in their metadata; networks, subnets, routers, security groups and floating IPs carry the Neutron tag
+``indigo_deployment=<id>``; volumes carry ``indigo_deployment`` in their Cinder metadata; the key pair
+is named ``indigo-<id>`` (key pairs have no tags). Teardown deletes in the order Neutron requires
+(servers, floating IPs, volumes, router interfaces, routers, networks, security groups).
+
+Site options read here (besides the catalogue contract): ``network.public`` (external network for
+routers and floating IPs), ``network.cidr`` / ``network.dns_nameservers`` (per-deployment subnet),
+``api_retries``/``api_retry_delay`` (backoff on transient errors), ``poll_interval``,
+``delete_timeout``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import ipaddress
+import re
+import threading
+import time
+
+from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
+    TAG_DEPLOYMENT, TAG_INDEX, TAG_NODE, AuthError, FatalError, Instance, Provider, ProviderError,
+    QuotaError, Resource, TransientError, retry_transient)
+
+try:
+    import openstack
+    from openstack import exceptions as sdk_exceptions
+    from keystoneauth1 import exceptions as ks_exceptions
+    import requests
+    HAS_OPENSTACKSDK = True
+except ImportError:  # reported as a FatalError when the provider is used, not at import
+    HAS_OPENSTACKSDK = False
+
+DEPLOYMENT_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+STATUS_MAP = {"ACTIVE": "active", "BUILD": "building", "ERROR": "error", "DELETED": "deleted",
+              "SOFT_DELETED": "deleted", "SHUTOFF": "stopped", "SUSPENDED": "stopped", "PAUSED": "stopped",
+              "SHELVED": "stopped", "SHELVED_OFFLOADED": "stopped", "STOPPED": "stopped"}
+TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+
+
+def classify_error(exc, site=None, action=None):
+    """Map an SDK/keystoneauth/requests exception onto the provider error classes."""
+    if isinstance(exc, ProviderError):
+        return exc
+    prefix = "%s: " % action if action else ""
+    text = "%s%s" % (prefix, getattr(exc, "details", None) or exc)
+    status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+    if isinstance(exc, ks_exceptions.SSLError):
+        return FatalError("%sTLS verification failed (%s)" % (prefix, exc), site)
+    if isinstance(exc, (ks_exceptions.RetriableConnectionFailure, ks_exceptions.ConnectFailure,
+                        requests.ConnectionError, requests.Timeout, sdk_exceptions.ResourceTimeout)):
+        return TransientError(text, site)
+    if isinstance(exc, (ks_exceptions.MissingAuthPlugin, ks_exceptions.MissingRequiredOptions,
+                        ks_exceptions.Unauthorized)) or status == 401:
+        return AuthError("%scredentials refused or incomplete (%s)" % (prefix, exc), site)
+    if status == 413 or (status in (403, 409) and "quota" in text.lower()):
+        return QuotaError(text, site)
+    if status in TRANSIENT_STATUS:
+        return TransientError(text, site)
+    return FatalError(text, site)
+
+
+def parse_gpus(extra_specs):
+    """GPUs a flavor gives: PCI passthrough aliases (``alias:count,...``) or placement PGPU/VGPU."""
+    specs = extra_specs or {}
+    count = 0
+    for alias in str(specs.get("pci_passthrough:alias") or "").split(","):
+        if alias.strip():
+            name, _, number = alias.partition(":")
+            count += int(number or 1)
+    for key in ("resources:PGPU", "resources:VGPU"):
+        count += int(specs.get(key) or 0)
+    return count
+
+
+class OpenStackProvider(Provider):
+    kind = "openstack"
+
+    def __init__(self, site, credentials=None):
+        super(OpenStackProvider, self).__init__(site, credentials)
+        self.retries = int(self.site.get("api_retries", 5))
+        self.retry_delay = float(self.site.get("api_retry_delay", 0.5))
+        self.poll_interval = float(self.site.get("poll_interval", 2.0))
+        self.delete_timeout = float(self.site.get("delete_timeout", 600))
+        self._conn = None
+        self._lock = threading.RLock()
+        self._prepared = {}
+        self._flavors = None
+        self._images = {}
+
+    # -- connection and API calls -------------------------------------------------------------------
+    @property
+    def conn(self):
+        with self._lock:
+            if self._conn is None:
+                if not HAS_OPENSTACKSDK:
+                    raise FatalError("the openstacksdk Python package is required for OpenStack sites", self.site_name)
+                try:
+                    self._conn = openstack.connection.Connection(app_name="indigo.paas", **self._connection_options())
+                except Exception as exc:  # bad clouds.yaml, unknown auth type: nothing was sent yet
+                    raise classify_error(exc, self.site_name, "connecting to site %s" % self.site_name)
+            return self._conn
+
+    def _connection_options(self):
+        creds = self.credentials
+        options = {"region_name": self.site.get("region") or creds.get("region_name")}
+        if "verify_tls" in self.site or not creds.get("cloud"):
+            options["verify"] = creds.get("cacert") or bool(self.site.get("verify_tls", True))
+        if creds.get("cloud"):
+            options["cloud"] = creds["cloud"]
+            return options
+        auth_url = creds.get("auth_url") or self.site.get("endpoint")
+        if not auth_url:
+            raise FatalError("site %s: no endpoint (Keystone auth_url) and no clouds.yaml cloud" % self.site_name, self.site_name)
+        auth_type = creds.get("auth_type") or (
+            "v3oidcaccesstoken" if creds.get("access_token") else
+            "v3applicationcredential" if creds.get("application_credential_secret") else
+            "v3token" if creds.get("token") else "password")
+        fields = {
+            "password": ("username", "user_id", "password", "user_domain_name", "user_domain_id"),
+            "v3applicationcredential": ("application_credential_id", "application_credential_name",
+                                        "application_credential_secret", "username", "user_domain_name"),
+            "v3oidcaccesstoken": ("access_token", "identity_provider", "protocol"),
+            "v3token": ("token",), "token": ("token",),
+        }.get(auth_type)
+        if fields is None:
+            raise AuthError("site %s: unsupported auth_type %r" % (self.site_name, auth_type), self.site_name)
+        scope = () if auth_type == "v3applicationcredential" else (
+            "project_name", "project_id", "project_domain_name", "project_domain_id")
+        auth = {key: creds[key] for key in fields + scope if creds.get(key)}
+        auth["auth_url"] = auth_url
+        options.update(auth_type=auth_type, auth=auth)
+        return options
+
+    def _api(self, action, func, *args, **kwargs):
+        """One SDK call: classified errors, transient ones retried with backoff.
+        Generators are drained inside, so listing errors are classified too."""
+        def attempt():
+            try:
+                result = func(*args, **kwargs)
+                return list(result) if hasattr(result, "__next__") else result
+            except Exception as exc:
+                raise classify_error(exc, self.site_name, action)
+        return retry_transient(attempt, attempts=self.retries, base_delay=self.retry_delay)
+
+    @staticmethod
+    def _tag(deployment):
+        return "%s=%s" % (TAG_DEPLOYMENT, deployment)
+
+    def _check_deployment(self, deployment):
+        if not DEPLOYMENT_RE.match(deployment or ""):
+            raise FatalError("invalid deployment id %r (expected %s)" % (deployment, DEPLOYMENT_RE.pattern), self.site_name)
+
+    # -- instances ------------------------------------------------------------------------------------
+    def _to_instance(self, server):
+        meta = server.metadata or {}
+        private, public = [], []
+        for entries in (server.addresses or {}).values():
+            for entry in entries:
+                address = entry.get("addr")
+                floating = entry.get("OS-EXT-IPS:type") == "floating"
+                if floating or (address and ipaddress.ip_address(address).is_global):
+                    public.append(address)
+                elif address:
+                    private.append(address)
+        flavor = server.flavor or {}
+        fault = server.fault or {}
+        try:
+            index = int(meta.get(TAG_INDEX, -1))
+        except ValueError:
+            index = -1
+        return Instance(
+            id=server.id, name=server.name, site=self.site_name, deployment=meta.get(TAG_DEPLOYMENT, ""),
+            node=meta.get(TAG_NODE, ""), index=index, status=STATUS_MAP.get(server.status, "building"),
+            private_ips=private, public_ips=public, flavor=flavor.get("original_name") or flavor.get("id"),
+            image=(server.image or {}).get("id"),
+            extra={"fault": fault.get("message"), "key_name": server.key_name,
+                   "availability_zone": server.availability_zone,
+                   "volumes": [v.get("id") for v in server.attached_volumes or []]})
+
+    def find_instances(self, deployment, node=None):
+        self._check_deployment(deployment)
+        # Nova filters names by regular expression server-side; metadata is checked exactly here.
+        servers = self._api("listing servers", self.conn.compute.servers, details=True, name="^%s-" % deployment)
+        found = [self._to_instance(s) for s in servers
+                 if (s.metadata or {}).get(TAG_DEPLOYMENT) == deployment
+                 and (node is None or (s.metadata or {}).get(TAG_NODE) == node)]
+        return sorted((i for i in found if i.status != "deleted"), key=lambda i: (i.node, i.index))
+
+    def get_instance(self, instance_id):
+        server = self._api("reading server %s" % instance_id, self.conn.compute.find_server, instance_id,
+                           ignore_missing=True)
+        if server is None:
+            return None
+        return self._to_instance(self._api("reading server %s" % instance_id, self.conn.compute.get_server, server.id))
+
+    def wait_active(self, instance_id, timeout=600, interval=None):
+        return super(OpenStackProvider, self).wait_active(instance_id, timeout, interval or self.poll_interval)
+
+    def create_instance(self, spec):
+        self._check_deployment(spec.deployment)
+        prepared = self._prepare_node(spec)
+        attrs = {"name": spec.name, "image_id": self._resolve_image(spec).id,
+                 "flavor_id": self._resolve_flavor(spec).id, "networks": [{"uuid": prepared["network_id"]}],
+                 "security_groups": [{"name": prepared["security_group"]}], "metadata": spec.tags}
+        if prepared.get("key_name"):
+            attrs["key_name"] = prepared["key_name"]
+        if spec.user_data:
+            attrs["user_data"] = base64.b64encode(spec.user_data.encode("utf-8")).decode("ascii")
+        if spec.availability_zone:
+            attrs["availability_zone"] = spec.availability_zone
+        server = self._create_server(spec, attrs)
+        try:
+            if spec.public_ip or spec.volumes:
+                self.wait_active(server.id, timeout=float(self.site.get("build_timeout", 900)))
+                for volume in spec.volumes:
+                    self._attach_volume(server.id, spec, volume)
+                if spec.public_ip:
+                    self._attach_floating_ip(server.id, spec.deployment, prepared)
+            return self.get_instance(server.id)
+        except Exception:
+            self.delete_instance(server.id, wait=True)  # nothing half-built survives a failed create
+            raise
+
+    def _create_server(self, spec, attrs):
+        """POST /servers with backoff; before a retry, adopt a server the failed call did create."""
+        calls = []
+
+        def attempt():
+            if calls:
+                for instance in self.find_instances(spec.deployment, spec.node):
+                    if instance.index == spec.index:
+                        return self.conn.compute.get_server(instance.id)
+            calls.append(1)
+            try:
+                return self.conn.compute.create_server(**attrs)
+            except Exception as exc:
+                raise classify_error(exc, self.site_name, "creating server %s" % spec.name)
+        return retry_transient(attempt, attempts=self.retries, base_delay=self.retry_delay)
+
+    def delete_instance(self, instance_id, wait=True):
+        server = self._api("reading server %s" % instance_id, self.conn.compute.find_server, instance_id,
+                           ignore_missing=True)
+        if server is None:
+            return
+        deployment = (server.metadata or {}).get(TAG_DEPLOYMENT)
+        for fip in self._server_floating_ips(server.id, deployment):
+            self._api("deleting floating IP %s" % fip.id, self.conn.network.delete_ip, fip, ignore_missing=True)
+        volumes = self._owned_volumes(deployment, server.name) if deployment else []
+        self._api("deleting server %s" % server.name, self.conn.compute.delete_server, server.id, ignore_missing=True)
+        if wait:
+            self._wait_gone([server.id])
+            for volume in volumes:
+                self._delete_volume(volume.id)
+
+    def _wait_gone(self, server_ids):
+        deadline = time.monotonic() + self.delete_timeout
+        pending = list(server_ids)
+        while pending:
+            pending = [sid for sid in pending if self._api("reading server %s" % sid, self.conn.compute.find_server,
+                                                           sid, ignore_missing=True) is not None]
+            if pending and time.monotonic() >= deadline:
+                raise TransientError("servers %s not deleted after %ss" % (", ".join(pending), self.delete_timeout),
+                                     self.site_name)
+            if pending:
+                time.sleep(self.poll_interval)
+
+    # -- floating IPs and volumes ----------------------------------------------------------------------
+    def _server_floating_ips(self, server_id, deployment):
+        if not deployment:
+            return []
+        ports = self._api("listing ports", self.conn.network.ports, device_id=server_id)
+        return [fip for port in ports
+                for fip in self._api("listing floating IPs", self.conn.network.ips, port_id=port.id)
+                if self._tag(deployment) in (fip.tags or [])]
+
+    def _attach_floating_ip(self, server_id, deployment, prepared):
+        if self._server_floating_ips(server_id, deployment):
+            return
+        external = prepared.get("external_network_id")
+        if not external:
+            raise FatalError("public_ip requested but site %s has no external network" % self.site_name, self.site_name)
+        ports = self._api("listing ports", self.conn.network.ports, device_id=server_id)
+        if not ports:
+            raise FatalError("server %s has no port to attach a floating IP to" % server_id, self.site_name)
+        fip = self._api("allocating a floating IP", self.conn.network.create_ip, floating_network_id=external)
+        try:
+            self._api("tagging floating IP", self.conn.network.set_tags, fip, [self._tag(deployment)])
+            self._api("associating floating IP", self.conn.network.update_ip, fip, port_id=ports[0].id)
+        except ProviderError:
+            self._api("releasing floating IP", self.conn.network.delete_ip, fip, ignore_missing=True)
+            raise
+
+    def _owned_volumes(self, deployment, instance_name=None):
+        volumes = self._api("listing volumes", self.conn.block_storage.volumes, details=True)
+        return [v for v in volumes if (v.metadata or {}).get(TAG_DEPLOYMENT) == deployment
+                and (instance_name is None or (v.metadata or {}).get("indigo_instance") == instance_name)]
+
+    def _attach_volume(self, server_id, spec, volume_spec):
+        volume_id = volume_spec.volume_id
+        if volume_id is None:
+            name = "%s-%s" % (spec.name, volume_spec.name)
+            existing = [v for v in self._owned_volumes(spec.deployment, spec.name) if v.name == name]
+            volume = existing[0] if existing else self._api(
+                "creating volume %s" % name, self.conn.block_storage.create_volume, size=int(volume_spec.size_gb),
+                name=name, volume_type=volume_spec.volume_type, availability_zone=spec.availability_zone,
+                metadata=dict(spec.tags, indigo_instance=spec.name, indigo_volume=volume_spec.name))
+            volume_id = volume.id
+        volume = self._wait_volume(volume_id, ("available", "in-use"))
+        if volume.status == "in-use":
+            return
+        self._api("attaching volume %s" % volume_id, self.conn.compute.create_volume_attachment, server_id,
+                  volume_id=volume_id, device=volume_spec.device)
+
+    def _wait_volume(self, volume_id, statuses):
+        deadline = time.monotonic() + self.delete_timeout
+        while True:
+            volume = self._api("reading volume %s" % volume_id, self.conn.block_storage.get_volume, volume_id)
+            if volume.status in statuses:
+                return volume
+            if volume.status.startswith("error"):
+                raise FatalError("volume %s is in status %s" % (volume_id, volume.status), self.site_name)
+            if time.monotonic() >= deadline:
+                raise TransientError("volume %s still %s" % (volume_id, volume.status), self.site_name)
+            time.sleep(min(self.poll_interval, 1.0))
+
+    def _delete_volume(self, volume_id):
+        self._wait_volume(volume_id, ("available", "error"))
+        self._api("deleting volume %s" % volume_id, self.conn.block_storage.delete_volume, volume_id,
+                  ignore_missing=True)
+
+    # -- deployment-wide resources ----------------------------------------------------------------------
+    def prepare_deployment(self, deployment, specs):
+        self._check_deployment(deployment)
+        result = {}
+        for spec in specs:
+            result[spec.node] = self._prepare_node(spec)
+        return result
+
+    def _prepare_node(self, spec):
+        with self._lock:  # concurrent creates of one deployment share one network, group and key
+            key = (spec.deployment, spec.node)
+            if key not in self._prepared:
+                network_id, external_id = self._ensure_network(spec)
+                self._prepared[key] = {
+                    "network_id": network_id, "external_network_id": external_id,
+                    "security_group": self._ensure_security_group(spec),
+                    "key_name": self._ensure_keypair(spec.deployment, spec.ssh_public_key)}
+            return self._prepared[key]
+
+    def _tagged(self, kind, deployment, **filters):
+        lister = getattr(self.conn.network, kind)
+        return self._api("listing %s" % kind, lister, tags=self._tag(deployment), **filters)
+
+    def _create_tagged(self, kind, deployment, creator, deleter, **attrs):
+        """Create then tag at once; an untaggable resource is deleted, as teardown could never find it."""
+        resource = self._api("creating %s" % kind, creator, **attrs)
+        try:
+            self._api("tagging %s" % kind, self.conn.network.set_tags, resource, [self._tag(deployment)])
+        except ProviderError:
+            self._api("deleting %s" % kind, deleter, resource, ignore_missing=True)
+            raise
+        return resource
+
+    def _external_network(self):
+        name = (self.site.get("network") or {}).get("public")
+        if name:
+            network = self._api("finding network %s" % name, self.conn.network.find_network, name, ignore_missing=True)
+            if network is None:
+                raise FatalError("public network %s not found on site %s" % (name, self.site_name), self.site_name)
+            return network.id
+        externals = self._api("listing external networks", self.conn.network.networks, is_router_external=True)
+        return externals[0].id if externals else None
+
+    def _ensure_network(self, spec):
+        net = self.conn.network
+        external_id = self._external_network()
+        name = spec.network or (self.site.get("network") or {}).get("private")
+        if name:
+            network = self._api("finding network %s" % name, net.find_network, name, ignore_missing=True)
+            if network is None:
+                raise FatalError("network %s not found on site %s" % (name, self.site_name), self.site_name)
+            return network.id, external_id
+        deployment, label = spec.deployment, "indigo-%s" % spec.deployment
+        networks = self._tagged("networks", deployment)
+        network = networks[0] if networks else self._create_tagged(
+            "network", deployment, net.create_network, net.delete_network, name=label)
+        subnets = self._tagged("subnets", deployment, network_id=network.id)
+        subnet = subnets[0] if subnets else self._create_tagged(
+            "subnet", deployment, net.create_subnet, net.delete_subnet, network_id=network.id, name=label,
+            ip_version=4, cidr=(self.site.get("network") or {}).get("cidr", "10.10.0.0/24"),
+            dns_nameservers=(self.site.get("network") or {}).get("dns_nameservers", []))
+        if external_id:
+            routers = self._tagged("routers", deployment)
+            router = routers[0] if routers else self._create_tagged(
+                "router", deployment, net.create_router, net.delete_router, name=label,
+                external_gateway_info={"network_id": external_id})
+            interfaces = self._api("listing router ports", net.ports, device_id=router.id, network_id=network.id)
+            if not interfaces:
+                self._api("adding router interface", net.add_interface_to_router, router, subnet_id=subnet.id)
+        return network.id, external_id
+
+    def _ensure_security_group(self, spec):
+        net = self.conn.network
+        name = "indigo-%s-%s" % (spec.deployment, spec.node)
+        groups = self._tagged("security_groups", spec.deployment, name=name)
+        group = groups[0] if groups else self._create_tagged(
+            "security group", spec.deployment, net.create_security_group, net.delete_security_group, name=name,
+            description="indigo.paas deployment %s node %s" % (spec.deployment, spec.node))
+        wanted = [("tcp", 22, 22, "0.0.0.0/0", None), (None, None, None, None, group.id)]
+        for port in spec.ports:
+            protocol = str(port.get("protocol") or "tcp").lower()
+            if protocol not in ("tcp", "udp", "icmp"):
+                raise FatalError("port %r: protocol must be tcp, udp or icmp" % (port,), self.site_name)
+            low, _, high = str(port.get("port", "")).partition("-")
+            if protocol != "icmp" and not low.isdigit():
+                raise FatalError("port %r: 'port' must be a number or a range like 8000-8100" % (port,), self.site_name)
+            bounds = (None, None) if protocol == "icmp" else (int(low), int(high or low))
+            wanted.append((protocol,) + bounds + (port.get("remote_cidr") or "0.0.0.0/0", None))
+        rules = self._api("reading security group", net.get_security_group, group.id).security_group_rules or []
+        have = {(r.get("protocol"), r.get("port_range_min"), r.get("port_range_max"), r.get("remote_ip_prefix"),
+                 r.get("remote_group_id")) for r in rules if r.get("direction") == "ingress"}
+        for protocol, low, high, cidr, remote_group in wanted:
+            if (protocol, low, high, cidr, remote_group) not in have:
+                have.add((protocol, low, high, cidr, remote_group))
+                self._api("adding security group rule", net.create_security_group_rule, security_group_id=group.id,
+                          direction="ingress", ethertype="IPv4", protocol=protocol, port_range_min=low,
+                          port_range_max=high, remote_ip_prefix=cidr, remote_group_id=remote_group)
+        return group.name
+
+    def _ensure_keypair(self, deployment, public_key):
+        if not public_key:
+            return None
+        name = "indigo-%s" % deployment
+        existing = self._api("reading key pair", self.conn.compute.find_keypair, name, ignore_missing=True)
+        if existing is not None and (existing.public_key or "").split()[:2] == public_key.split()[:2]:
+            return name
+        if existing is not None:  # the deployment's key was rotated: the key pair follows it
+            self._api("deleting key pair", self.conn.compute.delete_keypair, name, ignore_missing=True)
+        self._api("creating key pair", self.conn.compute.create_keypair, name=name, public_key=public_key.strip())
+        return name
+
+    # -- image and flavor matching ------------------------------------------------------------------------
+    def _resolve_image(self, spec):
+        wanted = spec.image
+        if not wanted:
+            for entry in self.site.get("images") or []:
+                if spec.os_distribution and str(entry.get("distribution", "")).lower() == spec.os_distribution.lower() \
+                        and (spec.os_version is None or str(entry.get("version")) == str(spec.os_version)):
+                    wanted = entry["name"]
+                    break
+        key = wanted or (spec.os_distribution, spec.os_version)
+        if key in self._images:
+            return self._images[key]
+        if wanted:
+            image = self._api("finding image %s" % wanted, self.conn.image.find_image, wanted, ignore_missing=True)
+            if image is None:
+                raise FatalError("image %s not found on site %s" % (wanted, self.site_name), self.site_name)
+        elif spec.os_distribution:
+            candidates = [i for i in self._api("listing images", self.conn.image.images, status="active")
+                          if str(i.os_distro or "").lower() == spec.os_distribution.lower()
+                          and (spec.os_version is None or str(i.os_version) == str(spec.os_version)
+                               or str(i.os_version or "").startswith("%s." % spec.os_version))]
+            if not candidates:
+                raise FatalError("no image for %s %s on site %s" % (spec.os_distribution, spec.os_version or "(any version)",
+                                                                  self.site_name), self.site_name)
+            image = max(candidates, key=lambda i: (str(i.os_version or ""), i.created_at or ""))
+        else:
+            raise FatalError("node %s: give an image or an os distribution" % spec.node, self.site_name)
+        self._images[key] = image
+        return image
+
+    def _resolve_flavor(self, spec):
+        if spec.flavor:
+            flavor = self._api("finding flavor %s" % spec.flavor, self.conn.compute.find_flavor, spec.flavor,
+                               ignore_missing=True)
+            if flavor is None:
+                raise FatalError("flavor %s not found on site %s" % (spec.flavor, self.site_name), self.site_name)
+            return flavor
+        with self._lock:
+            if self._flavors is None:
+                flavors = self._api("listing flavors", self.conn.compute.flavors, details=True)
+                for flavor in flavors:
+                    if flavor.extra_specs is None:  # Nova < 2.61 lists flavors without extra specs
+                        flavor.extra_specs = self._api("reading flavor extra specs",
+                                                       self.conn.compute.fetch_flavor_extra_specs, flavor).extra_specs
+                self._flavors = [f for f in flavors if not f.is_disabled]
+        gpus = int(spec.gpus or 0)
+
+        def fits(flavor):
+            specs = flavor.extra_specs or {}
+            model = " ".join(str(v) for v in specs.values()).lower()
+            return (flavor.vcpus >= (spec.num_cpus or 0) and flavor.ram >= (spec.mem_mb or 0)
+                    and (flavor.disk >= (spec.disk_gb or 0)) and parse_gpus(specs) >= gpus
+                    and (not gpus or not spec.gpu_vendor or spec.gpu_vendor.lower() in model)
+                    and (not gpus or not spec.gpu_model or spec.gpu_model.lower() in model))
+        candidates = [f for f in self._flavors if fits(f)]
+        if not candidates:
+            raise FatalError("no flavor on site %s with >= %s cpus, %s MB RAM, %s GB disk, %d GPUs"
+                             % (self.site_name, spec.num_cpus, spec.mem_mb, spec.disk_gb, gpus), self.site_name)
+        # GPUs first in the key: a CPU-only node never takes a GPU flavor that happens to be small
+        return min(candidates, key=lambda f: (parse_gpus(f.extra_specs), f.vcpus, f.ram, f.disk, f.name))
+
+    # -- teardown and inventory of resources ----------------------------------------------------------------
+    def find_resources(self, deployment):
+        self._check_deployment(deployment)
+        found = []
+        for kind, lister in (("floating_ip", "ips"), ("router", "routers"), ("subnet", "subnets"),
+                             ("network", "networks"), ("security_group", "security_groups")):
+            for item in self._tagged(lister, deployment):
+                found.append(Resource(kind, item.id, item.name or getattr(item, "floating_ip_address", ""),
+                                      self.site_name))
+        for volume in self._owned_volumes(deployment):
+            found.append(Resource("volume", volume.id, volume.name, self.site_name))
+        keypair = self._api("reading key pair", self.conn.compute.find_keypair, "indigo-%s" % deployment,
+                            ignore_missing=True)
+        if keypair is not None:
+            found.append(Resource("keypair", keypair.name, keypair.name, self.site_name))
+        return found
+
+    def delete_deployment(self, deployment):
+        self._check_deployment(deployment)
+        net = self.conn.network
+        instances = self.find_instances(deployment)
+        deleted = [Resource("instance", i.id, i.name, self.site_name) for i in instances]
+        for instance in instances:  # all deletes first, one wait: teardown time is one deletion, not N
+            self._api("deleting server %s" % instance.name, self.conn.compute.delete_server, instance.id,
+                      ignore_missing=True)
+        self._wait_gone([i.id for i in instances])
+        resources = self.find_resources(deployment)
+        order = ("floating_ip", "volume", "router", "subnet", "network", "security_group", "keypair")
+        for resource in sorted(resources, key=lambda r: order.index(r.kind)):
+            if resource.kind == "floating_ip":
+                self._api("deleting floating IP", net.delete_ip, resource.id, ignore_missing=True)
+            elif resource.kind == "volume":
+                self._delete_volume(resource.id)
+            elif resource.kind == "router":
+                for port in self._api("listing router ports", net.ports, device_id=resource.id):
+                    if port.device_owner == "network:router_interface":
+                        self._api("removing router interface", net.remove_interface_from_router, resource.id,
+                                  port_id=port.id)
+                self._api("deleting router", net.delete_router, resource.id, ignore_missing=True)
+            elif resource.kind == "subnet":
+                self._api("deleting subnet", net.delete_subnet, resource.id, ignore_missing=True)
+            elif resource.kind == "network":
+                self._api("deleting network", net.delete_network, resource.id, ignore_missing=True)
+            elif resource.kind == "security_group":
+                self._api("deleting security group", net.delete_security_group, resource.id, ignore_missing=True)
+            else:
+                self._api("deleting key pair", self.conn.compute.delete_keypair, resource.id, ignore_missing=True)
+            deleted.append(resource)
+        with self._lock:
+            self._prepared = {k: v for k, v in self._prepared.items() if k[0] != deployment}
+        return deleted
+
+    # -- monitoring -------------------------------------------------------------------------------------------
+    def health(self):
+        start = time.monotonic()
+        try:
+            session = self.conn.session
+            session.auth.invalidate()  # time a real token request, not the cached token
+            session.get_token()
+            return {"reachable": True, "latency_ms": (time.monotonic() - start) * 1000.0, "error": None}
+        except Exception as exc:
+            error = classify_error(exc, self.site_name, "token request")
+            return {"reachable": error.kind == "auth", "latency_ms": (time.monotonic() - start) * 1000.0,
+                    "error": error.message, "error_class": error.kind}
+
+    def usage(self):
+        limits = self._api("reading limits", self.conn.compute.get_limits).absolute
+
+        def pair(limit, used):
+            return {"limit": None if limit is None or int(limit) < 0 else int(limit), "used": int(used or 0)}
+        result = {"instances": pair(limits.instances, limits.instances_used),
+                  "cores": pair(limits.total_cores, limits.total_cores_used),
+                  "ram_mb": pair(limits.total_ram, limits.total_ram_used),
+                  "gpus": {"limit": None, "used": None}}
+        try:
+            quota = self._api("reading network quota", self.conn.network.get_quota, self.conn.current_project_id,
+                              details=True)
+            fips = quota.floating_ips or {}
+            result["floating_ips"] = pair(fips.get("limit"), fips.get("used"))
+        except FatalError:  # Neutron without the quota details extension: floating IP use stays unknown
+            result["floating_ips"] = {"limit": None, "used": None}
+        return result

@@ -1,0 +1,283 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the indigo.paas collection
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: instance
+short_description: Exact count of instances of one TOSCA node template on a site
+version_added: 0.1.0
+description:
+  - Brings the instances of one node template (O(node)) of a deployment (O(deployment)) on one site to
+    exactly O(count), using the cloud's tags C(indigo_deployment), C(indigo_node) and C(indigo_index) as
+    the only record of what exists.
+  - Missing indexes are created concurrently; surplus instances are deleted highest index first;
+    existing instances are adopted. With O(wait), returns once every instance is active and answers on
+    SSH (port 22).
+  - If anything fails, every instance this run created is deleted before the task fails, and the
+    failure carries C(error_class) (C(quota), C(auth), C(transient) or C(fatal)). Transient errors are
+    retried with backoff first.
+  - With O(state=absent) and no O(node), deletes every resource of the deployment on the site (as
+    M(indigo.paas.deployment_teardown) does).
+author: INDIGO PaaS Ansible maintainers
+extends_documentation_fragment:
+  - indigo.paas.site
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would be created and deleted, calling no create or delete API.
+options:
+  deployment:
+    description: The deployment id (C(^[a-z][a-z0-9-]{0,40}$)).
+    type: str
+    required: true
+  node:
+    description: The TOSCA node template name (a Compute node). Required with O(state=present).
+    type: str
+  count:
+    description: The exact number of instances. O(state=absent) means O(count=0).
+    type: int
+    default: 1
+  state:
+    description: C(present) for an exact count, C(absent) to delete the node's instances (or the deployment's).
+    type: str
+    choices: [present, absent]
+    default: present
+  image:
+    description: Image name or id. When omitted, picked from the site's images by O(os_distribution)/O(os_version).
+    type: str
+  flavor:
+    description: Flavor or instance type name. When omitted, the smallest one that fits the requirements.
+    type: str
+  num_cpus:
+    description: Minimum number of CPUs (TOSCA host num_cpus).
+    type: int
+  mem_size:
+    description: Minimum memory, a TOSCA size such as C(2 GB) or a number of MB.
+    type: str
+  disk_size:
+    description: Root disk size, a TOSCA size such as C(20 GB) or a number of MB.
+    type: str
+  gpus:
+    description: Number of GPUs.
+    type: int
+    default: 0
+  os_distribution:
+    description: Operating system distribution (TOSCA os capability), for example C(debian).
+    type: str
+  os_version:
+    description: Operating system version, for example C(13).
+    type: str
+  ports:
+    description: Ports opened to the instances (TOSCA endpoint ports); port 22 is always open.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      port:
+        description: Port number.
+        type: int
+        required: true
+      protocol:
+        description: C(tcp) or C(udp).
+        type: str
+        default: tcp
+      remote_cidr:
+        description: Source addresses allowed.
+        type: str
+        default: 0.0.0.0/0
+  public_ip:
+    description: Give every instance a public address (floating or elastic IP).
+    type: bool
+    default: false
+  network:
+    description: An existing private network (name or id); by default the site's, else a per-deployment network.
+    type: str
+  volumes:
+    description: Block volumes attached to every instance (TOSCA BlockStorage with AttachesTo).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Volume name (suffix of the instance name).
+        type: str
+        required: true
+      size:
+        description: Size, a TOSCA size such as C(10 GB) or a number of MB.
+        type: str
+        required: true
+      device:
+        description: Device name as the instance sees it.
+        type: str
+      location:
+        description: Mount point inside the instance (used by the roles, passed through).
+        type: str
+      type:
+        description: Volume type of the site.
+        type: str
+  ssh_public_key:
+    description: An OpenSSH public key injected for the login user.
+    type: str
+  user_data:
+    description: cloud-init user data.
+    type: str
+  wait:
+    description: Wait until every instance is active and answers on SSH.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for instances to become ready.
+    type: int
+    default: 600
+"""
+
+EXAMPLES = r"""
+- name: Three Slurm workers on the site named in the catalogue
+  indigo.paas.instance:
+    deployment: slurm-demo
+    node: lrms_wn
+    count: 3
+    site: recas-bari
+    num_cpus: 2
+    mem_size: 4 GB
+    os_distribution: debian
+    os_version: "13"
+    ports: [{port: 6817}, {port: 6818}]
+    ssh_public_key: "{{ lookup('ansible.builtin.file', '~/.indigo/deployments/slurm-demo/ssh/id_ed25519.pub') }}"
+
+- name: Scale the workers down to one (highest indexes go first)
+  indigo.paas.instance:
+    deployment: slurm-demo
+    node: lrms_wn
+    count: 1
+    site: recas-bari
+
+- name: Delete everything of the deployment on the site
+  indigo.paas.instance:
+    deployment: slurm-demo
+    state: absent
+    site: recas-bari
+"""
+
+RETURN = r"""
+instances:
+  description: The instances of the node after the run, sorted by index.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - {id: i-0abc, name: slurm-demo-lrms_wn-0, site: aws-ireland, deployment: slurm-demo, node: lrms_wn, index: 0,
+       status: active, private_ips: [10.77.0.5], public_ips: [], address: 10.77.0.5, flavor: t3.small, image: ami-1, extra: {}}
+created:
+  description: Ids of the instances this run created (names in check mode).
+  returned: success
+  type: list
+  elements: str
+deleted:
+  description: Ids of the instances (or resources, for a deployment teardown) this run deleted.
+  returned: success
+  type: list
+  elements: raw
+error_class:
+  description: On failure, the class of the error, C(quota), C(auth), C(transient) or C(fatal).
+  returned: failure
+  type: str
+  sample: quota
+"""
+
+from ansible_collections.indigo.paas.plugins.module_utils.engine import Engine
+from ansible_collections.indigo.paas.plugins.module_utils.module_common import (
+    IndigoModule,
+    check_deployment,
+    check_node,
+    resolve_site_and_provider,
+    size_mb,
+)
+from ansible_collections.indigo.paas.plugins.module_utils.providers.base import InstanceSpec, VolumeSpec
+
+
+class InstanceModule(IndigoModule):
+    argument_spec = dict(
+        deployment=dict(type="str", required=True),
+        node=dict(type="str"),
+        count=dict(type="int", default=1),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        image=dict(type="str"),
+        flavor=dict(type="str"),
+        num_cpus=dict(type="int"),
+        mem_size=dict(type="str"),
+        disk_size=dict(type="str"),
+        gpus=dict(type="int", default=0),
+        os_distribution=dict(type="str"),
+        os_version=dict(type="str"),
+        ports=dict(type="list", elements="dict", default=[], options=dict(
+            port=dict(type="int", required=True),
+            protocol=dict(type="str", default="tcp"),
+            remote_cidr=dict(type="str", default="0.0.0.0/0"),
+        )),
+        public_ip=dict(type="bool", default=False),
+        network=dict(type="str"),
+        volumes=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True),
+            size=dict(type="str", required=True),
+            device=dict(type="str"),
+            location=dict(type="str"),
+            type=dict(type="str"),
+        )),
+        ssh_public_key=dict(type="str"),
+        user_data=dict(type="str"),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=600),
+    )
+    module_kwargs = dict(supports_check_mode=True, required_if=[("state", "present", ("node",))])
+
+    def spec_factory(self):
+        params = self.params
+        mem_mb = size_mb(params["mem_size"], "mem_size")
+        disk_mb = size_mb(params["disk_size"], "disk_size")
+        volumes = [VolumeSpec(name=v["name"], size_gb=max(1, (size_mb(v["size"], "volumes.size") + 1023) // 1024),
+                              device=v.get("device"), location=v.get("location"), volume_type=v.get("type"))
+                   for v in params["volumes"]]
+
+        def spec_for_index(index):
+            return InstanceSpec(
+                deployment=params["deployment"], node=params["node"], index=index, image=params["image"],
+                flavor=params["flavor"], num_cpus=params["num_cpus"], mem_mb=mem_mb,
+                disk_gb=(disk_mb + 1023) // 1024 if disk_mb else None, gpus=params["gpus"] or 0,
+                os_distribution=params["os_distribution"], os_version=params["os_version"],
+                ports=[dict(p) for p in params["ports"]], public_ip=params["public_ip"], network=params["network"],
+                ssh_public_key=params["ssh_public_key"], user_data=params["user_data"], volumes=list(volumes),
+            )
+
+        return spec_for_index
+
+    def run(self):
+        params = self.params
+        check_deployment(params["deployment"])
+        if params["node"] is not None:
+            check_node(params["node"])
+        if params["count"] < 0:
+            raise ValueError("count must be >= 0, got %d" % params["count"])
+        site, provider = resolve_site_and_provider(params)
+        engine = Engine(provider, log=self.log)
+        if params["state"] == "absent" and not params["node"]:
+            deleted = engine.teardown(params["deployment"], check_mode=self.check_mode)
+            return dict(changed=bool(deleted), deleted=deleted, created=[], instances=[])
+        count = params["count"] if params["state"] == "present" else 0
+        result = engine.ensure(self.spec_factory(), params["deployment"], params["node"], count,
+                               wait=params["wait"], wait_timeout=params["wait_timeout"], check_mode=self.check_mode)
+        return dict(changed=result.changed, instances=[inst.to_dict() for inst in result.instances],
+                    created=result.created, deleted=result.deleted, site=site["name"])
+
+
+def main():
+    InstanceModule()()
+
+
+if __name__ == "__main__":
+    main()

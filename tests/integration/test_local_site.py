@@ -1,0 +1,167 @@
+"""The local site's host tooling: real nspawn nodes (slow, root) and its guards (fast)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.fixtures.local_nodes import local_nodes, local_site, ssh_keypair  # noqa: F401
+from tosca2ansible.runtime.localsite import (
+    CapacityError,
+    HostNotReady,
+    LocalSite,
+    LocalSiteConfig,
+    NodeTimeout,
+    host,
+    network,
+)
+
+
+def leftovers(site: LocalSite, names):
+    """Everything a node could leave behind on the host, by kind."""
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    mounts = open("/proc/self/mounts").read()
+    procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    found = {}
+    for name in names:
+        hits = []
+        if any(line.split()[0] == name for line in netns.splitlines() if line.strip()):
+            hits.append("netns")
+        if network.veth_name(name) in links:
+            hits.append("veth")
+        if str(site.cfg.nodes_dir / name) in mounts:
+            hits.append("mount")
+        if any(str(site.cfg.nodes_dir / name) in line for line in procs.splitlines()):
+            hits.append("process")
+        if (site.cfg.nodes_dir / name).exists():
+            hits.append("state dir")
+        if hits:
+            found[name] = hits
+    return found
+
+
+# -- fast: guards that need no root ------------------------------------------------------------
+def test_not_root_names_the_problem(monkeypatch):
+    monkeypatch.setattr(host.os, "geteuid", lambda: 1000)
+    with pytest.raises(HostNotReady, match="needs root"):
+        host.check_host()
+
+
+def test_missing_tools_name_their_debian_packages(monkeypatch):
+    monkeypatch.setattr(host, "which", lambda tool: None if tool in ("systemd-nspawn", "debootstrap") else "/bin/true")
+    with pytest.raises(HostNotReady) as err:
+        host.check_host()
+    assert "systemd-nspawn" in str(err.value) and "systemd-container" in str(err.value)
+    assert "debootstrap" in str(err.value)
+
+
+def test_capacity_refuses_what_the_host_cannot_hold(tmp_path):
+    site = LocalSite(LocalSiteConfig(state_dir=str(tmp_path)))
+    cap = host.host_capacity()
+    site._check_capacity(cpus=1, mem_mb=256)  # fits
+    with pytest.raises(CapacityError, match="MB RAM"):
+        site._check_capacity(cpus=1, mem_mb=cap["mem_mb"] * 2)
+    with pytest.raises(CapacityError, match="CPUs"):
+        site._check_capacity(cpus=int(cap["cpus"] * site.cfg.cpu_overcommit) + 1, mem_mb=256)
+    with pytest.raises(CapacityError, match="GPU"):
+        site._check_capacity(cpus=1, mem_mb=256, gpus=1)
+
+
+@pytest.mark.parametrize("subnet", ["8.8.8.0/24", "10.77.0.0/30", "fd00::/64"])
+def test_only_private_ipv4_subnets_are_accepted(subnet):
+    with pytest.raises(ValueError):
+        LocalSiteConfig(subnet=subnet)
+
+
+def test_node_addresses_stay_inside_the_subnet():
+    cfg = LocalSiteConfig(subnet="10.99.5.0/28")
+    assert cfg.bridge_ip == "10.99.5.1"
+    assert cfg.node_addresses()[0] == "10.99.5.2" and cfg.node_addresses()[-1] == "10.99.5.14"
+
+
+def test_cli_exit_code_3_when_not_root():
+    if subprocess.run(["id", "-u", "nobody"], capture_output=True).returncode != 0:
+        pytest.skip("no user nobody")
+    proc = subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-m",
+         "tosca2ansible.runtime.localsite", "--state-dir", "/tmp/indigo-not-root", "up", "--deployment", "x"],
+        capture_output=True, text=True, cwd="/",
+    )
+    if "Operation not permitted" in proc.stderr and proc.returncode != 3:
+        pytest.skip("cannot switch user here")
+    assert proc.returncode == 3, proc.stderr
+    assert "needs root" in proc.stderr
+
+
+# -- slow: real nodes ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_three_nodes_ssh_ready_resolve_each_other_and_leave_nothing(local_site, local_nodes):
+    started = time.monotonic()
+    nodes = local_nodes(3)
+    boot_seconds = time.monotonic() - started
+    names = [n.name for n in nodes]
+    addresses = {n.address for n in nodes}
+    assert len(addresses) == 3
+    assert all(local_site.cfg.network.overlaps(__import__("ipaddress").ip_network(a + "/32")) for a in addresses)
+    for node in nodes:
+        # real SSH with strict host key checking against the site's known_hosts
+        assert node.ssh("hostname").strip() == node.record.hostname
+        assert node.ssh("ps -p 1 -o comm=").strip() == "systemd"
+        for other in nodes:
+            assert other.address in node.ssh("getent hosts %s" % other.name)
+        assert local_site.cfg.apt_proxy_url in node.ssh("cat /etc/apt/apt.conf.d/01indigo-proxy")
+    assert "3 received" in nodes[0].ssh("ping -c3 -i0.2 -W2 %s" % nodes[2].name)
+    # every node has its own host key
+    assert len({n.record.host_key for n in nodes}) == 3
+    deleted = local_site.delete_deployment(nodes[0].record.tags["indigo_deployment"])
+    assert sorted(deleted) == sorted(names)
+    assert leftovers(local_site, names) == {}
+    print("3 nodes ssh-ready in %.1f s" % boot_seconds)
+
+
+@pytest.mark.slow
+def test_packages_come_through_the_apt_proxy(local_nodes):
+    node = local_nodes(1)[0]
+    node.ssh("apt-get update -qq && apt-get install -y -qq --no-install-recommends hello", timeout=300)
+    assert "Hello, world!" in node.ssh("hello")
+
+
+@pytest.mark.slow
+def test_node_not_up_in_time_is_removed(local_site, ssh_keypair):
+    name = "ttimeout-node-0"
+    with pytest.raises(NodeTimeout):
+        local_site.create_node(name, {"indigo_deployment": "ttimeout"}, timeout=0.05,
+                               ssh_public_key=ssh_keypair.with_suffix(".pub").read_text())
+    assert local_site.get(name) is None
+    assert leftovers(local_site, [name]) == {}
+
+
+@pytest.mark.slow
+def test_reused_address_is_reachable_at_once(local_site, local_nodes):
+    first = local_nodes(1)[0]
+    address = first.address
+    local_site.delete_node(first.name)
+    started = time.monotonic()
+    second = local_nodes(1)[0]
+    assert second.address == address
+    assert second.ssh("true") == ""
+    assert time.monotonic() - started < 20
+
+
+@pytest.mark.slow
+def test_up_down_cli(local_site, ssh_keypair, tmp_path):
+    base = [sys.executable, "-m", "tosca2ansible.runtime.localsite"]
+    up = subprocess.run(base + ["up", "--deployment", "tcli", "--nodes", "2", "--key", str(ssh_keypair.with_suffix(".pub"))],
+                        capture_output=True, text=True, timeout=300)
+    assert up.returncode == 0, up.stderr
+    nodes = json.loads(up.stdout)["nodes"]
+    assert [n["name"] for n in nodes] == ["tcli-node-0", "tcli-node-1"]
+    down = subprocess.run(base + ["down", "--deployment", "tcli"], capture_output=True, text=True, timeout=120)
+    assert down.returncode == 0, down.stderr
+    assert sorted(json.loads(down.stdout)["deleted"]) == ["tcli-node-0", "tcli-node-1"]
+    assert leftovers(local_site, ["tcli-node-0", "tcli-node-1"]) == {}

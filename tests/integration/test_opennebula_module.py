@@ -1,0 +1,132 @@
+"""indigo.paas.instance / instance_info / deployment_teardown on an OpenNebula site: real
+ansible-playbook runs against the OpenNebula XML-RPC emulator process (pyone unmodified); every
+outcome is checked on the emulator's state."""
+
+import os
+import sys
+
+import pytest
+import yaml
+
+from test_ec2_support import run_playbook
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "emulators", "opennebula"))
+
+from control import OpenNebulaEmulator  # noqa: E402
+
+pytestmark = pytest.mark.emulator
+SITE = "one-test"
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with OpenNebulaEmulator(step_delay=0.02) as emu:
+        yield emu
+
+
+@pytest.fixture
+def env(tmp_path, emulator, monkeypatch):
+    emulator.reset_faults()
+    emulator.configure(VMS=-2)
+    site = {
+        "name": SITE, "kind": "opennebula", "endpoint": emulator.endpoint,
+        "credentials": {"env": {"username": "ONE_TEST_USER", "password": "ONE_TEST_PASSWORD"}},
+        "images": [{"name": "debian-13", "distribution": "debian", "version": "13"}],
+        "flavors": [{"name": "small", "num_cpus": 1, "mem_mb": 1024}],
+        "network": {"private": "private", "public": "public"},
+    }
+    (tmp_path / "sites.yml").write_text(yaml.safe_dump({"sites": [site]}))
+    monkeypatch.setenv("ONE_TEST_USER", "indigo")
+    monkeypatch.setenv("ONE_TEST_PASSWORD", "secret")
+    return dict(os.environ, INDIGO_SITES=str(tmp_path / "sites.yml"))
+
+
+def instance_task(deployment, count, **extra):
+    args = dict(deployment=deployment, node="wn", count=count, site=SITE, os_distribution="debian",
+                os_version="13", mem_size="2 GB", wait=False, ports=[{"port": 8080}])
+    args.update(extra)
+    return {"indigo.paas.instance": args}
+
+
+def owned(emu, deployment):
+    """(live VMs by index, security groups) the emulator holds for ``deployment``."""
+    state = emu.state()
+    vms = [vm for vm in state["vms"] if vm["user_template"].get("INDIGO_DEPLOYMENT") == deployment]
+    by_index = {int(vm["user_template"]["INDIGO_INDEX"]): vm for vm in vms}
+    assert len(by_index) == len(vms), "two VMs share an index: %s" % [vm["name"] for vm in vms]
+    groups = [sg["name"] for sg in state["secgroups"] if sg["template"].get("INDIGO_DEPLOYMENT") == deployment]
+    return by_index, groups
+
+
+def test_exact_count_lifecycle(tmp_path, env, emulator):
+    dep = "life"
+    [first] = run_playbook(tmp_path, [instance_task(dep, 5, ssh_public_key="ssh-ed25519 AAAAtest op@x")], env,
+                           name="create")
+    assert first.get("failed") is not True, first
+    assert first["changed"] and len(first["created"]) == 5
+    assert [i["name"] for i in first["instances"]] == ["life-wn-%d" % n for n in range(5)]
+    vms, groups = owned(emulator, dep)
+    assert sorted(vms) == [0, 1, 2, 3, 4] and groups == ["life-wn"]
+    assert {vm["memory"] for vm in vms.values()} == {"2048"}
+    assert vms[0]["context"]["SSH_PUBLIC_KEY"] == "ssh-ed25519 AAAAtest op@x"
+
+    allocations = emulator.state()["calls"]["one.vm.allocate"]
+    rerun, up, down, info = run_playbook(tmp_path, [
+        instance_task(dep, 5), instance_task(dep, 8), instance_task(dep, 3),
+        {"indigo.paas.instance_info": {"deployment": dep, "site": SITE, "resources": True}},
+    ], env, name="scale")
+    assert rerun["changed"] is False and rerun["created"] == [] and len(rerun["instances"]) == 5
+    assert up["changed"] and len(up["created"]) == 3 and [i["index"] for i in up["instances"]] == list(range(8))
+    assert emulator.state()["calls"]["one.vm.allocate"] == allocations + 3
+    assert down["changed"] and len(down["deleted"]) == 5 and [i["index"] for i in down["instances"]] == [0, 1, 2]
+    assert set(down["deleted"]) == {i["id"] for i in up["instances"] if i["index"] >= 3}
+    assert sorted(owned(emulator, dep)[0]) == [0, 1, 2]
+    assert [i["name"] for i in info["instances"]] == ["life-wn-0", "life-wn-1", "life-wn-2"]
+    assert [r["kind"] for r in info["resources"]] == ["security_group"]
+
+    check, teardown, again = run_playbook(tmp_path, [
+        {"indigo.paas.deployment_teardown": {"deployment": dep, "site": SITE}, "check_mode": True},
+        {"indigo.paas.deployment_teardown": {"deployment": dep, "site": SITE}},
+        {"indigo.paas.instance": {"deployment": dep, "site": SITE, "state": "absent"}},
+    ], env, name="teardown")
+    assert check["changed"] and len([d for d in check["deleted"] if d["kind"] == "instance"]) == 3
+    assert teardown["changed"] and sorted({d["kind"] for d in teardown["deleted"]}) == ["instance", "security_group"]
+    assert again["changed"] is False and again["deleted"] == []
+    assert owned(emulator, dep) == ({}, [])
+
+
+def test_check_mode_creates_nothing(tmp_path, env, emulator):
+    before = emulator.state()["calls"].get("one.vm.allocate", 0)
+    [result] = run_playbook(tmp_path, [instance_task("dry", 3)], env, check=True, name="check")
+    assert result["changed"] is True and result["created"] == ["dry-wn-0", "dry-wn-1", "dry-wn-2"]
+    assert emulator.state()["calls"].get("one.vm.allocate", 0) == before
+    assert owned(emulator, "dry") == ({}, [])
+
+
+def test_quota_error_rolls_back_everything(tmp_path, env, emulator):
+    # the user may run two more VMs: two of the five allocations succeed, the rest hit oned's quota
+    emulator.configure(VMS=len(emulator.state()["vms"]) + 2)
+    [result] = run_playbook(tmp_path, [instance_task("quota", 5)], env, name="quota")
+    assert result["failed"] is True and result["error_class"] == "quota"
+    assert "reached for VMS quota" in result["msg"]
+    assert owned(emulator, "quota") == ({}, [])
+
+
+def test_transient_errors_are_retried(tmp_path, env, emulator):
+    emulator.fault("http_503", count=3, method="one.vm.allocate")
+    emulator.fault("reset", count=1, method="one.vmpool.infoextended")
+    [result] = run_playbook(tmp_path, [instance_task("flaky", 2)], env, name="flaky")
+    assert result.get("failed") is not True, result
+    assert len(result["created"]) == 2 and emulator.state()["faults"] == []
+    assert sorted(owned(emulator, "flaky")[0]) == [0, 1]
+    run_playbook(tmp_path, [{"indigo.paas.deployment_teardown": {"deployment": "flaky", "site": SITE}}], env,
+                 name="flaky-teardown")
+    assert owned(emulator, "flaky") == ({}, [])
+
+
+def test_refused_credentials_are_auth_errors(tmp_path, env, emulator):
+    [result] = run_playbook(tmp_path, [instance_task("auth", 1)], dict(env, ONE_TEST_PASSWORD="wrong"), name="auth")
+    assert result["failed"] is True and result["error_class"] == "auth"
+    assert "wrong" not in result["msg"]  # the secret never shows up
+    assert owned(emulator, "auth") == ({}, [])

@@ -1,0 +1,110 @@
+"""``indigo deploy | status | outputs | undeploy | ssh``: run compiled projects on sites.
+
+Progress goes to stderr; stdout carries only the result (the outputs, or one JSON object with
+``--json``), so scripts can parse it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from tosca2ansible.errors import UserInputError
+
+
+def _parse_inputs(pairs):
+    inputs = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserInputError("input %r must look like NAME=VALUE" % pair)
+        inputs[key.strip()] = value
+    return inputs
+
+
+def _progress(line):
+    click.echo(line, err=True)
+
+
+def _print_result(result, as_json):
+    if as_json:
+        click.echo(json.dumps(result, indent=1, sort_keys=True, default=str))
+        return
+    click.echo("deployment: %s" % result["deployment"])
+    if result.get("status"):
+        click.echo("status: %s" % result["status"])
+    if result.get("changed") is not None:
+        click.echo("changed: %s" % result["changed"])
+    for node in result.get("nodes") or []:
+        click.echo("node %s[%d] %s %s %s" % (node["node"], node["index"], node["name"], node["status"], node["address"]))
+    outputs = result.get("outputs") or {}
+    if outputs:
+        click.echo("outputs:")
+        for key in sorted(outputs):
+            click.echo("  %s: %s" % (key, json.dumps(outputs[key], default=str)))
+
+
+@click.command("deploy")
+@click.argument("template", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-i", "--input", "inputs", multiple=True, metavar="NAME=VALUE", help="a TOSCA input value (repeatable)")
+@click.option("--deployment", help="id of an existing deployment to converge (default: a new id)")
+@click.option("--site", default="local", show_default=True, help="site name in the catalogue")
+@click.option("--catalogue", help="site catalogue dir or file (default $INDIGO_SITES, then inventories/sites)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object: deployment, outputs, changed")
+def deploy_command(template, inputs, deployment, site, catalogue, as_json):
+    """Compile TEMPLATE and deploy it; print the TOSCA outputs."""
+    from tosca2ansible.runtime import deploy
+
+    result = deploy.deploy(template, _parse_inputs(inputs), deployment, site, catalogue or deploy.default_catalogue(),
+                           progress=_progress)
+    _print_result(result, as_json)
+
+
+@click.command("status")
+@click.argument("deployment")
+@click.option("--json", "as_json", is_flag=True)
+def status_command(deployment, as_json):
+    """Show a deployment: last status, nodes found on its site by tags, outputs."""
+    from tosca2ansible.runtime import deploy
+
+    _print_result(deploy.status(deployment), as_json)
+
+
+@click.command("outputs")
+@click.argument("deployment")
+@click.option("--json", "as_json", is_flag=True)
+def outputs_command(deployment, as_json):
+    """Print the TOSCA outputs of a deployment."""
+    from tosca2ansible.runtime import deploy
+
+    _print_result(deploy.outputs(deployment), as_json)
+
+
+@click.command("undeploy")
+@click.argument("deployment")
+@click.option("--json", "as_json", is_flag=True)
+def undeploy_command(deployment, as_json):
+    """Tear a deployment down (undeploy.yml, then removal by tags of anything left)."""
+    from tosca2ansible.runtime import deploy
+
+    _print_result(deploy.undeploy(deployment, progress=_progress), as_json)
+
+
+@click.command("ssh", context_settings={"ignore_unknown_options": True})
+@click.argument("deployment")
+@click.option("--node", required=True, help="TOSCA node template name of the Compute node")
+@click.option("--index", default=0, show_default=True, type=int)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def ssh_command(deployment, node, index, command):
+    """Run COMMAND (after --) on one node of a deployment, or open a shell."""
+    from tosca2ansible.runtime import deploy
+
+    sys.exit(deploy.ssh(deployment, node, index, list(command)))
+
+
+def register(cli):
+    for command in (deploy_command, status_command, outputs_command, undeploy_command, ssh_command):
+        cli.add_command(command)

@@ -1,0 +1,86 @@
+"""TOSCA -> Ansible compiler: load -> model -> plan -> emit.
+
+`validate_template` checks a template; `compile_template` writes the Ansible project. Both raise only
+UserInputError (exit code 2) for anything wrong with the template, its imports or its inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import Optional
+
+from tosca2ansible.errors import IndigoError, Location, UserInputError
+
+DEPLOYMENT_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+
+
+@dataclasses.dataclass
+class Compiled:
+    deployment: str
+    files: dict
+    notices: list
+
+
+def default_deployment_id(template_path: str) -> str:
+    stem = os.path.splitext(os.path.basename(template_path))[0].lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")
+    if not slug or not slug[0].isalpha():
+        slug = "d-" + slug
+    return slug[:41].rstrip("-")
+
+
+def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
+    # Imported lazily: `indigo --help` must not pay for tosca-parser.
+    from tosca2ansible.compiler.emit import Emitter  # pylint: disable=import-outside-toplevel
+    from tosca2ansible.compiler.loader import load_template  # pylint: disable=import-outside-toplevel
+    from tosca2ansible.compiler.model import build_topology  # pylint: disable=import-outside-toplevel
+    from tosca2ansible.compiler.plan import build_plan  # pylint: disable=import-outside-toplevel
+    from tosca2ansible.compiler.project import project_files  # pylint: disable=import-outside-toplevel
+
+    deployment = deployment or default_deployment_id(template_path)
+    if not DEPLOYMENT_RE.match(deployment):
+        raise UserInputError("deployment id %r must match %s" % (deployment, DEPLOYMENT_RE.pattern),
+                             Location(field="--deployment"))
+    loaded = load_template(template_path, types_paths)
+    topology = build_topology(loaded, inputs or {}, defer_inputs)
+    plan = build_plan(topology)
+    emitter = Emitter(topology, plan)
+    with open(template_path, "rb") as handle:
+        template_bytes = handle.read()
+    files = project_files(topology, emitter, deployment, template_bytes)
+    return Compiled(deployment, files, loaded.notices)
+
+
+def _guarded(func, template_path, *args):
+    try:
+        return func(template_path, *args)
+    except IndigoError:
+        raise
+    except RecursionError:
+        raise UserInputError("template is nested too deeply", Location(file=template_path)) from None
+    except Exception as exc:  # pylint: disable=broad-except  # never a traceback for a user
+        raise UserInputError("internal error while compiling (%s: %s); please report it"
+                             % (type(exc).__name__, exc), Location(file=template_path)) from exc
+
+
+def build(template_path: str, inputs: Optional[dict] = None, types_paths: Optional[list] = None,
+          deployment: Optional[str] = None, defer_inputs: bool = False) -> Compiled:
+    """Compile in memory (no files written)."""
+    return _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs)
+
+
+def validate_template(template_path: str, inputs: Optional[dict] = None, types_paths: Optional[list] = None,
+                      defer_inputs: bool = True) -> Compiled:
+    return build(template_path, inputs, types_paths, None, defer_inputs)
+
+
+def compile_template(template_path: str, out_dir: str, inputs: Optional[dict] = None,
+                     types_paths: Optional[list] = None, deployment: Optional[str] = None,
+                     defer_inputs: bool = False) -> Compiled:
+    from tosca2ansible.compiler.project import write_project  # pylint: disable=import-outside-toplevel
+
+    compiled = build(template_path, inputs, types_paths, deployment, defer_inputs)
+    write_project(out_dir, compiled.files)
+    return compiled

@@ -1,0 +1,254 @@
+"""Plays of the compiled project: provisioning, per-level configuration, outputs, teardown."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tosca2ansible.compiler import typemap
+from tosca2ansible.compiler.model import Node, Topology
+from tosca2ansible.compiler.plan import Plan
+from tosca2ansible.compiler.render import Expr, Renderer, Unsafe
+from tosca2ansible.errors import Location, UnsupportedError
+
+OPERATION_ORDER = ("create", "configure", "start")
+GALAXY_ROLE = "tosca.artifacts.AnsibleGalaxy.role"
+ASYNC_SECONDS = 3600
+LOCALHOST = "localhost"
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "_", name.lower())
+
+
+def classify(topology: Topology, plan: Plan, node: Node) -> tuple:
+    """(kind, mapping) of a node: compute | roles | module | folded | operation; or raise unsupported."""
+    if node.name in plan.computes:
+        return "compute", None
+    mapping = typemap.mapping_for(node.chain)
+    if mapping is not None and mapping.kind == "runtime":
+        return ("roles", mapping) if plan.compute_of.get(node.name) else ("folded", mapping)
+    if mapping is not None:
+        return mapping.kind, mapping
+    if any(op in node.operations.get("Standard", {}) for op in OPERATION_ORDER):
+        if not plan.compute_of.get(node.name):
+            raise UnsupportedError("not supported yet: %s (%s) has operations but no hosting Compute node"
+                                   % (node.name, node.type), Location(topology.file, node.line, node.name))
+        return "operation", None
+    raise UnsupportedError("not supported yet: %s (%s)" % (node.name, node.type),
+                           Location(topology.file, node.line, node.name, "type"))
+
+
+class Emitter:
+    def __init__(self, topology: Topology, plan: Plan):
+        self.topology = topology
+        self.plan = plan
+        self.render = Renderer(topology, plan)
+        self.kinds = {name: classify(topology, plan, node) for name, node in sorted(topology.nodes.items())}
+
+    # -- groups --------------------------------------------------------------------------------
+    def group_of_type(self, node_type: str) -> Any:
+        for name in sorted(self.topology.nodes):
+            node = self.topology.nodes[name]
+            if node_type in node.chain and self.plan.compute_of.get(name):
+                return self.plan.compute_of[name]
+        return None
+
+    def _step_vars(self, step: typemap.RoleStep, node: Node) -> dict:
+        role_short = step.role.rsplit(".", 1)[-1]
+        result = {}
+        for key, value in step.vars:
+            if isinstance(value, typemap.GroupOf):
+                value = self.group_of_type(value.node_type)
+            elif isinstance(value, tuple):
+                value = list(value)
+            result[key] = value
+        result["%s_tosca_node" % role_short] = node.name
+        result["%s_tosca_properties" % role_short] = self.render.value(node.properties, node.name, on_host=True)
+        return result
+
+    # -- provisioning --------------------------------------------------------------------------
+    def instance_args(self, compute: str) -> dict:
+        node = self.topology.nodes[compute]
+        caps = node.capabilities
+        host, os_cap = caps.get("host", {}), caps.get("os", {})
+        endpoint, scalable = caps.get("endpoint", {}), caps.get("scalable", {})
+        count = scalable.get("count")
+        if count is None:
+            count = scalable.get("default_instances", 1)
+        args: dict = {
+            "deployment": Expr("{{ indigo_deployment_id }}"),
+            "node": compute,
+            "count": count if count is not None else 1,
+            "state": Expr("present"),
+            "site": Expr("{{ indigo_site | default('local') }}"),
+            "catalogue": Expr("{{ indigo_catalogue | default(omit) }}"),
+            "image": os_cap.get("image"),
+            "flavor": host.get("instance_type"),
+            "num_cpus": host.get("num_cpus"),
+            "mem_size": host.get("mem_size"),
+            "disk_size": host.get("disk_size"),
+            "gpus": host.get("num_gpus"),
+            "os_distribution": os_cap.get("distribution"),
+            "os_version": os_cap.get("version"),
+            "public_ip": endpoint.get("network_name") == "PUBLIC" if "network_name" in endpoint else None,
+            "ports": self._ports(endpoint.get("ports")),
+            "network": self._network(compute),
+            "volumes": self._volumes(compute),
+            "ssh_public_key": Expr("{{ indigo_ssh_public_key | default(omit) }}"),
+            "wait": True,
+        }
+        return {k: self.render.value(v, compute) for k, v in args.items() if v not in (None, [], {})}
+
+    @staticmethod
+    def _ports(ports: Any) -> list:
+        result = []
+        if isinstance(ports, dict):
+            for name in sorted(ports):
+                spec = ports[name] if isinstance(ports[name], dict) else {}
+                entry = {"port": spec.get("source"), "protocol": spec.get("protocol", "tcp"),
+                         "remote_cidr": spec.get("remote_cidr", "0.0.0.0/0")}
+                result.append({k: v for k, v in entry.items() if v is not None})
+        return result
+
+    def _network(self, compute: str) -> Any:
+        for name in sorted(self.topology.nodes):
+            node = self.topology.nodes[name]
+            if "tosca.nodes.network.Port" not in node.chain:
+                continue
+            targets = {r.name: r.target for r in node.requirements}
+            if targets.get("binding") == compute and targets.get("link") in self.topology.nodes:
+                network = self.topology.nodes[targets["link"]]
+                return network.properties.get("network_name") or network.name
+        return None
+
+    def _volumes(self, compute: str) -> list:
+        volumes = []
+        for storage_name, req in self.plan.attachments.get(compute, []):
+            storage = self.topology.nodes[storage_name]
+            entry = {"name": storage_name, "size": storage.properties.get("size"),
+                     "device": req.properties.get("device"), "location": req.properties.get("location"),
+                     "type": storage.properties.get("type")}
+            volumes.append({k: v for k, v in entry.items() if v is not None})
+        return volumes
+
+    def provision_play(self) -> dict:
+        tasks = []
+        for compute in self.plan.computes:
+            tasks.append({"name": "Provision %s" % compute, "indigo.paas.instance": self.instance_args(compute),
+                          "async": ASYNC_SECONDS, "poll": 0, "register": "indigo_job_%s" % slug(compute)})
+        for compute in self.plan.computes:
+            tasks.append({"name": "Wait for %s" % compute,
+                          "ansible.builtin.async_status": {"jid": "{{ indigo_job_%s.ansible_job_id }}" % slug(compute)},
+                          "register": "indigo_done_%s" % slug(compute),
+                          "until": "indigo_done_%s.finished" % slug(compute),
+                          "retries": ASYNC_SECONDS // 5, "delay": 5})
+        tasks.append({"name": "Refresh the deployment inventory", "ansible.builtin.meta": "refresh_inventory"})
+        return {"name": "Provision the Compute nodes", "hosts": LOCALHOST, "connection": "local",
+                "gather_facts": False, "tasks": tasks}
+
+    # -- configuration -------------------------------------------------------------------------
+    def _node_tasks(self, node: Node) -> list:
+        kind, mapping = self.kinds[node.name]
+        compute = self.plan.compute_of.get(node.name)
+        when = "inventory_hostname in groups[%r]" % compute
+        tasks = []
+        if kind == "roles":
+            for step in mapping.roles:
+                task = {"name": "Apply %s to %s" % (step.role, node.name),
+                        "ansible.builtin.include_role": {"name": step.role},
+                        "vars": self._step_vars(step, node), "when": [when]}
+                if step.when_property:
+                    task["when"].append("%s_tosca_properties[%r] | default(true) | bool"
+                                        % (step.role.rsplit(".", 1)[-1], step.when_property))
+                tasks.append(task)
+        elif kind == "operation":
+            galaxy = sorted(str(a.get("file")) for a in node.artifacts.values()
+                            if isinstance(a, dict) and a.get("type") == GALAXY_ROLE and isinstance(a.get("file"), str))
+            for op_name in OPERATION_ORDER:
+                operation = node.operations.get("Standard", {}).get(op_name)
+                if not operation or not operation.get("implementation"):
+                    continue
+                tasks.append({
+                    "name": "Run %s %s" % (node.name, op_name),
+                    "ansible.builtin.include_role": {"name": typemap.OPERATION_ROLE},
+                    "vars": {"tosca_operation_node": node.name, "tosca_operation_name": op_name,
+                             "tosca_operation_playbook": Unsafe(str(operation["implementation"])),
+                             "tosca_operation_galaxy_roles": [Unsafe(g) for g in galaxy],
+                             "tosca_operation_inputs": self.render.value(operation.get("inputs") or {}, node.name, True)},
+                    "when": [when]})
+        return tasks
+
+    def _module_task(self, node: Node, mapping) -> dict:
+        host = self.plan.host_of.get(node.name)
+        args = {"deployment": Expr("{{ indigo_deployment_id }}"), "name": node.name, "state": "present",
+                "properties": self.render.value(node.properties, node.name),
+                "artifacts": self.render.value(node.artifacts, node.name)}
+        if host and host in self.topology.nodes:
+            args["host"] = self.render.value(self.topology.nodes[host].capabilities.get("host", {}), host)
+        return {"name": "Deploy %s" % node.name, mapping.module: args, "register": "indigo_result_%s" % slug(node.name)}
+
+    def level_plays(self) -> list:
+        plays = []
+        os_users = [c for c in self.plan.computes if self.topology.nodes[c].properties.get("os_users")]
+        if os_users:
+            tasks = [{"name": "Create the users of %s" % c, "ansible.builtin.include_role": {"name": typemap.OS_USERS_ROLE},
+                      "vars": {"os_users_list": self.render.value(self.topology.nodes[c].properties["os_users"], c, True)},
+                      "when": ["inventory_hostname in groups[%r]" % c]} for c in os_users]
+            plays.append({"name": "Create operating system users", "hosts": ":".join(os_users), "become": True,
+                          "gather_facts": False, "tasks": tasks})
+        for index, names in enumerate(self.plan.levels, start=1):
+            host_tasks, local_tasks, groups = [], [], []
+            for name in names:
+                node = self.topology.nodes[name]
+                kind, mapping = self.kinds[name]
+                if kind == "module":
+                    local_tasks.append(self._module_task(node, mapping))
+                elif kind in ("roles", "operation"):
+                    tasks = self._node_tasks(node)
+                    if tasks:
+                        host_tasks.extend(tasks)
+                        if self.plan.compute_of[name] not in groups:
+                            groups.append(self.plan.compute_of[name])
+            if host_tasks:
+                configured = sorted(n for n in names if self.kinds[n][0] in ("roles", "operation"))
+                plays.append({"name": "Configure level %d: %s" % (index, ", ".join(configured)),
+                              "hosts": ":".join(sorted(groups)), "become": True, "gather_facts": False,
+                              "tasks": host_tasks})
+            if local_tasks:
+                plays.append({"name": "Deploy level %d services" % index, "hosts": LOCALHOST, "connection": "local",
+                              "gather_facts": False, "tasks": local_tasks})
+        return plays
+
+    def facts_play(self) -> dict:
+        return {"name": "Gather facts on every deployment node", "hosts": "indigo_deployment", "gather_facts": False,
+                "tasks": [{"name": "Gather facts", "ansible.builtin.setup": {}}]}
+
+    def outputs_play(self) -> dict:
+        outputs = {name: self.render.value(value) for name, value in sorted(self.topology.outputs.items())}
+        return {"name": "Write the TOSCA outputs", "hosts": LOCALHOST, "connection": "local", "gather_facts": False,
+                "vars": {"indigo_outputs": outputs},
+                "tasks": [{"name": "Write outputs.json",
+                           "ansible.builtin.copy": {
+                               "content": "{{ indigo_outputs | to_nice_json }}\n",
+                               "dest": "{{ indigo_outputs_file | default(playbook_dir ~ '/outputs.json') }}",
+                               "mode": "0600"}}]}
+
+    def deploy(self) -> list:
+        return [self.provision_play(), self.facts_play()] + self.level_plays() + [self.outputs_play()]
+
+    def undeploy(self) -> list:
+        tasks = []
+        for name in sorted(self.topology.nodes, reverse=True):
+            kind, mapping = self.kinds[name]
+            if kind == "module":
+                tasks.append({"name": "Remove %s" % name, mapping.module: {
+                    "deployment": Expr("{{ indigo_deployment_id }}"), "name": name, "state": "absent"}})
+        tasks.append({"name": "Delete every resource of the deployment", "indigo.paas.instance": {
+            "deployment": Expr("{{ indigo_deployment_id }}"), "state": "absent",
+            "site": Expr("{{ indigo_site | default('local') }}"), "catalogue": Expr("{{ indigo_catalogue | default(omit) }}")}})
+        return [{"name": "Remove the deployment", "hosts": LOCALHOST, "connection": "local", "gather_facts": False,
+                 "tasks": tasks}]
+
+    def modules_used(self) -> list:
+        return sorted({m.module for kind, m in self.kinds.values() if kind == "module"} | {"indigo.paas.instance"})

@@ -1,0 +1,121 @@
+"""Run a compiled project's playbook through ansible-runner, with progress on stderr.
+
+Each run gets its own private data dir ``$INDIGO_HOME/runs/<run-id>/`` (artifacts kept for audit).
+The playbook runs from the compiled project directory with the project's ``ansible.cfg``; SSH host
+keys are checked against the deployment's own known_hosts file (new hosts accepted once) and, for
+local sites, against the keys the site itself generated for its nodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import shlex
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+from tosca2ansible.errors import EnvironmentProblem
+from tosca2ansible.runtime.state import indigo_home
+
+EventSink = Callable[[Dict[str, Any]], None]
+
+
+@dataclasses.dataclass
+class RunResult:
+    run_id: str
+    status: str  # successful | failed | timeout | canceled
+    rc: int
+    changed: int  # changed task results summed over hosts
+    failures: List[str]  # "host: task: message" for every failed/unreachable task result
+    stats: Dict[str, Any]
+    artifacts_dir: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful" and self.rc == 0
+
+
+def _progress_line(event: Dict[str, Any]) -> Optional[str]:
+    kind = event.get("event")
+    data = event.get("event_data") or {}
+    if kind == "playbook_on_play_start":
+        return "PLAY %s" % (data.get("play") or data.get("name") or "")
+    if kind == "playbook_on_task_start":
+        return "  TASK %s" % (data.get("task") or data.get("name") or "")
+    if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+        result = data.get("res") or {}
+        word = "UNREACHABLE" if kind == "runner_on_unreachable" else "FAILED"
+        return "    %s %s: %s" % (word, data.get("host"), str(result.get("msg") or "")[:400])
+    if kind == "runner_on_ok" and (data.get("res") or {}).get("changed"):
+        return "    changed: %s" % data.get("host")
+    return None
+
+
+def _failure(event: Dict[str, Any]) -> Optional[str]:
+    data = event.get("event_data") or {}
+    if event.get("event") in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+        result = data.get("res") or {}
+        return "%s: %s: %s" % (data.get("host"), data.get("task"), str(result.get("msg") or result.get("stderr") or "")[:600])
+    return None
+
+
+def ssh_common_args(known_hosts: Iterable[Path]) -> str:
+    files = " ".join(str(p) for p in known_hosts)
+    return "-o StrictHostKeyChecking=accept-new -o %s" % shlex.quote("UserKnownHostsFile=" + files)
+
+
+def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, extravars: Optional[Dict[str, Any]] = None,
+                 inventory: Optional[Iterable[str]] = None, known_hosts: Iterable[Path] = (),
+                 progress: Optional[Callable[[str], None]] = None, on_event: Optional[EventSink] = None,
+                 timeout: Optional[int] = None, envvars: Optional[Dict[str, str]] = None) -> RunResult:
+    """Run ``playbook`` of ``project_dir``; ``inventory`` defaults to the project's ``inventory/`` dir."""
+    try:
+        import ansible_runner
+    except ImportError:
+        raise EnvironmentProblem("ansible-runner is not installed in this Python (pip install ansible-runner)")
+    project_dir = Path(project_dir).resolve()
+    if not (project_dir / playbook).is_file():
+        raise EnvironmentProblem("no playbook %s in %s" % (playbook, project_dir))
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    run_id = "%s-%s-%s-%s" % (stamp, deployment, action, uuid.uuid4().hex[:6])
+    private_dir = indigo_home() / "runs" / run_id
+    private_dir.mkdir(parents=True, exist_ok=True)
+    say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    failures: List[str] = []
+
+    def handle(event):
+        line = _progress_line(event)
+        if line:
+            say(line)
+        failure = _failure(event)
+        if failure:
+            failures.append(failure)
+        if on_event:
+            on_event(event)
+        return True  # keep the event in the artifacts
+
+    env = {
+        "ANSIBLE_CONFIG": str(project_dir / "ansible.cfg"),
+        "ANSIBLE_SSH_COMMON_ARGS": ssh_common_args(known_hosts),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "INDIGO_DEPLOYMENT": deployment,
+    }
+    if os.environ.get("INDIGO_SITES"):
+        env["INDIGO_SITES"] = os.environ["INDIGO_SITES"]
+    env.update(envvars or {})
+    inventories = list(inventory) if inventory else [str(project_dir / "inventory")]
+    runner = ansible_runner.run(
+        private_data_dir=str(private_dir), project_dir=str(project_dir), playbook=playbook,
+        inventory=inventories, extravars=dict(extravars or {}), envvars=env, ident="run",
+        event_handler=handle, quiet=True, timeout=timeout,
+        # cwd stays the project so relative paths in ansible.cfg resolve
+        directory_isolation_base_path=None,
+    )
+    stats = runner.stats or {}
+    changed = sum((stats.get("changed") or {}).values())
+    return RunResult(run_id=run_id, status=runner.status, rc=runner.rc if runner.rc is not None else -1,
+                     changed=changed, failures=failures, stats=stats,
+                     artifacts_dir=str(private_dir / "artifacts" / "run"))

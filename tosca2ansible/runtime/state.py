@@ -1,0 +1,108 @@
+"""``$INDIGO_HOME`` (default ``~/.indigo``): per-deployment state and run artifacts.
+
+    deployments/<id>/project/        the compiled Ansible project
+    deployments/<id>/ssh/id_ed25519  the deployment's own SSH key (0600), .pub next to it
+    deployments/<id>/deployment.json template, inputs, site, times (no secrets)
+    deployments/<id>/outputs.json    TOSCA outputs written by deploy.yml
+    runs/<run-id>/                   ansible-runner private data dir (artifacts kept)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from tosca2ansible.errors import EnvironmentProblem, UserInputError
+
+DEPLOYMENT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+
+
+def indigo_home() -> Path:
+    return Path(os.environ.get("INDIGO_HOME") or os.path.expanduser("~/.indigo"))
+
+
+def check_deployment_id(deployment: str) -> str:
+    if not DEPLOYMENT_ID_RE.match(deployment or ""):
+        raise UserInputError("deployment id %r must match %s" % (deployment, DEPLOYMENT_ID_RE.pattern))
+    return deployment
+
+
+class DeploymentState:
+    """The files of one deployment under ``$INDIGO_HOME/deployments/<id>``."""
+
+    def __init__(self, deployment: str, home: Optional[Path] = None):
+        self.id = check_deployment_id(deployment)
+        self.home = home or indigo_home()
+        self.dir = self.home / "deployments" / deployment
+
+    @property
+    def project_dir(self) -> Path:
+        return self.dir / "project"
+
+    @property
+    def private_key(self) -> Path:
+        return self.dir / "ssh" / "id_ed25519"
+
+    @property
+    def public_key_file(self) -> Path:
+        return self.private_key.with_suffix(".pub")
+
+    @property
+    def outputs_file(self) -> Path:
+        return self.dir / "outputs.json"
+
+    @property
+    def record_file(self) -> Path:
+        return self.dir / "deployment.json"
+
+    def exists(self) -> bool:
+        return self.record_file.exists()
+
+    def ensure_ssh_key(self) -> str:
+        """Create the deployment's ed25519 key pair once; returns the public key line."""
+        if not self.private_key.exists():
+            self.private_key.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.private_key.parent, 0o700)
+            try:
+                subprocess.run(
+                    ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "indigo-%s" % self.id, "-f", str(self.private_key)],
+                    check=True, capture_output=True, text=True,
+                )
+            except FileNotFoundError:
+                raise EnvironmentProblem("ssh-keygen is missing (Debian package openssh-client)")
+        return self.public_key_file.read_text().strip()
+
+    def read_record(self) -> Dict[str, Any]:
+        try:
+            return json.loads(self.record_file.read_text())
+        except FileNotFoundError:
+            raise UserInputError("no deployment %r under %s" % (self.id, self.home / "deployments"))
+
+    def write_record(self, **fields: Any) -> Dict[str, Any]:
+        record = self.read_record() if self.exists() else {"deployment": self.id, "created": time.time()}
+        record.update(fields, updated=time.time())
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.record_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+        os.replace(tmp, self.record_file)
+        return record
+
+    def read_outputs(self) -> Dict[str, Any]:
+        try:
+            return json.loads(self.outputs_file.read_text())
+        except FileNotFoundError:
+            return {}
+        except ValueError as exc:
+            raise EnvironmentProblem("outputs file %s is not JSON: %s" % (self.outputs_file, exc))
+
+
+def list_deployments(home: Optional[Path] = None) -> List[str]:
+    root = (home or indigo_home()) / "deployments"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "deployment.json").exists())
