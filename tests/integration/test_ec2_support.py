@@ -72,6 +72,8 @@ class FaultProxy:
     def clear(self):
         with self.lock:
             self.rules.clear()
+            self.calls.clear()
+            self.injected = 0
             self.latency = 0.0
 
     def decide(self, action):

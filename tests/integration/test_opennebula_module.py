@@ -61,9 +61,14 @@ def owned(emu, deployment):
 
 def test_exact_count_lifecycle(tmp_path, env, emulator):
     dep = "life"
-    [first] = run_playbook(tmp_path, [instance_task(dep, 5, ssh_public_key="ssh-ed25519 AAAAtest op@x")], env,
-                           name="create")
+    before = emulator.state()["calls"].get("one.vm.allocate", 0)
+    dry, first = run_playbook(tmp_path, [
+        dict(instance_task(dep, 5), check_mode=True),
+        instance_task(dep, 5, ssh_public_key="ssh-ed25519 AAAAtest op@x"),
+    ], env, name="create")
+    assert dry["changed"] is True and dry["created"] == ["life-wn-%d" % n for n in range(5)]
     assert first.get("failed") is not True, first
+    assert emulator.state()["calls"]["one.vm.allocate"] == before + 5  # check mode allocated nothing
     assert first["changed"] and len(first["created"]) == 5
     assert [i["name"] for i in first["instances"]] == ["life-wn-%d" % n for n in range(5)]
     vms, groups = owned(emulator, dep)
@@ -96,37 +101,30 @@ def test_exact_count_lifecycle(tmp_path, env, emulator):
     assert owned(emulator, dep) == ({}, [])
 
 
-def test_check_mode_creates_nothing(tmp_path, env, emulator):
-    before = emulator.state()["calls"].get("one.vm.allocate", 0)
-    [result] = run_playbook(tmp_path, [instance_task("dry", 3)], env, check=True, name="check")
-    assert result["changed"] is True and result["created"] == ["dry-wn-0", "dry-wn-1", "dry-wn-2"]
-    assert emulator.state()["calls"].get("one.vm.allocate", 0) == before
-    assert owned(emulator, "dry") == ({}, [])
-
-
-def test_quota_error_rolls_back_everything(tmp_path, env, emulator):
+def test_failures_are_classified_and_leave_nothing(tmp_path, env, emulator):
     # the user may run two more VMs: two of the five allocations succeed, the rest hit oned's quota
     emulator.configure(VMS=len(emulator.state()["vms"]) + 2)
-    [result] = run_playbook(tmp_path, [instance_task("quota", 5)], env, name="quota")
-    assert result["failed"] is True and result["error_class"] == "quota"
-    assert "reached for VMS quota" in result["msg"]
-    assert owned(emulator, "quota") == ({}, [])
+    before = emulator.state()["calls"].get("one.vm.allocate", 0)
+    auth, quota = run_playbook(tmp_path, [
+        instance_task("auth", 1, credentials={"username": "indigo", "password": "wrong-secret"}),
+        instance_task("quota", 5),
+    ], env, name="failures")
+    assert auth["failed"] is True and auth["error_class"] == "auth"
+    assert "wrong-secret" not in auth["msg"]  # the secret never shows up
+    assert quota["failed"] is True and quota["error_class"] == "quota"
+    assert "reached for VMS quota" in quota["msg"]
+    assert emulator.state()["calls"]["one.vm.allocate"] - before >= 3  # two accepted, then refusals
+    assert owned(emulator, "quota") == ({}, []) and owned(emulator, "auth") == ({}, [])
 
 
 def test_transient_errors_are_retried(tmp_path, env, emulator):
     emulator.fault("http_503", count=3, method="one.vm.allocate")
     emulator.fault("reset", count=1, method="one.vmpool.infoextended")
-    [result] = run_playbook(tmp_path, [instance_task("flaky", 2)], env, name="flaky")
+    result, info = run_playbook(tmp_path, [
+        instance_task("flaky", 2),
+        {"indigo.paas.instance_info": {"deployment": "flaky", "site": SITE}},
+    ], env, name="flaky")
     assert result.get("failed") is not True, result
     assert len(result["created"]) == 2 and emulator.state()["faults"] == []
-    assert sorted(owned(emulator, "flaky")[0]) == [0, 1]
-    run_playbook(tmp_path, [{"indigo.paas.deployment_teardown": {"deployment": "flaky", "site": SITE}}], env,
-                 name="flaky-teardown")
-    assert owned(emulator, "flaky") == ({}, [])
-
-
-def test_refused_credentials_are_auth_errors(tmp_path, env, emulator):
-    [result] = run_playbook(tmp_path, [instance_task("auth", 1)], dict(env, ONE_TEST_PASSWORD="wrong"), name="auth")
-    assert result["failed"] is True and result["error_class"] == "auth"
-    assert "wrong" not in result["msg"]  # the secret never shows up
-    assert owned(emulator, "auth") == ({}, [])
+    assert sorted(owned(emulator, "flaky")[0]) == [0, 1] and len(info["instances"]) == 2
+    assert info["instances"][0]["private_ips"][0].startswith("10.10.")

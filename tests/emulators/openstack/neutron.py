@@ -115,7 +115,7 @@ class Neutron:
             router = self._get("routers", match.group(1))
             if match.group(2) == "add":
                 return Reply(200, self._router_interface(router, body.get("subnet_id")))
-            return Reply(200, self._remove_interface(router, body.get("subnet_id")))
+            return Reply(200, self._remove_interface(router, body.get("subnet_id"), body.get("port_id")))
         match = re.fullmatch(r"/([a-z-]+)/([^/]+)/tags(?:/([^/]+))?", path)
         if match and match.group(1) in COLLECTIONS:
             item = self._get(match.group(1), match.group(2))
@@ -231,9 +231,10 @@ class Neutron:
                                                      "device_owner": "network:router_interface"})
         return {"id": router["id"], "subnet_id": subnet_id, "port_id": port["id"], "subnet_ids": [subnet_id]}
 
-    def _remove_interface(self, router, subnet_id):
+    def _remove_interface(self, router, subnet_id, port_id=None):
         for port in list(self.items["ports"].values()):
-            if port["device_id"] == router["id"] and any(ip["subnet_id"] == subnet_id for ip in port["fixed_ips"]):
+            if port["device_id"] == router["id"] and (port["id"] == port_id or any(
+                    ip["subnet_id"] == subnet_id for ip in port["fixed_ips"])):
                 del self.items["ports"][port["id"]]
                 return {"id": router["id"], "subnet_id": subnet_id, "port_id": port["id"]}
         raise neutron_error(404, "RouterInterfaceNotFoundForSubnet",

@@ -170,7 +170,7 @@ class CloudState:
         self.servers[server_id] = {
             "id": server_id, "name": spec["name"], "status": "BUILD", "tenant_id": "p-demo", "user_id": "u-demo",
             "metadata": dict(spec.get("metadata") or {}), "tags": [], "hostId": "",
-            "image": {"id": spec["imageRef"], "links": []}, "flavor": {"id": flavor["id"], "links": []},
+            "image": {"id": spec["imageRef"], "links": []}, "flavor": self.embedded_flavor(flavor),
             "key_name": spec.get("key_name"), "security_groups": [{"name": g} for g in groups],
             "OS-EXT-AZ:availability_zone": spec.get("availability_zone") or "nova",
             "OS-EXT-STS:vm_state": "building", "OS-EXT-STS:task_state": "spawning", "OS-EXT-STS:power_state": 0,
@@ -180,6 +180,12 @@ class CloudState:
             "_vcpus": flavor["vcpus"], "_ram": flavor["ram"]}
         return Reply(202, {"server": {"id": server_id, "links": [], "OS-DCF:diskConfig": "MANUAL",
                                       "security_groups": [{"name": g} for g in groups], "adminPass": "x"}})
+
+    @staticmethod
+    def embedded_flavor(flavor):
+        """A server's flavor as Nova >= 2.47 shows it (a copy, not a link)."""
+        return {"original_name": flavor["name"], "vcpus": flavor["vcpus"], "ram": flavor["ram"], "disk": flavor["disk"],
+                "ephemeral": 0, "swap": 0, "extra_specs": dict(flavor["extra_specs"])}
 
     def delete_server(self, server_id, query, body):
         self._server(server_id)

@@ -35,5 +35,5 @@ options:
         the controller. Never logged.
     type: dict
 notes:
-  - TLS certificates are verified unless the site says C(verify_tls: false).
+  - "TLS certificates are verified unless the site says C(verify_tls: false)."
 """

@@ -49,10 +49,14 @@ def schedule_matches(desired, actual):
     return have_repeats is not None and have_repeats <= want_repeats
 
 
-def build_job(params):
-    name = params.get("name") or ""
-    if not JOB_NAME.match(name):
+def check_name(name):
+    if not JOB_NAME.match(name or ""):
         raise FatalError("chronos_job: name %r may hold only letters, digits, '_', '.' and '-'" % name)
+    return name
+
+
+def build_job(params):
+    name = check_name(params.get("name"))
     if not params.get("command"):
         raise FatalError("chronos_job: 'command' is required with state=present")
     container = None
@@ -168,7 +172,7 @@ def ensure_job(chronos, params, check_mode):
 
 
 def _ensure_job(chronos, params, check_mode):
-    name = params.get("name")
+    name = check_name(params.get("name"))
     actual = chronos.get(name)
     result = {"changed": False, "name": name}
     if params["state"] == "absent":

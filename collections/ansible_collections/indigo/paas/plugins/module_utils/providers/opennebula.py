@@ -262,6 +262,7 @@ class OpenNebulaProvider(Provider):
     def _wait_gone(self, ids):
         deadline = time.monotonic() + self.delete_timeout
         pending = set(ids)
+        interval = min(0.1, self.poll_interval)  # a pending VM goes at once; a running one takes a while
         while pending:
             for oid in sorted(pending):
                 vm = self._info_or_none("vm.info", oid)
@@ -272,7 +273,8 @@ class OpenNebulaProvider(Provider):
             if time.monotonic() >= deadline:
                 raise TransientError("site %s: VMs %s not deleted after %ss" % (
                     self.site_name, ", ".join(sorted(pending)), self.delete_timeout), self.site_name)
-            time.sleep(self.poll_interval)
+            time.sleep(interval)
+            interval = min(self.poll_interval, interval * 2)
 
     # -- what to ask for -------------------------------------------------------------------
     def _catalogue_flavor(self, name):

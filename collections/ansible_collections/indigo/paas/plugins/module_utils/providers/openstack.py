@@ -80,6 +80,13 @@ def parse_gpus(extra_specs):
     return count
 
 
+def _field(value, name):
+    """A field of a nested body that the SDK gives as a Resource or a plain dict, depending on version."""
+    if value is None:
+        return None
+    return getattr(value, name, None) if not isinstance(value, dict) or hasattr(value, "_body") else value.get(name)
+
+
 class OpenStackProvider(Provider):
     kind = "openstack"
 
@@ -150,6 +157,15 @@ class OpenStackProvider(Provider):
                 raise classify_error(exc, self.site_name, action)
         return retry_transient(attempt, attempts=self.retries, base_delay=self.retry_delay)
 
+    def _get_or_none(self, action, func, resource_id):
+        """A GET that answers None for 404 (one call; ``find_*`` would add a listing on a miss)."""
+        def get():
+            try:
+                return func(resource_id)
+            except sdk_exceptions.NotFoundException:
+                return None
+        return self._api(action, get)
+
     @staticmethod
     def _tag(deployment):
         return "%s=%s" % (TAG_DEPLOYMENT, deployment)
@@ -170,7 +186,7 @@ class OpenStackProvider(Provider):
                     public.append(address)
                 elif address:
                     private.append(address)
-        flavor = server.flavor or {}
+        flavor = server.flavor
         fault = server.fault or {}
         try:
             index = int(meta.get(TAG_INDEX, -1))
@@ -179,8 +195,8 @@ class OpenStackProvider(Provider):
         return Instance(
             id=server.id, name=server.name, site=self.site_name, deployment=meta.get(TAG_DEPLOYMENT, ""),
             node=meta.get(TAG_NODE, ""), index=index, status=STATUS_MAP.get(server.status, "building"),
-            private_ips=private, public_ips=public, flavor=flavor.get("original_name") or flavor.get("id"),
-            image=(server.image or {}).get("id"),
+            private_ips=private, public_ips=public, flavor=_field(flavor, "original_name") or _field(flavor, "name") or _field(flavor, "id"),
+            image=_field(server.image, "id"),
             extra={"fault": fault.get("message"), "key_name": server.key_name,
                    "availability_zone": server.availability_zone,
                    "volumes": [v.get("id") for v in server.attached_volumes or []]})
@@ -195,11 +211,8 @@ class OpenStackProvider(Provider):
         return sorted((i for i in found if i.status != "deleted"), key=lambda i: (i.node, i.index))
 
     def get_instance(self, instance_id):
-        server = self._api("reading server %s" % instance_id, self.conn.compute.find_server, instance_id,
-                           ignore_missing=True)
-        if server is None:
-            return None
-        return self._to_instance(self._api("reading server %s" % instance_id, self.conn.compute.get_server, server.id))
+        server = self._get_or_none("reading server %s" % instance_id, self.conn.compute.get_server, instance_id)
+        return None if server is None else self._to_instance(server)
 
     def wait_active(self, instance_id, timeout=600, interval=None):
         return super(OpenStackProvider, self).wait_active(instance_id, timeout, interval or self.poll_interval)
@@ -225,8 +238,11 @@ class OpenStackProvider(Provider):
                 if spec.public_ip:
                     self._attach_floating_ip(server.id, spec.deployment, prepared)
             return self.get_instance(server.id)
-        except Exception:
-            self.delete_instance(server.id, wait=True)  # nothing half-built survives a failed create
+        except Exception as exc:
+            try:  # nothing half-built survives a failed create
+                self.delete_instance(server.id, wait=True)
+            except ProviderError as cleanup:
+                exc.details = dict(getattr(exc, "details", None) or {}, cleanup_error=cleanup.message)
             raise
 
     def _create_server(self, spec, attrs):
@@ -246,8 +262,7 @@ class OpenStackProvider(Provider):
         return retry_transient(attempt, attempts=self.retries, base_delay=self.retry_delay)
 
     def delete_instance(self, instance_id, wait=True):
-        server = self._api("reading server %s" % instance_id, self.conn.compute.find_server, instance_id,
-                           ignore_missing=True)
+        server = self._get_or_none("reading server %s" % instance_id, self.conn.compute.get_server, instance_id)
         if server is None:
             return
         deployment = (server.metadata or {}).get(TAG_DEPLOYMENT)
@@ -264,8 +279,8 @@ class OpenStackProvider(Provider):
         deadline = time.monotonic() + self.delete_timeout
         pending = list(server_ids)
         while pending:
-            pending = [sid for sid in pending if self._api("reading server %s" % sid, self.conn.compute.find_server,
-                                                           sid, ignore_missing=True) is not None]
+            pending = [sid for sid in pending
+                       if self._get_or_none("reading server %s" % sid, self.conn.compute.get_server, sid) is not None]
             if pending and time.monotonic() >= deadline:
                 raise TransientError("servers %s not deleted after %ss" % (", ".join(pending), self.delete_timeout),
                                      self.site_name)
@@ -404,7 +419,7 @@ class OpenStackProvider(Provider):
                 external_gateway_info={"network_id": external_id})
             interfaces = self._api("listing router ports", net.ports, device_id=router.id, network_id=network.id)
             if not interfaces:
-                self._api("adding router interface", net.add_interface_to_router, router, subnet_id=subnet.id)
+                self._api("adding router interface", net.add_interface_to_router, router, subnet=subnet.id)
         return network.id, external_id
 
     def _ensure_security_group(self, spec):
@@ -488,7 +503,7 @@ class OpenStackProvider(Provider):
             if self._flavors is None:
                 flavors = self._api("listing flavors", self.conn.compute.flavors, details=True)
                 for flavor in flavors:
-                    if flavor.extra_specs is None:  # Nova < 2.61 lists flavors without extra specs
+                    if not flavor.extra_specs:  # Nova < 2.61 lists flavors without extra specs
                         flavor.extra_specs = self._api("reading flavor extra specs",
                                                        self.conn.compute.fetch_flavor_extra_specs, flavor).extra_specs
                 self._flavors = [f for f in flavors if not f.is_disabled]
@@ -545,7 +560,7 @@ class OpenStackProvider(Provider):
                 for port in self._api("listing router ports", net.ports, device_id=resource.id):
                     if port.device_owner == "network:router_interface":
                         self._api("removing router interface", net.remove_interface_from_router, resource.id,
-                                  port_id=port.id)
+                                  port=port.id)
                 self._api("deleting router", net.delete_router, resource.id, ignore_missing=True)
             elif resource.kind == "subnet":
                 self._api("deleting subnet", net.delete_subnet, resource.id, ignore_missing=True)
