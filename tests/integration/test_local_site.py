@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.fixtures.local_nodes import local_nodes, local_site, ssh_keypair  # noqa: F401
+from tests.fixtures.local_nodes import leftovers, local_nodes, local_site, ssh_keypair  # noqa: F401
 from tosca2ansible.runtime.localsite import (
     CapacityError,
     HostNotReady,
@@ -17,32 +17,7 @@ from tosca2ansible.runtime.localsite import (
     LocalSiteConfig,
     NodeTimeout,
     host,
-    network,
 )
-
-
-def leftovers(site: LocalSite, names):
-    """Everything a node could leave behind on the host, by kind."""
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    mounts = open("/proc/self/mounts").read()
-    procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    found = {}
-    for name in names:
-        hits = []
-        if any(line.split()[0] == name for line in netns.splitlines() if line.strip()):
-            hits.append("netns")
-        if network.veth_name(name) in links:
-            hits.append("veth")
-        if str(site.cfg.nodes_dir / name) in mounts:
-            hits.append("mount")
-        if any(str(site.cfg.nodes_dir / name) in line for line in procs.splitlines()):
-            hits.append("process")
-        if (site.cfg.nodes_dir / name).exists():
-            hits.append("state dir")
-        if hits:
-            found[name] = hits
-    return found
 
 
 # -- fast: guards that need no root ------------------------------------------------------------

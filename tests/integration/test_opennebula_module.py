@@ -62,33 +62,29 @@ def owned(emu, deployment):
 def test_exact_count_lifecycle(tmp_path, env, emulator):
     dep = "life"
     before = emulator.state()["calls"].get("one.vm.allocate", 0)
-    dry, first = run_playbook(tmp_path, [
+    dry, first, rerun, up, down, info = run_playbook(tmp_path, [
         dict(instance_task(dep, 5), check_mode=True),
         instance_task(dep, 5, ssh_public_key="ssh-ed25519 AAAAtest op@x"),
-    ], env, name="create")
-    assert dry["changed"] is True and dry["created"] == ["life-wn-%d" % n for n in range(5)]
-    assert first.get("failed") is not True, first
-    assert emulator.state()["calls"]["one.vm.allocate"] == before + 5  # check mode allocated nothing
-    assert first["changed"] and len(first["created"]) == 5
-    assert [i["name"] for i in first["instances"]] == ["life-wn-%d" % n for n in range(5)]
-    vms, groups = owned(emulator, dep)
-    assert sorted(vms) == [0, 1, 2, 3, 4] and groups == ["life-wn"]
-    assert {vm["memory"] for vm in vms.values()} == {"2048"}
-    assert vms[0]["context"]["SSH_PUBLIC_KEY"] == "ssh-ed25519 AAAAtest op@x"
-
-    allocations = emulator.state()["calls"]["one.vm.allocate"]
-    rerun, up, down, info = run_playbook(tmp_path, [
         instance_task(dep, 5), instance_task(dep, 8), instance_task(dep, 3),
         {"indigo.paas.instance_info": {"deployment": dep, "site": SITE, "resources": True}},
-    ], env, name="scale")
+    ], env, name="lifecycle")
+    assert dry["changed"] is True and dry["created"] == ["life-wn-%d" % n for n in range(5)]
+    assert first.get("failed") is not True, first
+    assert first["changed"] and len(first["created"]) == 5
+    assert [i["name"] for i in first["instances"]] == ["life-wn-%d" % n for n in range(5)]
     assert rerun["changed"] is False and rerun["created"] == [] and len(rerun["instances"]) == 5
+    assert {i["id"] for i in rerun["instances"]} == {i["id"] for i in first["instances"]}
     assert up["changed"] and len(up["created"]) == 3 and [i["index"] for i in up["instances"]] == list(range(8))
-    assert emulator.state()["calls"]["one.vm.allocate"] == allocations + 3
+    # check mode and the re-run allocated nothing: 5 + 3 allocations in all
+    assert emulator.state()["calls"]["one.vm.allocate"] == before + 8
     assert down["changed"] and len(down["deleted"]) == 5 and [i["index"] for i in down["instances"]] == [0, 1, 2]
     assert set(down["deleted"]) == {i["id"] for i in up["instances"] if i["index"] >= 3}
-    assert sorted(owned(emulator, dep)[0]) == [0, 1, 2]
     assert [i["name"] for i in info["instances"]] == ["life-wn-0", "life-wn-1", "life-wn-2"]
     assert [r["kind"] for r in info["resources"]] == ["security_group"]
+    vms, groups = owned(emulator, dep)
+    assert sorted(vms) == [0, 1, 2] and groups == ["life-wn"]
+    assert {vm["memory"] for vm in vms.values()} == {"2048"}
+    assert vms[0]["context"]["SSH_PUBLIC_KEY"] == "ssh-ed25519 AAAAtest op@x"
 
     check, teardown, again = run_playbook(tmp_path, [
         {"indigo.paas.deployment_teardown": {"deployment": dep, "site": SITE}, "check_mode": True},

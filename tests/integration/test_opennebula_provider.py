@@ -144,13 +144,34 @@ def test_requirements_become_the_vm_template(emu):
     assert live(emu, dep) == {}
 
 
-def test_vm_template_instantiation(emu):
-    provider = provider_for(emu, opennebula={"template": "debian-13-small"})
+def test_vm_template_instantiation_and_cpu_ratio(emu):
+    provider = provider_for(emu, opennebula={"template": "debian-13-small", "cpu_ratio": 0.5})
     inst = provider.create_instance(InstanceSpec(deployment="tpl", node="wn", index=0, num_cpus=4, mem_mb=2048))
     vm = live(emu, "tpl")[0]
-    assert (vm["cpu"], vm["memory"], vm["disks"][0]["IMAGE"]) == ("4", "2048", "debian-13")
-    assert inst.image == "debian-13"
-    provider.delete_deployment("tpl")
+    assert (vm["cpu"], vm["memory"], vm["disks"][0]["IMAGE"]) == ("2", "2048", "debian-13")
+    assert inst.image == "debian-13" and inst.flavor == "cpu=4,mem=2048MB"
+    provider.delete_instance(inst.id)
+    provider.delete_instance(inst.id)  # deleting what is gone is not an error
+    assert live(emu, "tpl") == {} and provider.delete_deployment("tpl") == []
+
+
+def test_security_group_created_by_another_process_is_adopted(emu):
+    first, second = provider_for(emu), provider_for(emu)
+    group = first.prepare_deployment("race", [spec("race", 0, ports=[{"port": 443}])])["security_groups"]["wn"]
+    lookups = []
+    real_lookup = second._deployment_secgroups
+
+    def stale_then_real(deployment):  # the second process looked before the first one created the group
+        lookups.append(deployment)
+        return [] if len(lookups) == 1 else real_lookup(deployment)
+
+    second._deployment_secgroups = stale_then_real
+    inst = second.create_instance(spec("race", 1, ports=[{"port": 443}]))
+    assert live(emu, "race")[1]["nics"][0]["SECURITY_GROUPS"] == str(group) and len(lookups) == 2
+    assert [sg["name"] for sg in emu.state()["secgroups"] if sg["name"].startswith("race-")] == ["race-wn"]
+    assert inst.index == 1
+    first.delete_deployment("race")
+    assert live(emu, "race") == {} and first.find_resources("race") == []
 
 
 def test_quota_exceeded_is_quota_error_and_leaves_nothing(emu):
@@ -170,6 +191,9 @@ def test_quota_exceeded_is_quota_error_and_leaves_nothing(emu):
     assert usage["cores"]["limit"] is None and usage["ram_mb"]["used"] >= 2048
     provider.delete_deployment("quota")
     assert live(emu, "quota") == {}
+    emu.configure(VMS=-1, DEFAULT_VMS=50)  # -1: the site's default user quota applies
+    assert provider.usage()["instances"]["limit"] == 50
+    emu.configure(DEFAULT_VMS=-2)
 
 
 def test_transient_faults_are_retried(emu):

@@ -103,6 +103,9 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
         "ANSIBLE_FORCE_COLOR": "0",
         "INDIGO_DEPLOYMENT": deployment,
     }
+    # ansible-playbook of this Python's environment, even when its bin dir is not on PATH
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")
     if os.environ.get("INDIGO_SITES"):
         env["INDIGO_SITES"] = os.environ["INDIGO_SITES"]
     env.update(envvars or {})

@@ -123,7 +123,8 @@ class Cloud:
         self.lock = threading.RLock()
         self.user = {"id": 2, "gid": 1, "name": username, "password": password, "token": token}
         self.step_delay = step_delay
-        self.quota = {"VMS": -2, "CPU": -2, "MEMORY": -2}  # -2 unlimited, -1 default (unlimited here)
+        self.quota = {"VMS": -2, "CPU": -2, "MEMORY": -2}  # -2 unlimited, -1 the default quota applies
+        self.default_quota = {"VMS": -2, "CPU": -2, "MEMORY": -2}
         self.fail_boot = 0
         self.ids = {"vm": itertools.count(0), "secgroup": itertools.count(100)}
         self.vms = {}
@@ -165,7 +166,7 @@ class Cloud:
     def _check_quota(self, cpu, memory):
         used = self._usage(self.now())
         for metric, wanted in (("VMS", 1), ("CPU", cpu), ("MEMORY", memory)):
-            limit = self.quota[metric]
+            limit = self.quota[metric] if self.quota[metric] != -1 else self.default_quota[metric]
             if limit >= 0 and used[metric] + wanted > limit:
                 raise OneError(AUTHORIZATION, "User [%d] : user [%d] limit of %s reached for %s quota in VM."
                                % (self.user["id"], self.user["id"], limit, metric))
@@ -197,8 +198,9 @@ class Cloud:
         quota = "".join(tpl.element(m, self.quota[m]) + tpl.element(m + "_USED", used[m]) for m in sorted(self.quota))
         quota += "<RUNNING_VMS>-2</RUNNING_VMS><RUNNING_VMS_USED>%d</RUNNING_VMS_USED>" % used["VMS"]
         quota += "<SYSTEM_DISK_SIZE>-2</SYSTEM_DISK_SIZE><SYSTEM_DISK_SIZE_USED>0</SYSTEM_DISK_SIZE_USED>"
-        default = ("<DEFAULT_USER_QUOTAS><DATASTORE_QUOTA/><NETWORK_QUOTA/><VM_QUOTA/><IMAGE_QUOTA/>"
-                   "</DEFAULT_USER_QUOTAS>")
+        default = ("<DEFAULT_USER_QUOTAS><DATASTORE_QUOTA/><NETWORK_QUOTA/><VM_QUOTA><VM>%s</VM></VM_QUOTA>"
+                   "<IMAGE_QUOTA/></DEFAULT_USER_QUOTAS>") % "".join(
+                       tpl.element(m, self.default_quota[m]) for m in sorted(self.default_quota))
         return ("<USER><ID>%d</ID><GID>%d</GID><GROUPS><ID>%d</ID></GROUPS><GNAME>users</GNAME><NAME>%s</NAME>"
                 "<PASSWORD>x</PASSWORD><AUTH_DRIVER>core</AUTH_DRIVER><ENABLED>1</ENABLED><LOGIN_TOKEN/>"
                 "<TEMPLATE/><DATASTORE_QUOTA/><NETWORK_QUOTA/><VM_QUOTA><VM>%s</VM></VM_QUOTA><IMAGE_QUOTA/>%s</USER>"

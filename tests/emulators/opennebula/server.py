@@ -4,7 +4,8 @@
 Answers follow oned's wire protocol: every ``one.*`` call takes the session string first and
 returns ``[success, body_or_message, error_code]``. Test control methods live under
 ``emulator.*`` (no session): ``emulator.fault(kind, count, method, value)``, ``emulator.state()``,
-``emulator.configure(options)``, ``emulator.reset_faults()``.
+``emulator.configure(options)`` (quota limits ``VMS``/``CPU``/``MEMORY`` and ``DEFAULT_*``, -2 unlimited,
+-1 default; ``step_delay``), ``emulator.reset_faults()``.
 
 Fault kinds: ``quota`` (next allocations refused with oned's quota message), ``http_503`` /
 ``http_500`` (HTTP error instead of an answer), ``reset`` (connection closed without an answer),
@@ -126,6 +127,8 @@ class Emulator:
             for metric in ("VMS", "CPU", "MEMORY"):
                 if metric in options:
                     self.cloud.quota[metric] = options[metric]
+                if "DEFAULT_" + metric in options:
+                    self.cloud.default_quota[metric] = options["DEFAULT_" + metric]
             if "step_delay" in options:
                 self.cloud.step_delay = float(options["step_delay"])
         return True

@@ -24,6 +24,8 @@ KNOWN_FIELDS = frozenset((
     "name", "kind", "endpoint", "region", "credentials", "verify_tls", "images", "flavors", "network",
     "capabilities", "sla", "data", "local", "ssh_user", "description", "enabled", "availability_zone",
     "openstack", "opennebula", "aws", "kubernetes",
+    # provider tuning (seconds / attempts), read by the providers themselves
+    "poll_interval", "api_retries", "api_retry_delay", "build_timeout", "delete_timeout",
 ))
 SITE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 DEFAULTS = {

@@ -86,7 +86,8 @@ class OpenNebulaProvider(Provider):
         self.endpoint = endpoint
         self.one = pyone.OneServer(endpoint, session=self._session(),
                                    https_verify=bool(self.site.get("verify_tls", True)))
-        self.options = self.site.get("opennebula") or {}  # site-specific: {"template": VM template name}
+        # site-specific options: template (a VM template to instantiate), cpu_ratio (CPU per VCPU)
+        self.options = self.site.get("opennebula") or {}
         self._secgroup_lock = threading.Lock()
 
     def _session(self):
@@ -142,8 +143,8 @@ class OpenNebulaProvider(Provider):
             func = getattr(func, part)
         try:
             return func(*args)
-        except Exception as exc:  # every failure leaves here classified
-            raise self._classify(exc, method)
+        except Exception as exc:  # pylint: disable=broad-except  # every failure leaves here classified
+            raise self._classify(exc, method) from exc
 
     def _call(self, method, *args):
         """A call that is safe to repeat: retried on transient errors with backoff."""
@@ -333,8 +334,11 @@ class OpenNebulaProvider(Provider):
             num_cpus, mem_mb = flavor.get("num_cpus", num_cpus), flavor.get("mem_mb", mem_mb)
             disk_gb, gpus = disk_gb or flavor.get("disk_gb"), max(gpus, flavor.get("gpus") or 0)
         num_cpus, mem_mb = int(num_cpus or 1), int(mem_mb or 1024)
+        # CPU is the share of physical cores the scheduler reserves; sites that overcommit set cpu_ratio < 1
+        cpu = round(num_cpus * float(self.options.get("cpu_ratio", 1.0)), 2)
+        cpu = int(cpu) if cpu == int(cpu) else cpu
         body = {
-            "NAME": spec.name, "CPU": num_cpus, "VCPU": num_cpus, "MEMORY": mem_mb,
+            "NAME": spec.name, "CPU": cpu, "VCPU": num_cpus, "MEMORY": mem_mb,
             "INDIGO_DEPLOYMENT": spec.deployment, "INDIGO_NODE": spec.node, "INDIGO_INDEX": str(spec.index),
             "LABELS": "indigo/%s" % spec.deployment,
         }

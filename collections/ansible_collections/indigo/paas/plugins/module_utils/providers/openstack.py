@@ -151,17 +151,25 @@ class OpenStackProvider(Provider):
         Generators are drained inside, so listing errors are classified too."""
         def attempt():
             try:
-                result = func(*args, **kwargs)
+                result = self._sdk(func)(*args, **kwargs)
                 return list(result) if hasattr(result, "__next__") else result
             except Exception as exc:
                 raise classify_error(exc, self.site_name, action)
         return retry_transient(attempt, attempts=self.retries, base_delay=self.retry_delay)
 
+    def _sdk(self, func):
+        """``"compute.servers"`` → the bound proxy method. Resolved inside the classified call because
+        the first proxy access authenticates and discovers endpoints, which can fail like any call."""
+        if not isinstance(func, str):
+            return func
+        service, _, method = func.partition(".")
+        return getattr(getattr(self.conn, service), method)
+
     def _get_or_none(self, action, func, resource_id):
         """A GET that answers None for 404 (one call; ``find_*`` would add a listing on a miss)."""
         def get():
             try:
-                return func(resource_id)
+                return self._sdk(func)(resource_id)
             except sdk_exceptions.NotFoundException:
                 return None
         return self._api(action, get)
@@ -204,14 +212,14 @@ class OpenStackProvider(Provider):
     def find_instances(self, deployment, node=None):
         self._check_deployment(deployment)
         # Nova filters names by regular expression server-side; metadata is checked exactly here.
-        servers = self._api("listing servers", self.conn.compute.servers, details=True, name="^%s-" % deployment)
+        servers = self._api("listing servers", "compute.servers", details=True, name="^%s-" % deployment)
         found = [self._to_instance(s) for s in servers
                  if (s.metadata or {}).get(TAG_DEPLOYMENT) == deployment
                  and (node is None or (s.metadata or {}).get(TAG_NODE) == node)]
         return sorted((i for i in found if i.status != "deleted"), key=lambda i: (i.node, i.index))
 
     def get_instance(self, instance_id):
-        server = self._get_or_none("reading server %s" % instance_id, self.conn.compute.get_server, instance_id)
+        server = self._get_or_none("reading server %s" % instance_id, "compute.get_server", instance_id)
         return None if server is None else self._to_instance(server)
 
     def wait_active(self, instance_id, timeout=600, interval=None):
@@ -253,23 +261,23 @@ class OpenStackProvider(Provider):
             if calls:
                 for instance in self.find_instances(spec.deployment, spec.node):
                     if instance.index == spec.index:
-                        return self.conn.compute.get_server(instance.id)
+                        return self._sdk("compute.get_server")(instance.id)
             calls.append(1)
             try:
-                return self.conn.compute.create_server(**attrs)
+                return self._sdk("compute.create_server")(**attrs)
             except Exception as exc:
                 raise classify_error(exc, self.site_name, "creating server %s" % spec.name)
         return retry_transient(attempt, attempts=self.retries, base_delay=self.retry_delay)
 
     def delete_instance(self, instance_id, wait=True):
-        server = self._get_or_none("reading server %s" % instance_id, self.conn.compute.get_server, instance_id)
+        server = self._get_or_none("reading server %s" % instance_id, "compute.get_server", instance_id)
         if server is None:
             return
         deployment = (server.metadata or {}).get(TAG_DEPLOYMENT)
         for fip in self._server_floating_ips(server.id, deployment):
-            self._api("deleting floating IP %s" % fip.id, self.conn.network.delete_ip, fip, ignore_missing=True)
+            self._api("deleting floating IP %s" % fip.id, "network.delete_ip", fip, ignore_missing=True)
         volumes = self._owned_volumes(deployment, server.name) if deployment else []
-        self._api("deleting server %s" % server.name, self.conn.compute.delete_server, server.id, ignore_missing=True)
+        self._api("deleting server %s" % server.name, "compute.delete_server", server.id, ignore_missing=True)
         if wait:
             self._wait_gone([server.id])
             for volume in volumes:
@@ -280,7 +288,7 @@ class OpenStackProvider(Provider):
         pending = list(server_ids)
         while pending:
             pending = [sid for sid in pending
-                       if self._get_or_none("reading server %s" % sid, self.conn.compute.get_server, sid) is not None]
+                       if self._get_or_none("reading server %s" % sid, "compute.get_server", sid) is not None]
             if pending and time.monotonic() >= deadline:
                 raise TransientError("servers %s not deleted after %ss" % (", ".join(pending), self.delete_timeout),
                                      self.site_name)
@@ -291,9 +299,9 @@ class OpenStackProvider(Provider):
     def _server_floating_ips(self, server_id, deployment):
         if not deployment:
             return []
-        ports = self._api("listing ports", self.conn.network.ports, device_id=server_id)
+        ports = self._api("listing ports", "network.ports", device_id=server_id)
         return [fip for port in ports
-                for fip in self._api("listing floating IPs", self.conn.network.ips, port_id=port.id)
+                for fip in self._api("listing floating IPs", "network.ips", port_id=port.id)
                 if self._tag(deployment) in (fip.tags or [])]
 
     def _attach_floating_ip(self, server_id, deployment, prepared):
@@ -302,19 +310,19 @@ class OpenStackProvider(Provider):
         external = prepared.get("external_network_id")
         if not external:
             raise FatalError("public_ip requested but site %s has no external network" % self.site_name, self.site_name)
-        ports = self._api("listing ports", self.conn.network.ports, device_id=server_id)
+        ports = self._api("listing ports", "network.ports", device_id=server_id)
         if not ports:
             raise FatalError("server %s has no port to attach a floating IP to" % server_id, self.site_name)
-        fip = self._api("allocating a floating IP", self.conn.network.create_ip, floating_network_id=external)
+        fip = self._api("allocating a floating IP", "network.create_ip", floating_network_id=external)
         try:
-            self._api("tagging floating IP", self.conn.network.set_tags, fip, [self._tag(deployment)])
-            self._api("associating floating IP", self.conn.network.update_ip, fip, port_id=ports[0].id)
+            self._api("tagging floating IP", "network.set_tags", fip, [self._tag(deployment)])
+            self._api("associating floating IP", "network.update_ip", fip, port_id=ports[0].id)
         except ProviderError:
-            self._api("releasing floating IP", self.conn.network.delete_ip, fip, ignore_missing=True)
+            self._api("releasing floating IP", "network.delete_ip", fip, ignore_missing=True)
             raise
 
     def _owned_volumes(self, deployment, instance_name=None):
-        volumes = self._api("listing volumes", self.conn.block_storage.volumes, details=True)
+        volumes = self._api("listing volumes", "block_storage.volumes", details=True)
         return [v for v in volumes if (v.metadata or {}).get(TAG_DEPLOYMENT) == deployment
                 and (instance_name is None or (v.metadata or {}).get("indigo_instance") == instance_name)]
 
@@ -324,20 +332,20 @@ class OpenStackProvider(Provider):
             name = "%s-%s" % (spec.name, volume_spec.name)
             existing = [v for v in self._owned_volumes(spec.deployment, spec.name) if v.name == name]
             volume = existing[0] if existing else self._api(
-                "creating volume %s" % name, self.conn.block_storage.create_volume, size=int(volume_spec.size_gb),
+                "creating volume %s" % name, "block_storage.create_volume", size=int(volume_spec.size_gb),
                 name=name, volume_type=volume_spec.volume_type, availability_zone=spec.availability_zone,
                 metadata=dict(spec.tags, indigo_instance=spec.name, indigo_volume=volume_spec.name))
             volume_id = volume.id
         volume = self._wait_volume(volume_id, ("available", "in-use"))
         if volume.status == "in-use":
             return
-        self._api("attaching volume %s" % volume_id, self.conn.compute.create_volume_attachment, server_id,
-                  volume_id=volume_id, device=volume_spec.device)
+        self._api("attaching volume %s" % volume_id, "compute.create_volume_attachment", server_id,
+                  volume=volume_id, device=volume_spec.device)
 
     def _wait_volume(self, volume_id, statuses):
         deadline = time.monotonic() + self.delete_timeout
         while True:
-            volume = self._api("reading volume %s" % volume_id, self.conn.block_storage.get_volume, volume_id)
+            volume = self._api("reading volume %s" % volume_id, "block_storage.get_volume", volume_id)
             if volume.status in statuses:
                 return volume
             if volume.status.startswith("error"):
@@ -348,7 +356,7 @@ class OpenStackProvider(Provider):
 
     def _delete_volume(self, volume_id):
         self._wait_volume(volume_id, ("available", "error"))
-        self._api("deleting volume %s" % volume_id, self.conn.block_storage.delete_volume, volume_id,
+        self._api("deleting volume %s" % volume_id, "block_storage.delete_volume", volume_id,
                   ignore_missing=True)
 
     # -- deployment-wide resources ----------------------------------------------------------------------
@@ -371,14 +379,13 @@ class OpenStackProvider(Provider):
             return self._prepared[key]
 
     def _tagged(self, kind, deployment, **filters):
-        lister = getattr(self.conn.network, kind)
-        return self._api("listing %s" % kind, lister, tags=self._tag(deployment), **filters)
+        return self._api("listing %s" % kind, "network." + kind, tags=self._tag(deployment), **filters)
 
     def _create_tagged(self, kind, deployment, creator, deleter, **attrs):
         """Create then tag at once; an untaggable resource is deleted, as teardown could never find it."""
         resource = self._api("creating %s" % kind, creator, **attrs)
         try:
-            self._api("tagging %s" % kind, self.conn.network.set_tags, resource, [self._tag(deployment)])
+            self._api("tagging %s" % kind, "network.set_tags", resource, [self._tag(deployment)])
         except ProviderError:
             self._api("deleting %s" % kind, deleter, resource, ignore_missing=True)
             raise
@@ -387,47 +394,45 @@ class OpenStackProvider(Provider):
     def _external_network(self):
         name = (self.site.get("network") or {}).get("public")
         if name:
-            network = self._api("finding network %s" % name, self.conn.network.find_network, name, ignore_missing=True)
+            network = self._api("finding network %s" % name, "network.find_network", name, ignore_missing=True)
             if network is None:
                 raise FatalError("public network %s not found on site %s" % (name, self.site_name), self.site_name)
             return network.id
-        externals = self._api("listing external networks", self.conn.network.networks, is_router_external=True)
+        externals = self._api("listing external networks", "network.networks", is_router_external=True)
         return externals[0].id if externals else None
 
     def _ensure_network(self, spec):
-        net = self.conn.network
         external_id = self._external_network()
         name = spec.network or (self.site.get("network") or {}).get("private")
         if name:
-            network = self._api("finding network %s" % name, net.find_network, name, ignore_missing=True)
+            network = self._api("finding network %s" % name, "network.find_network", name, ignore_missing=True)
             if network is None:
                 raise FatalError("network %s not found on site %s" % (name, self.site_name), self.site_name)
             return network.id, external_id
         deployment, label = spec.deployment, "indigo-%s" % spec.deployment
         networks = self._tagged("networks", deployment)
         network = networks[0] if networks else self._create_tagged(
-            "network", deployment, net.create_network, net.delete_network, name=label)
+            "network", deployment, "network.create_network", "network.delete_network", name=label)
         subnets = self._tagged("subnets", deployment, network_id=network.id)
         subnet = subnets[0] if subnets else self._create_tagged(
-            "subnet", deployment, net.create_subnet, net.delete_subnet, network_id=network.id, name=label,
+            "subnet", deployment, "network.create_subnet", "network.delete_subnet", network_id=network.id, name=label,
             ip_version=4, cidr=(self.site.get("network") or {}).get("cidr", "10.10.0.0/24"),
             dns_nameservers=(self.site.get("network") or {}).get("dns_nameservers", []))
         if external_id:
             routers = self._tagged("routers", deployment)
             router = routers[0] if routers else self._create_tagged(
-                "router", deployment, net.create_router, net.delete_router, name=label,
+                "router", deployment, "network.create_router", "network.delete_router", name=label,
                 external_gateway_info={"network_id": external_id})
-            interfaces = self._api("listing router ports", net.ports, device_id=router.id, network_id=network.id)
+            interfaces = self._api("listing router ports", "network.ports", device_id=router.id, network_id=network.id)
             if not interfaces:
-                self._api("adding router interface", net.add_interface_to_router, router, subnet=subnet.id)
+                self._api("adding router interface", "network.add_interface_to_router", router, subnet=subnet.id)
         return network.id, external_id
 
     def _ensure_security_group(self, spec):
-        net = self.conn.network
         name = "indigo-%s-%s" % (spec.deployment, spec.node)
         groups = self._tagged("security_groups", spec.deployment, name=name)
         group = groups[0] if groups else self._create_tagged(
-            "security group", spec.deployment, net.create_security_group, net.delete_security_group, name=name,
+            "security group", spec.deployment, "network.create_security_group", "network.delete_security_group", name=name,
             description="indigo.paas deployment %s node %s" % (spec.deployment, spec.node))
         wanted = [("tcp", 22, 22, "0.0.0.0/0", None), (None, None, None, None, group.id)]
         for port in spec.ports:
@@ -439,13 +444,13 @@ class OpenStackProvider(Provider):
                 raise FatalError("port %r: 'port' must be a number or a range like 8000-8100" % (port,), self.site_name)
             bounds = (None, None) if protocol == "icmp" else (int(low), int(high or low))
             wanted.append((protocol,) + bounds + (port.get("remote_cidr") or "0.0.0.0/0", None))
-        rules = self._api("reading security group", net.get_security_group, group.id).security_group_rules or []
+        rules = self._api("reading security group", "network.get_security_group", group.id).security_group_rules or []
         have = {(r.get("protocol"), r.get("port_range_min"), r.get("port_range_max"), r.get("remote_ip_prefix"),
                  r.get("remote_group_id")) for r in rules if r.get("direction") == "ingress"}
         for protocol, low, high, cidr, remote_group in wanted:
             if (protocol, low, high, cidr, remote_group) not in have:
                 have.add((protocol, low, high, cidr, remote_group))
-                self._api("adding security group rule", net.create_security_group_rule, security_group_id=group.id,
+                self._api("adding security group rule", "network.create_security_group_rule", security_group_id=group.id,
                           direction="ingress", ethertype="IPv4", protocol=protocol, port_range_min=low,
                           port_range_max=high, remote_ip_prefix=cidr, remote_group_id=remote_group)
         return group.name
@@ -454,12 +459,12 @@ class OpenStackProvider(Provider):
         if not public_key:
             return None
         name = "indigo-%s" % deployment
-        existing = self._api("reading key pair", self.conn.compute.find_keypair, name, ignore_missing=True)
+        existing = self._api("reading key pair", "compute.find_keypair", name, ignore_missing=True)
         if existing is not None and (existing.public_key or "").split()[:2] == public_key.split()[:2]:
             return name
         if existing is not None:  # the deployment's key was rotated: the key pair follows it
-            self._api("deleting key pair", self.conn.compute.delete_keypair, name, ignore_missing=True)
-        self._api("creating key pair", self.conn.compute.create_keypair, name=name, public_key=public_key.strip())
+            self._api("deleting key pair", "compute.delete_keypair", name, ignore_missing=True)
+        self._api("creating key pair", "compute.create_keypair", name=name, public_key=public_key.strip())
         return name
 
     # -- image and flavor matching ------------------------------------------------------------------------
@@ -475,11 +480,11 @@ class OpenStackProvider(Provider):
         if key in self._images:
             return self._images[key]
         if wanted:
-            image = self._api("finding image %s" % wanted, self.conn.image.find_image, wanted, ignore_missing=True)
+            image = self._api("finding image %s" % wanted, "image.find_image", wanted, ignore_missing=True)
             if image is None:
                 raise FatalError("image %s not found on site %s" % (wanted, self.site_name), self.site_name)
         elif spec.os_distribution:
-            candidates = [i for i in self._api("listing images", self.conn.image.images, status="active")
+            candidates = [i for i in self._api("listing images", "image.images", status="active")
                           if str(i.os_distro or "").lower() == spec.os_distribution.lower()
                           and (spec.os_version is None or str(i.os_version) == str(spec.os_version)
                                or str(i.os_version or "").startswith("%s." % spec.os_version))]
@@ -494,18 +499,18 @@ class OpenStackProvider(Provider):
 
     def _resolve_flavor(self, spec):
         if spec.flavor:
-            flavor = self._api("finding flavor %s" % spec.flavor, self.conn.compute.find_flavor, spec.flavor,
+            flavor = self._api("finding flavor %s" % spec.flavor, "compute.find_flavor", spec.flavor,
                                ignore_missing=True)
             if flavor is None:
                 raise FatalError("flavor %s not found on site %s" % (spec.flavor, self.site_name), self.site_name)
             return flavor
         with self._lock:
             if self._flavors is None:
-                flavors = self._api("listing flavors", self.conn.compute.flavors, details=True)
+                flavors = self._api("listing flavors", "compute.flavors", details=True)
                 for flavor in flavors:
                     if not flavor.extra_specs:  # Nova < 2.61 lists flavors without extra specs
                         flavor.extra_specs = self._api("reading flavor extra specs",
-                                                       self.conn.compute.fetch_flavor_extra_specs, flavor).extra_specs
+                                                       "compute.fetch_flavor_extra_specs", flavor).extra_specs
                 self._flavors = [f for f in flavors if not f.is_disabled]
         gpus = int(spec.gpus or 0)
 
@@ -534,7 +539,7 @@ class OpenStackProvider(Provider):
                                       self.site_name))
         for volume in self._owned_volumes(deployment):
             found.append(Resource("volume", volume.id, volume.name, self.site_name))
-        keypair = self._api("reading key pair", self.conn.compute.find_keypair, "indigo-%s" % deployment,
+        keypair = self._api("reading key pair", "compute.find_keypair", "indigo-%s" % deployment,
                             ignore_missing=True)
         if keypair is not None:
             found.append(Resource("keypair", keypair.name, keypair.name, self.site_name))
@@ -542,34 +547,33 @@ class OpenStackProvider(Provider):
 
     def delete_deployment(self, deployment):
         self._check_deployment(deployment)
-        net = self.conn.network
         instances = self.find_instances(deployment)
         deleted = [Resource("instance", i.id, i.name, self.site_name) for i in instances]
         for instance in instances:  # all deletes first, one wait: teardown time is one deletion, not N
-            self._api("deleting server %s" % instance.name, self.conn.compute.delete_server, instance.id,
+            self._api("deleting server %s" % instance.name, "compute.delete_server", instance.id,
                       ignore_missing=True)
         self._wait_gone([i.id for i in instances])
         resources = self.find_resources(deployment)
         order = ("floating_ip", "volume", "router", "subnet", "network", "security_group", "keypair")
         for resource in sorted(resources, key=lambda r: order.index(r.kind)):
             if resource.kind == "floating_ip":
-                self._api("deleting floating IP", net.delete_ip, resource.id, ignore_missing=True)
+                self._api("deleting floating IP", "network.delete_ip", resource.id, ignore_missing=True)
             elif resource.kind == "volume":
                 self._delete_volume(resource.id)
             elif resource.kind == "router":
-                for port in self._api("listing router ports", net.ports, device_id=resource.id):
+                for port in self._api("listing router ports", "network.ports", device_id=resource.id):
                     if port.device_owner == "network:router_interface":
-                        self._api("removing router interface", net.remove_interface_from_router, resource.id,
+                        self._api("removing router interface", "network.remove_interface_from_router", resource.id,
                                   port=port.id)
-                self._api("deleting router", net.delete_router, resource.id, ignore_missing=True)
+                self._api("deleting router", "network.delete_router", resource.id, ignore_missing=True)
             elif resource.kind == "subnet":
-                self._api("deleting subnet", net.delete_subnet, resource.id, ignore_missing=True)
+                self._api("deleting subnet", "network.delete_subnet", resource.id, ignore_missing=True)
             elif resource.kind == "network":
-                self._api("deleting network", net.delete_network, resource.id, ignore_missing=True)
+                self._api("deleting network", "network.delete_network", resource.id, ignore_missing=True)
             elif resource.kind == "security_group":
-                self._api("deleting security group", net.delete_security_group, resource.id, ignore_missing=True)
+                self._api("deleting security group", "network.delete_security_group", resource.id, ignore_missing=True)
             else:
-                self._api("deleting key pair", self.conn.compute.delete_keypair, resource.id, ignore_missing=True)
+                self._api("deleting key pair", "compute.delete_keypair", resource.id, ignore_missing=True)
             deleted.append(resource)
         with self._lock:
             self._prepared = {k: v for k, v in self._prepared.items() if k[0] != deployment}
@@ -589,7 +593,7 @@ class OpenStackProvider(Provider):
                     "error": error.message, "error_class": error.kind}
 
     def usage(self):
-        limits = self._api("reading limits", self.conn.compute.get_limits).absolute
+        limits = self._api("reading limits", "compute.get_limits").absolute
 
         def pair(limit, used):
             return {"limit": None if limit is None or int(limit) < 0 else int(limit), "used": int(used or 0)}
@@ -598,8 +602,8 @@ class OpenStackProvider(Provider):
                   "ram_mb": pair(limits.total_ram, limits.total_ram_used),
                   "gpus": {"limit": None, "used": None}}
         try:
-            quota = self._api("reading network quota", self.conn.network.get_quota, self.conn.current_project_id,
-                              details=True)
+            quota = self._api("reading network quota",
+                              lambda: self.conn.network.get_quota(self.conn.current_project_id, details=True))
             fips = quota.floating_ips or {}
             result["floating_ips"] = pair(fips.get("limit"), fips.get("used"))
         except FatalError:  # Neutron without the quota details extension: floating IP use stays unknown

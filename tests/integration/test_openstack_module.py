@@ -1,0 +1,126 @@
+"""indigo.paas.instance / instance_info / deployment_teardown on an OpenStack site: real
+ansible-playbook runs against the OpenStack emulator process (openstacksdk unmodified); every outcome
+is checked on the emulator's state."""
+
+import os
+import sys
+
+import pytest
+import yaml
+
+from test_ec2_support import run_playbook
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "emulators", "openstack"))
+
+from launcher import PASSWORD_AUTH, OpenStackEmulator  # noqa: E402
+
+pytestmark = pytest.mark.emulator
+SITE = "os-test"
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    emu = OpenStackEmulator(build_delay=0.2)
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def env(tmp_path, emulator):
+    emulator.clear_faults()
+    emulator.configure(quotas={"instances": 20, "cores": 40, "ram": 81920})
+    credentials = tmp_path / "os-credentials.yml"
+    credentials.write_text(yaml.safe_dump(PASSWORD_AUTH))
+    credentials.chmod(0o600)
+    site = {
+        "name": SITE, "kind": "openstack", "endpoint": emulator.auth_url, "region": "RegionOne",
+        "credentials": {"file": str(credentials)}, "verify_tls": True,
+        "images": [{"name": "debian-12", "distribution": "debian", "version": "12"}],
+        "network": {"private": None, "public": "public"},
+        "poll_interval": 0.05, "api_retry_delay": 0.01,
+    }
+    (tmp_path / "sites.yml").write_text(yaml.safe_dump({"sites": [site]}))
+    yield dict(os.environ, INDIGO_SITES=str(tmp_path / "sites.yml"))
+    assert emulator.leftovers() == {}, "a test left resources behind"
+
+
+def instance_task(deployment, count, **extra):
+    args = dict(deployment=deployment, node="wn", count=count, site=SITE, os_distribution="debian",
+                os_version="12", mem_size="2 GB", wait=False, ports=[{"port": 8080}])
+    args.update(extra)
+    return {"indigo.paas.instance": args}
+
+
+def servers_of(emu, deployment):
+    return sorted(int(s["metadata"]["indigo_index"]) for s in emu.state()["servers"]
+                  if s["metadata"].get("indigo_deployment") == deployment)
+
+
+def creates(emu):
+    return emu.state()["request_counts"].get("POST /compute/v2.1/servers", 0)
+
+
+def test_exact_count_lifecycle(tmp_path, env, emulator):
+    dep = "life"
+    before = creates(emulator)
+    dry, first = run_playbook(tmp_path, [
+        dict(instance_task(dep, 5), check_mode=True),
+        instance_task(dep, 5, ssh_public_key="ssh-ed25519 AAAAtest op@x"),
+    ], env, name="create")
+    assert dry["changed"] is True and dry["created"] == ["life-wn-%d" % n for n in range(5)]
+    assert first.get("failed") is not True, first
+    assert first["changed"] and len(first["created"]) == 5
+    assert creates(emulator) == before + 5  # check mode created nothing
+    assert [i["name"] for i in first["instances"]] == ["life-wn-%d" % n for n in range(5)]
+    assert servers_of(emulator, dep) == [0, 1, 2, 3, 4]
+    server = emulator.state()["servers"][0]
+    assert server["flavor"]["original_name"] == "m1.small" and server["key_name"] == "indigo-life"
+
+    rerun, up, down, info = run_playbook(tmp_path, [
+        instance_task(dep, 5), instance_task(dep, 8), instance_task(dep, 3),
+        {"indigo.paas.instance_info": {"deployment": dep, "site": SITE}},
+    ], env, name="scale")
+    assert rerun["changed"] is False and rerun["created"] == [] and len(rerun["instances"]) == 5
+    assert up["changed"] and len(up["created"]) == 3 and [i["index"] for i in up["instances"]] == list(range(8))
+    assert creates(emulator) == before + 8
+    assert down["changed"] and len(down["deleted"]) == 5 and [i["index"] for i in down["instances"]] == [0, 1, 2]
+    assert set(down["deleted"]) == {i["id"] for i in up["instances"] if i["index"] >= 3}
+    assert servers_of(emulator, dep) == [0, 1, 2]
+    assert [i["name"] for i in info["instances"]] == ["life-wn-0", "life-wn-1", "life-wn-2"]
+
+    teardown, again = run_playbook(tmp_path, [
+        {"indigo.paas.deployment_teardown": {"deployment": dep, "site": SITE}},
+        {"indigo.paas.deployment_teardown": {"deployment": dep, "site": SITE}},
+    ], env, name="teardown")
+    assert teardown["changed"]
+    assert sorted({d["kind"] for d in teardown["deleted"]}) == [
+        "instance", "keypair", "network", "router", "security_group", "subnet"]
+    assert again["changed"] is False and again["deleted"] == []
+
+
+def test_failures_are_classified_and_leave_nothing(tmp_path, env, emulator):
+    emulator.configure(quotas={"instances": len(emulator.state()["servers"]) + 2})
+    auth, quota = run_playbook(tmp_path, [
+        instance_task("auth", 1, credentials=dict(PASSWORD_AUTH, password="wrong-secret")),
+        instance_task("quota", 5),
+    ], env, name="failures")
+    assert auth["failed"] is True and auth["error_class"] == "auth"
+    assert "wrong-secret" not in str(auth)
+    assert quota["failed"] is True and quota["error_class"] == "quota", quota
+    assert "Quota exceeded for instances" in quota["msg"]
+    assert servers_of(emulator, "quota") == [] and servers_of(emulator, "auth") == []
+
+
+def test_transient_errors_are_retried(tmp_path, env, emulator):
+    emulator.inject({"kind": "error", "status": 503, "method": "POST", "path": "/servers$", "count": 3},
+                    {"kind": "error", "status": 504, "method": "GET", "path": "/servers/detail$", "count": 1})
+    result, info, teardown = run_playbook(tmp_path, [
+        instance_task("flaky", 2),
+        {"indigo.paas.instance_info": {"deployment": "flaky", "site": SITE}},
+        {"indigo.paas.deployment_teardown": {"deployment": "flaky", "site": SITE}},
+    ], env, name="flaky")
+    assert result.get("failed") is not True, result
+    assert len(result["created"]) == 2 and all(f["count"] == 0 for f in emulator.state()["faults"])
+    assert len(info["instances"]) == 2 and info["instances"][0]["private_ips"][0].startswith("10.10.0.")
+    assert teardown["changed"] and servers_of(emulator, "flaky") == []
