@@ -125,11 +125,14 @@ def test_auth_failure_and_bad_input_are_classified(marathon, tmp_path):
         {"module": m, "args": app_args(marathon, mem="lots")},
         {"module": m, "args": app_args(marathon, endpoint="http://127.0.0.1:9", api_retries=1)},
         {"module": m, "args": app_args(marathon, volumes=["nocolon"])},
+        {"module": m, "args": app_args(marathon, id="sick", image="example/unhealthy:1", wait_timeout=3)},
     ])
-    auth, bad_mem, unreachable, bad_volume = results
+    auth, bad_mem, unreachable, bad_volume, sick = results
     assert auth["failed"] and auth["error_class"] == "auth" and "401" in auth["msg"]
     assert bad_mem["failed"] and bad_mem["error_class"] == "fatal" and "not a size" in bad_mem["msg"]
     assert unreachable["failed"] and unreachable["error_class"] == "transient"
     assert bad_volume["failed"] and "SOURCE:CONTAINER_PATH" in bad_volume["msg"]
+    assert sick["failed"] and sick["error_class"] == "transient"
+    assert "not ready after 3s" in sick["msg"] and "healthy 0 of 2" in sick["msg"]
     assert "wrong" not in proc.stdout
-    assert marathon.state()["apps"] == {}
+    assert list(marathon.state()["apps"]) == ["/sick"]

@@ -26,9 +26,12 @@ def openstack():
     emu.stop()
 
 
-@pytest.fixture
-def project(tmp_path, moto_server, openstack, aws_env):
-    ec2 = boto3.client("ec2", endpoint_url=moto_server, region_name="eu-west-1")
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, moto_server, openstack):
+    tmp_path = tmp_path_factory.mktemp("inventory")
+    aws_env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="eu-west-1")
+    ec2 = boto3.client("ec2", endpoint_url=moto_server, region_name="eu-west-1", aws_access_key_id="testing",
+                       aws_secret_access_key="testing")
     image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     credentials = tmp_path / "os-credentials.yml"
     credentials.write_text(yaml.safe_dump(PASSWORD_AUTH))

@@ -4,7 +4,6 @@ A test-local module (``library/fake_instance.py``) returns what ``indigo.paas.in
 (instances, created, deleted) so resource recording is exercised without a cloud.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -12,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tosca2ansible.runtime.journal import Journal, callback_env, new_run_id, scrub_artifacts
+from tosca2ansible.runtime.journal import Journal, RunJournal, new_run_id
+from tosca2ansible.runtime.journal.api import _current_user
 from tosca2ansible.runtime.journal.query import deployment_detail, list_runs, run_detail
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +52,13 @@ PLAYBOOK = '''
         count: "{{ 0 if indigo_action | default('deploy') == 'undeploy' else 2 }}"
         site: local
         fail: "{{ indigo_fail | default(false) | bool }}"
+    - name: Create in a loop
+      fake_instance:
+        deployment: "{{ indigo_deployment_id }}{{ item }}"
+        count: 1
+        site: local
+      loop: [x]
+      when: indigo_action is not defined
     - name: Secret work
       ansible.builtin.command: echo "{{ secret_marker }}"
       no_log: true
@@ -116,34 +123,39 @@ def test_plain_ansible_playbook_records_run_and_never_a_secret(project):
         detail = run_detail(journal.store, runs[0]["run_id"])
         events = journal.store.rows("host_events")
         assert [(e["task"], e["status"]) for e in events] == [
-            ("Create instances", "changed"), ("Secret work", "ok"), ("Leaky message", "ignored")]
-        assert events[2]["message"] == "db ******** site ********"
+            ("Create instances", "changed"), ("Create in a loop", "changed"), ("Secret work", "ok"),
+            ("Leaky message", "ignored")]
+        assert events[3]["message"] == "db ******** site ********"
         assert [(r["change"], r["resource_id"], r["site"]) for r in detail["resources"]] == [
-            ("created", "demo-id-0", "local"), ("created", "demo-id-1", "local")]
-        assert detail["recap"]["localhost"]["changed"] == 1
+            ("created", "demo-id-0", "local"), ("created", "demo-id-1", "local"), ("created", "demox-id-0", "local")]
+        assert detail["recap"]["localhost"]["changed"] == 2
         assert journal.store.verify()["ok"]
     assert _grep_markers(_journal_files(project["journal"])) == []
 
 
 def _runner_run(project, action, fail=False):
+    """What runner.py does: RunJournal around ansible_runner.run."""
     import ansible_runner
 
     run_id = new_run_id("demo", action)
     private = project["home"] / "runs" / run_id
     private.mkdir(parents=True)
     extravars = {"indigo_action": action, "indigo_fail": fail, "secret_marker": MARK_NOLOG, "db_password": MARK_INPUT}
-    envvars = dict(callback_env(run_id, "demo", action), ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"),
-                   INDIGO_SITES=str(project["sites"]))
-    with Journal(str(project["journal"])) as journal:
-        journal.run_opened(run_id, "demo", action, artifacts=str(private / "artifacts" / run_id))
+    journal_run = RunJournal(run_id, "demo", action, private, extravars=extravars, catalogue=str(project["sites"]),
+                             extra_secrets=[MARK_NOLOG])
+    envvars = dict(journal_run.env(), ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"), INDIGO_SITES=str(project["sites"]))
+    lines = []
+
+    def handle(event):
+        if event.get("event") == "runner_on_failed":
+            lines.append(journal_run.redact(str(event["event_data"]["res"].get("msg"))))
+        return True
+
     runner = ansible_runner.run(private_data_dir=str(private), project_dir=str(project["dir"]), playbook="deploy.yml",
                                 inventory=str(project["dir"] / "inventory"), extravars=extravars, envvars=envvars,
-                                ident=run_id, quiet=True)
-    scrubbed = scrub_artifacts(private, catalogue=str(project["sites"]), variables={"db_password": MARK_INPUT},
-                    extra_secrets=[MARK_NOLOG])
-    with Journal(str(project["journal"])) as journal:
-        journal.run_closed(run_id, "demo", action, rc=runner.rc, status=runner.status,
-                           artifacts=str(private / "artifacts" / run_id), stats=runner.stats)
+                                ident="run", quiet=True, event_handler=handle)
+    scrubbed = journal_run.close(runner.rc, runner.status, runner.stats)
+    print("\n".join(lines))  # progress lines as runner.py prints them: checked for markers below
     return run_id, runner, private, scrubbed
 
 
@@ -164,8 +176,8 @@ def test_runner_deploy_failed_redeploy_undeploy_journal_and_scrubbed_artifacts(p
             (second, "deploy", "failed", 2, ["opened", "started", "finished", "closed"]),
             (third, "undeploy", "successful", 0, ["opened", "started", "finished", "closed"])]
         assert [(d["status"], d["site"], d["owner"], d["group"]) for d in store.rows("deployments")] == [
-            ("deploying", "local", "alice", "physics"), ("deployed", None, d0 := store.rows("deployments")[1]["owner"], None),
-            ("deploy-failed", None, d0, None), ("undeployed", None, d0, None)]
+            ("deploying", "local", "alice", "physics"), ("deployed", None, _current_user(), None),
+            ("deploy-failed", None, _current_user(), None), ("undeployed", None, _current_user(), None)]
         assert store.rows("deployments")[0]["inputs"] == {"db_password": "********", "nodes": 2}
         failed = run_detail(store, second)["failed_tasks"]
         assert [(t["host"], t["task"], t["message"]) for t in failed] == [("localhost", "Create instances", "quota exceeded on local")]
@@ -177,10 +189,13 @@ def test_runner_deploy_failed_redeploy_undeploy_journal_and_scrubbed_artifacts(p
         assert store.verify() == {"ok": True, "records": len(store.rows("runs")) + len(store.rows("host_events"))
                                   + len(store.rows("resources")) + len(store.rows("deployments")), "problems": []}
     for private, run_id in ((private1, first), (private2, second), (private3, third)):
-        artifacts = private / "artifacts" / run_id
+        artifacts = private / "artifacts" / "run"
+        with Journal(str(project["journal"])) as journal:
+            assert run_detail(journal.store, run_id)["run"]["artifacts"] == str(artifacts)
         assert (artifacts / "stdout").is_file() and list((artifacts / "job_events").glob("*.json"))
     # the markers reached the artifacts (extravars, the leaky task's output) and none is left after scrubbing
     assert min(scrubbed1, scrubbed2, scrubbed3) >= 2
     assert _grep_markers([private1, private2, private3, project["journal"].parent, project["dir"]]) == []
     out = capsys.readouterr()
+    assert "db ******** site ********" in out.out  # the leaky message, redacted as runner.py would print it
     assert not any(m in out.out + out.err for m in MARKERS)

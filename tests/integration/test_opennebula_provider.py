@@ -7,6 +7,7 @@ not on what the provider says about itself.
 import base64
 import concurrent.futures
 import os
+import subprocess
 import sys
 
 import pytest
@@ -236,7 +237,7 @@ def test_boot_failure_is_fatal(emu):
     provider = provider_for(emu)
     emu.fault("fail_boot", count=1)
     inst = provider.create_instance(spec("boot", 0))
-    with pytest.raises(FatalError, match="went to ERROR"):
+    with pytest.raises(FatalError, match="went to ERROR: VM .* is in state ACTIVE/BOOT_FAILURE"):
         provider.wait_active(inst.id, timeout=5, interval=0.02)
     provider.delete_instance(inst.id)
     assert live(emu, "boot") == {}
@@ -250,3 +251,16 @@ def test_health_measures_latency(emu):
     assert health["latency_ms"] >= 200
     down = get_provider(make_site("http://127.0.0.1:1/RPC2"), {"username": "a", "password": "b"})
     assert down.health()["reachable"] is False
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # the opt-out warns, rightly
+def test_tls_is_verified_by_default(tmp_path):
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    with OpenNebulaEmulator(tls=(cert, key)) as emu:
+        assert emu.endpoint.startswith("https://")
+        with pytest.raises(FatalError, match="TLS verification failed"):
+            provider_for(emu).find_instances("tls")
+        assert provider_for(emu, verify_tls=False).find_instances("tls") == []  # an explicit opt-out works

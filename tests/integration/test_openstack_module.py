@@ -68,7 +68,7 @@ def test_exact_count_lifecycle(tmp_path, env, emulator):
         dict(instance_task(dep, 5), check_mode=True),
         instance_task(dep, 5, ssh_public_key="ssh-ed25519 AAAAtest op@x"),
     ], env, name="create")
-    assert dry["changed"] is True and dry["created"] == ["life-wn-%d" % n for n in range(5)]
+    assert dry["changed"] is True and dry["created"] == ["life-wn-%d" % n for n in range(5)], dry
     assert first.get("failed") is not True, first
     assert first["changed"] and len(first["created"]) == 5
     assert creates(emulator) == before + 5  # check mode created nothing
@@ -105,7 +105,7 @@ def test_failures_are_classified_and_leave_nothing(tmp_path, env, emulator):
         instance_task("auth", 1, credentials=dict(PASSWORD_AUTH, password="wrong-secret")),
         instance_task("quota", 5),
     ], env, name="failures")
-    assert auth["failed"] is True and auth["error_class"] == "auth"
+    assert auth["failed"] is True and auth["error_class"] == "auth", auth
     assert "wrong-secret" not in str(auth)
     assert quota["failed"] is True and quota["error_class"] == "quota", quota
     assert "Quota exceeded for instances" in quota["msg"]

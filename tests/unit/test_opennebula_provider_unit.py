@@ -69,6 +69,11 @@ def test_errors_are_classified(exc, kind):
     assert classified.site == "one" and "one.vm.allocate" in classified.message
 
 
+def test_foreign_instance_ids_are_rejected_before_any_call():
+    with pytest.raises(FatalError, match="not an OpenNebula VM id"):
+        provider().get_instance("i-0abc")
+
+
 def test_tls_failure_says_what_to_do():
     err = provider()._classify(requests.exceptions.SSLError("certificate verify failed"), "system.version")
     assert "verify_tls" in err.message

@@ -142,10 +142,12 @@ def verify_command(ctx, as_json, journal_path):
     store = _store(_journal_path(ctx, journal_path))
     report = store.verify()
     report["journal"] = store.path
+    report["head"] = store.head()
     if as_json:
         _dump(report)
     elif report["ok"]:
-        click.echo("journal %s: %d records, hash chain intact" % (store.path, report["records"]))
+        click.echo("journal %s: %d records, hash chain intact (head #%s %s)" % (
+            store.path, report["records"], report["head"]["seq"], report["head"]["hash"]))
     else:
         first = report["problems"][0]
         click.echo("journal %s: TAMPERED: first bad record #%s%s: %s" % (
@@ -187,7 +189,7 @@ def show_deployment(deployment, as_json, journal_path):
             click.echo("  %s: %s" % (key, json.dumps(value, default=str)))
     click.echo("history:")
     for row in detail["history"]:
-        click.echo("  %s %-18s %s" % (_when(row["ts"]), row["status"], row.get("note") or ""))
+        click.echo("  %s %-18s by %s %s" % (_when(row["ts"]), row["status"], row.get("owner") or "-", row.get("note") or ""))
     for run in detail["runs"]:
         click.echo("  %s run %s %s: %s (rc %s)" % (_when(run["started"]), run["run_id"], run["action"] or "-", run["status"], run["rc"]))
 

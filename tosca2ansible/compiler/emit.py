@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tosca2ansible.compiler import typemap
-from tosca2ansible.compiler.model import Node, Topology
+from tosca2ansible.compiler import modargs, typemap
+from tosca2ansible.compiler.model import MISSING, Node, Topology
 from tosca2ansible.compiler.plan import Plan
 from tosca2ansible.compiler.render import Expr, Renderer, Unsafe
 from tosca2ansible.errors import Location, UnsupportedError
@@ -134,6 +134,13 @@ class Emitter:
 
     def provision_play(self) -> dict:
         tasks = []
+        missing = [d.var_name for d in self.topology.inputs.values() if d.required and d.value is MISSING]
+        if missing:
+            # Compiled with --defer-inputs: the values must come as extra vars (AWX survey, -e).
+            tasks.append({"name": "Check that the required inputs were given",
+                          "ansible.builtin.assert": {"that": ["%s is defined" % v for v in missing],
+                                                     "fail_msg": "required inputs missing: %s" % ", ".join(missing),
+                                                     "quiet": True}})
         for compute in self.plan.computes:
             tasks.append({"name": "Provision %s" % compute, "indigo.paas.instance": self.instance_args(compute),
                           "async": ASYNC_SECONDS, "poll": 0, "register": "indigo_job_%s" % slug(compute)})
@@ -179,14 +186,15 @@ class Emitter:
                     "when": [when]})
         return tasks
 
-    def _module_task(self, node: Node, mapping) -> dict:
+    def _module_task(self, node: Node, mapping, state: str = "present") -> dict:
         host = self.plan.host_of.get(node.name)
-        args = {"deployment": Expr("{{ indigo_deployment_id }}"), "name": node.name, "state": "present",
-                "properties": self.render.value(node.properties, node.name),
-                "artifacts": self.render.value(node.artifacts, node.name)}
-        if host and host in self.topology.nodes:
-            args["host"] = self.render.value(self.topology.nodes[host].capabilities.get("host", {}), host)
-        return {"name": "Deploy %s" % node.name, mapping.module: args, "register": "indigo_result_%s" % slug(node.name)}
+        host_caps = self.topology.nodes[host].capabilities.get("host", {}) if host in self.topology.nodes else {}
+        args = modargs.module_args(mapping.module, node, host_caps, state)
+        verb = "Deploy" if state == "present" else "Remove"
+        task = {"name": "%s %s" % (verb, node.name), mapping.module: self.render.value(args, node.name)}
+        if state == "present":
+            task["register"] = "indigo_result_%s" % slug(node.name)
+        return task
 
     def level_plays(self) -> list:
         plays = []
@@ -204,6 +212,12 @@ class Emitter:
                 kind, mapping = self.kinds[name]
                 if kind == "module":
                     local_tasks.append(self._module_task(node, mapping))
+                    # The module's result holds the node's runtime attributes (get_attribute reads them).
+                    local_tasks.append({
+                        "name": "Record the attributes of %s" % name,
+                        "ansible.builtin.set_fact": {"indigo_attributes": Expr(
+                            "{{ indigo_attributes | default({}) | combine({'%s': indigo_result_%s}) }}"
+                            % (name, slug(name)))}})
                 elif kind in ("roles", "operation"):
                     tasks = self._node_tasks(node)
                     if tasks:
@@ -242,8 +256,7 @@ class Emitter:
         for name in sorted(self.topology.nodes, reverse=True):
             kind, mapping = self.kinds[name]
             if kind == "module":
-                tasks.append({"name": "Remove %s" % name, mapping.module: {
-                    "deployment": Expr("{{ indigo_deployment_id }}"), "name": name, "state": "absent"}})
+                tasks.append(self._module_task(self.topology.nodes[name], mapping, "absent"))
         tasks.append({"name": "Delete every resource of the deployment", "indigo.paas.instance": {
             "deployment": Expr("{{ indigo_deployment_id }}"), "state": "absent",
             "site": Expr("{{ indigo_site | default('local') }}"), "catalogue": Expr("{{ indigo_catalogue | default(omit) }}")}})

@@ -87,16 +87,13 @@ def new_deployment_id(template: Path) -> str:
 
 
 def compile_project(template: Path, out_dir: Path, deployment: str, inputs: Dict[str, str]) -> None:
-    """Compile through the ``indigo compile`` contract (TEMPLATE -o DIR --deployment ID -i k=v)."""
-    argv = [sys.executable, "-c", "from tosca2ansible.cli import main; main()", "compile", str(template),
-            "-o", str(out_dir), "--deployment", deployment]
-    for key, value in sorted(inputs.items()):
-        argv += ["-i", "%s=%s" % (key, value)]
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    if proc.returncode != 0:
-        message = (proc.stderr or proc.stdout).strip().replace("error: ", "", 1) or "compile failed"
-        error = UserInputError if proc.returncode == 2 else DeploymentFailed
-        raise error("cannot compile %s: %s" % (template, message))
+    """Compile with the compiler's public API; inputs typed on the command line are CliText so the
+    compiler parses them by the input's declared type."""
+    from tosca2ansible.compiler import compile_template
+    from tosca2ansible.compiler.model import CliText
+
+    compile_template(str(template), str(out_dir), inputs={k: CliText(v) for k, v in inputs.items()},
+                                deployment=deployment)
 
 
 def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optional[str], site_name: str,
@@ -133,7 +130,9 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
     result = run_playbook(
         state.project_dir, "deploy.yml", deployment=state.id, action="deploy", progress=progress,
         extravars={"indigo_site": site_name, "indigo_catalogue": catalogue, "indigo_ssh_public_key": public_key,
-                   "indigo_ssh_private_key_file": str(state.private_key), "indigo_outputs_file": str(state.outputs_file)},
+                   "indigo_ssh_private_key_file": str(state.private_key), "indigo_outputs_file": str(state.outputs_file),
+                   # the deployment key for every node, whatever the inventory source says
+                   "ansible_ssh_private_key_file": str(state.private_key)},
         known_hosts=known_hosts_files(state, site), envvars={"INDIGO_SITES": catalogue},
     )
     return _finish(state, result, "deployed", "deploy")
@@ -184,7 +183,8 @@ def undeploy(deployment: str, progress=None) -> Dict[str, Any]:
         result = run_playbook(
             state.project_dir, "undeploy.yml", deployment=state.id, action="undeploy", progress=progress,
             extravars={"indigo_site": site["name"], "indigo_catalogue": catalogue,
-                       "indigo_ssh_private_key_file": str(state.private_key)},
+                       "indigo_ssh_private_key_file": str(state.private_key),
+                       "ansible_ssh_private_key_file": str(state.private_key)},
             known_hosts=known_hosts_files(state, site), envvars={"INDIGO_SITES": catalogue},
         )
     provider = provider_for(site)

@@ -3,7 +3,8 @@
 Run: ``python server.py --port 0`` prints ``LISTENING <port>`` then serves on 127.0.0.1.
 A create/update/delete starts a deployment that finishes after ``--deploy-seconds``; until then the app
 is locked (a PUT/DELETE without ``?force=true`` answers 409, as Marathon does) and its tasks are staged;
-afterwards ``tasksRunning == instances`` and, when the app has health checks, ``tasksHealthy`` too.
+afterwards ``tasksRunning == instances`` and, when the app has health checks, ``tasksHealthy`` too
+(except for an image whose name contains ``unhealthy``: its tasks never pass, the deployment stays open).
 Fault injection: ``POST /_emulator/faults`` ``{"method": "PUT", "path_prefix": "/v2/apps", "status": 503,
 "count": 1}``. State for assertions: ``GET /_emulator/state``. The process stops by itself after
 ``--max-lifetime`` seconds or when ``--parent-pid`` is gone.
@@ -40,6 +41,12 @@ class State:
             if now < dep["due"]:
                 continue
             app_id = dep["affectedApps"][0]
+            app = self.apps.get(app_id) or {}
+            image = ((app.get("container") or {}).get("docker") or {}).get("image") or ""
+            if dep["action"] != "delete" and "unhealthy" in image and app.get("healthChecks"):
+                # tasks run but never pass their health check: Marathon keeps the deployment open
+                app["tasksStaged"], app["tasksRunning"], app["tasksUnhealthy"] = 0, app["instances"], app["instances"]
+                continue
             if dep["action"] == "delete":
                 self.apps.pop(app_id, None)
             elif app_id in self.apps:

@@ -9,6 +9,7 @@ Used by pytest fixtures::
 """
 
 import os
+import ssl
 import subprocess
 import sys
 import xmlrpc.client
@@ -17,12 +18,17 @@ SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "server.py")
 
 
 class OpenNebulaEmulator:
-    def __init__(self, user="indigo", password="secret", token=None, step_delay=0.05, idle_timeout=120):
+    def __init__(self, user="indigo", password="secret", token=None, step_delay=0.05, idle_timeout=120,
+                 tls=None):
+        """``tls``: (certificate, key) PEM paths to serve HTTPS."""
         self.user, self.password, self.token = user, password, token
         self.args = ["--user", user, "--password", password, "--step-delay", str(step_delay),
                      "--idle-timeout", str(idle_timeout)]
         if token:
             self.args += ["--token", token]
+        self.tls = tls
+        if tls:
+            self.args += ["--tls-cert", tls[0], "--tls-key", tls[1]]
         self.process = None
         self.endpoint = None
 
@@ -33,7 +39,7 @@ class OpenNebulaEmulator:
         if not line.startswith("PORT "):
             self.process.kill()
             raise RuntimeError("OpenNebula emulator did not start: %s%s" % (line, self.process.stderr.read()))
-        self.endpoint = "http://127.0.0.1:%d/RPC2" % int(line.split()[1])
+        self.endpoint = "%s://127.0.0.1:%d/RPC2" % ("https" if self.tls else "http", int(line.split()[1]))
         return self
 
     def stop(self):
@@ -53,7 +59,8 @@ class OpenNebulaEmulator:
 
     @property
     def _control(self):
-        return xmlrpc.client.ServerProxy(self.endpoint, allow_none=True)
+        context = ssl.create_default_context(cafile=self.tls[0]) if self.tls else None
+        return xmlrpc.client.ServerProxy(self.endpoint, allow_none=True, context=context)
 
     def fault(self, kind, count=1, method="", value=0):
         return self._control.emulator.fault(kind, count, method, value)

@@ -1,5 +1,6 @@
 """OpenNebula XML-RPC emulator: ``python server.py --port 0`` prints ``PORT <n>`` and serves
-``http://127.0.0.1:<n>/RPC2`` until its parent dies or it has been idle for ``--idle-timeout`` s.
+``http://127.0.0.1:<n>/RPC2`` (HTTPS with ``--tls-cert``/``--tls-key``) until its parent dies or it
+has been idle for ``--idle-timeout`` s.
 
 Answers follow oned's wire protocol: every ``one.*`` call takes the session string first and
 returns ``[success, body_or_message, error_code]``. Test control methods live under
@@ -17,6 +18,7 @@ BOOT_FAILURE), ``latency`` (seconds added to every ``one.*`` call; count ignored
 import argparse
 import os
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -203,9 +205,15 @@ def main(argv=None):
     parser.add_argument("--token", default=None)
     parser.add_argument("--step-delay", type=float, default=0.1, help="seconds per VM state transition")
     parser.add_argument("--idle-timeout", type=float, default=300.0)
+    parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (and --tls-key)")
+    parser.add_argument("--tls-key")
     args = parser.parse_args(argv)
     emulator = Emulator(one.Cloud(args.user, args.password, args.token, args.step_delay))
     server = Server(("127.0.0.1", args.port), requestHandler=Handler, logRequests=False, allow_none=True)
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     server.emulator = emulator
     server.register_instance(emulator)
     threading.Thread(target=watchdog, args=(emulator, os.getppid(), args.idle_timeout, server), daemon=True).start()

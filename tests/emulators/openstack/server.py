@@ -263,6 +263,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     emulator = Emulator(build_delay=args.build_delay)
     Handler.emulator = emulator
+    ThreadingHTTPServer.request_queue_size = 256  # the default 5 refuses bursts of concurrent creates
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     emulator.base_url = "http://%s:%d" % (args.host, server.server_address[1])

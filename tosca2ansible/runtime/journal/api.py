@@ -18,7 +18,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
-from tosca2ansible.runtime.journal.redact import Redactor, redact_inputs, redact_tree, secrets_for_run
+from tosca2ansible.runtime.journal.redact import (Redactor, redact_inputs, redact_tree, secret_values_from_vars,
+                                                  secrets_for_run)
 from tosca2ansible.runtime.journal.store import JournalStore, default_path
 
 CALLBACK_NAME = "indigo.paas.journal"
@@ -85,7 +86,9 @@ class Journal:
                           inputs: Optional[Dict[str, Any]] = None, owner: Optional[str] = None,
                           group: Optional[str] = None, note: Optional[str] = None) -> int:
         """One row of the deployment's history (status e.g. deploying, deployed, failed, undeployed).
-        Inputs are stored with secret-named values and known secret values masked."""
+        Inputs are stored with secret-named values and known secret values masked; the values of
+        secret-named inputs are masked in everything this object records afterwards."""
+        self.redactor.add(secret_values_from_vars(inputs))
         return self.store.append(
             "deployments", deployment=deployment, status=status, site=site, template_digest=template_digest(template),
             inputs_json=redact_inputs(inputs, self.redactor.secrets) if inputs is not None else None,
@@ -128,6 +131,47 @@ def scrub_artifacts(private_data_dir, catalogue: Optional[str] = None, variables
     return redact_tree(private_data_dir, secrets)
 
 
+class RunJournal:
+    """Everything runner.py does for one run, in three calls::
+
+        journal_run = RunJournal(run_id, deployment, action, private_dir, extravars=extravars, catalogue=catalogue)
+        env.update(journal_run.env())                 # enables the callback with this run's id
+        say(journal_run.redact(line))                 # progress lines and failure messages
+        result = journal_run.close(rc, status, stats) # scrubs the private data dir, records rc/status/artifacts
+    """
+
+    def __init__(self, run_id: str, deployment: str, action: str, private_dir, *, extravars: Optional[Dict[str, Any]] = None,
+                 catalogue: Optional[str] = None, ident: str = "run", journal_path: Optional[str] = None,
+                 extra_secrets: Iterable[str] = ()):
+        self.run_id, self.deployment, self.action = run_id, deployment, action
+        self.private_dir = Path(private_dir)
+        self.artifacts = self.private_dir / "artifacts" / ident
+        self.journal_path = journal_path
+        self.secrets = secrets_for_run(catalogue, extravars) | {s for s in extra_secrets if s}
+        self._redactor = Redactor(self.secrets)
+        with Journal(self.journal_path) as journal:
+            journal.run_opened(run_id, deployment, action, artifacts=str(self.artifacts))
+
+    def env(self, enabled: Optional[str] = None) -> Dict[str, str]:
+        home = str(Path(self.journal_path).parent) if self.journal_path else None
+        env = callback_env(self.run_id, self.deployment, self.action, indigo_home=home,
+                           enabled=os.environ.get("ANSIBLE_CALLBACKS_ENABLED", "") if enabled is None else enabled)
+        if self.journal_path:
+            env["INDIGO_JOURNAL"] = str(self.journal_path)
+        return env
+
+    def redact(self, text: Optional[str]) -> Optional[str]:
+        return self._redactor.text(text)
+
+    def close(self, rc: Optional[int], status: str, stats: Optional[Dict[str, Any]] = None) -> int:
+        """Scrub the private data dir, record the run's end; returns the number of files scrubbed."""
+        scrubbed = redact_tree(self.private_dir, self.secrets)
+        with Journal(self.journal_path, secrets=self.secrets) as journal:
+            journal.run_closed(self.run_id, self.deployment, self.action, rc=-1 if rc is None else rc, status=status,
+                               artifacts=str(self.artifacts), stats=stats)
+        return scrubbed
+
+
 def _current_user() -> str:
     try:
         return getpass.getuser()
@@ -135,4 +179,4 @@ def _current_user() -> str:
         return "uid:%d" % os.getuid()
 
 
-__all__: List[str] = ["Journal", "callback_env", "new_run_id", "redact_tree", "scrub_artifacts", "template_digest"]
+__all__: List[str] = ["Journal", "RunJournal", "callback_env", "new_run_id", "redact_tree", "scrub_artifacts", "template_digest"]

@@ -151,6 +151,11 @@ class JournalStore:
         sql = "SELECT * FROM %s %s ORDER BY seq" % (table, ("WHERE " + where) if where else "")
         return [_decode(dict(r)) for r in self.conn.execute(sql, list(params))]
 
+    def head(self) -> Dict[str, Any]:
+        """The last seq and hash: keep a copy elsewhere to anchor the chain against a full rewrite."""
+        row = self.conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+        return {"seq": row["seq"], "hash": row["hash"]} if row else {"seq": None, "hash": None}
+
     def verify(self) -> Dict[str, Any]:
         """Recompute the chain. Returns ``{ok, records, problems: [{seq, table, problem}]}``; the first
         problem names the first edited or removed record."""

@@ -139,7 +139,8 @@ class CallbackModule(CallbackBase):
             self._display.warning("indigo.paas.journal could not write %d record(s): %s" % (len(rows), exc))
 
     def _load_secrets(self, play):
-        """Secret-named play/inventory/extra variables and the site catalogue's credential values."""
+        """Secret-named play/inventory/extra variables (as seen by the play's first host) and, once, the
+        site catalogue's credential values."""
         extra = {}
         found = set()
         try:
@@ -153,9 +154,11 @@ class CallbackModule(CallbackBase):
         except Exception as exc:
             self._display.vvv("indigo.paas.journal: play variables not read for redaction: %s" % exc)
         found |= self._redact.secret_values_from_vars(extra)
-        catalogue = self.get_option("catalogue") or extra.get("indigo_catalogue") or (
-            os.path.join(self._playbook_dir, "inventories", "sites") if self._playbook_dir else None)
-        found |= self._redact.site_secret_values(catalogue if isinstance(catalogue, str) else None)
+        if not self._secrets_loaded:  # the catalogue's credentials do not change during a run
+            self._secrets_loaded = True
+            catalogue = self.get_option("catalogue") or extra.get("indigo_catalogue") or (
+                os.path.join(self._playbook_dir, "inventories", "sites") if self._playbook_dir else None)
+            found |= self._redact.site_secret_values(catalogue if isinstance(catalogue, str) else None)
         self._journal.add_secrets(found)
 
     def _start_run(self):
@@ -188,6 +191,9 @@ class CallbackModule(CallbackBase):
             self._record_resources(res, task)
 
     def _record_resources(self, res, task):
+        for item in res.get("results") or []:  # a loop (e.g. async_status over every node's job)
+            if isinstance(item, dict) and not item.get("_ansible_no_log") and "censored" not in item:
+                self._record_resources(item, task)
         created = set(str(i) for i in res.get("created") or [] if not isinstance(i, dict))
         instances = [i for i in res.get("instances") or [] if isinstance(i, dict)]
         args = getattr(task, "args", None) or {}
@@ -220,9 +226,7 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_play_start(self, play):
         self._flush()
         self._play_name = play.get_name()
-        if not self._secrets_loaded:
-            self._secrets_loaded = True
-            self._load_secrets(play)
+        self._load_secrets(play)  # every play: later plays may define more secret-named variables
         self._start_run()
 
     def v2_playbook_on_task_start(self, task, is_conditional):

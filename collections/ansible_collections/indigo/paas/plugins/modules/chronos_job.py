@@ -241,11 +241,12 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[("schedule", "parents")],
                            required_if=[("state", "present", ("command",))])
-    client = mesos_client("chronos", module.params)
+    client = None
     try:
+        client = mesos_client("chronos", module.params)
         result = ensure_job(Chronos(client), module.params, module.check_mode)
     except ProviderError as exc:
-        fail_classified(module, exc, retried=client.retried)
+        fail_classified(module, exc, retried=client.retried if client else [])
     result["retried"] = client.retried
     if not module._diff:
         result.pop("diff", None)

@@ -269,11 +269,12 @@ def main():
     argument_spec.update(MESOS_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("state", "present", ("image",))])
-    client = mesos_client("marathon", module.params)
+    client = None
     try:
+        client = mesos_client("marathon", module.params)
         result = ensure_app(Marathon(client), module.params, module.check_mode)
     except ProviderError as exc:
-        fail_classified(module, exc, retried=client.retried)
+        fail_classified(module, exc, retried=client.retried if client else [])
     result["retried"] = client.retried
     result["service_ports"] = service_ports(result.get("app"))
     if not module._diff:

@@ -50,6 +50,8 @@ AUTH_CODES = frozenset((
 TRANSIENT_CODES = frozenset((
     "Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable", "Unavailable",
     "InternalError", "InternalFailure", "RequestTimeout", "RequestExpired", "IncorrectState",
+    # AWS frees network interfaces some seconds after instances terminate: retrying is the fix
+    "DependencyViolation",
 ))
 STATUS = {"pending": "building", "running": "active", "stopping": "stopped", "stopped": "stopped",
           "shutting-down": "deleted", "terminated": "deleted"}

@@ -168,8 +168,8 @@ class OpenNebulaProvider(Provider):
         tags = vm.USER_TEMPLATE or {}
         state, lcm = int(vm.STATE), int(vm.LCM_STATE)
         status = STATE_STATUS.get(state, "error")
+        lcm_name = pyone.LCM_STATE(lcm).name if lcm < len(pyone.LCM_STATE) else str(lcm)
         if state == 3:
-            lcm_name = pyone.LCM_STATE(lcm).name if lcm < len(pyone.LCM_STATE) else str(lcm)
             if lcm == 3:
                 status = "active"
             elif "FAILURE" in lcm_name or lcm_name == "UNKNOWN":
@@ -189,9 +189,9 @@ class OpenNebulaProvider(Provider):
                 private.append(ip)
         disks = _as_list((vm.TEMPLATE or {}).get("DISK"))
         extra = {"state": pyone.VM_STATE(state).name if state < len(pyone.VM_STATE) else str(state),
-                 "lcm_state": lcm}
+                 "lcm_state": lcm_name}
         if status == "error":
-            extra["fault"] = "VM %s is in state %s/LCM %s" % (vm.ID, extra["state"], lcm)
+            extra["fault"] = "VM %s is in state %s/%s" % (vm.ID, extra["state"], lcm_name)
         try:
             index = int(tags.get("INDIGO_INDEX", -1))
         except ValueError:
@@ -219,9 +219,17 @@ class OpenNebulaProvider(Provider):
         live = [inst for inst in instances if inst.status != "deleted"]
         return sorted(live, key=lambda inst: (inst.node, inst.index, int(inst.id)))
 
+    def _vm_id(self, instance_id):
+        try:
+            return int(instance_id)
+        except (TypeError, ValueError):
+            raise FatalError("site %s: %r is not an OpenNebula VM id" % (self.site_name, instance_id),
+                             self.site_name) from None
+
     def get_instance(self, instance_id):
-        vm = self._info_or_none("vm.info", instance_id)
-        return self._to_instance(vm) if vm is not None else None
+        vm = self._info_or_none("vm.info", self._vm_id(instance_id))
+        # oned keeps DONE VMs in its database; for callers they no longer exist
+        return self._to_instance(vm) if vm is not None and int(vm.STATE) != VM_DONE else None
 
     def create_instance(self, spec):
         template = self._vm_template(spec)
@@ -253,7 +261,7 @@ class OpenNebulaProvider(Provider):
 
     def _terminate(self, instance_id):
         try:
-            self._call("vm.action", "terminate-hard", int(instance_id))
+            self._call("vm.action", "terminate-hard", self._vm_id(instance_id))
         except FatalError as exc:
             inst = self.get_instance(instance_id)
             if inst is None or inst.status == "deleted":
@@ -406,7 +414,7 @@ class OpenNebulaProvider(Provider):
                 try:
                     net = ipaddress.ip_network(cidr, strict=False)
                 except ValueError:
-                    raise FatalError("invalid remote_cidr %r in ports" % cidr)
+                    raise FatalError("invalid remote_cidr %r in ports" % cidr) from None
                 rule["IP"], rule["SIZE"] = str(net.network_address), net.num_addresses
             if rule not in rules:
                 rules.append(rule)

@@ -54,6 +54,9 @@ def classify_error(exc, site=None, action=None):
     status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
     if isinstance(exc, ks_exceptions.SSLError):
         return FatalError("%sTLS verification failed (%s)" % (prefix, exc), site)
+    if isinstance(exc, ks_exceptions.DiscoveryFailure):
+        # keystoneauth turns connection errors during identity discovery into this one exception
+        return TransientError("%sno Keystone v3 answer at the auth_url (%s)" % (prefix, exc), site)
     if isinstance(exc, (ks_exceptions.RetriableConnectionFailure, ks_exceptions.ConnectFailure,
                         requests.ConnectionError, requests.Timeout, sdk_exceptions.ResourceTimeout)):
         return TransientError(text, site)
@@ -92,7 +95,7 @@ class OpenStackProvider(Provider):
 
     def __init__(self, site, credentials=None):
         super(OpenStackProvider, self).__init__(site, credentials)
-        self.retries = int(self.site.get("api_retries", 5))
+        self.retries = int(self.site.get("api_retries", 3))  # the engine retries whole steps too
         self.retry_delay = float(self.site.get("api_retry_delay", 0.5))
         self.poll_interval = float(self.site.get("poll_interval", 2.0))
         self.delete_timeout = float(self.site.get("delete_timeout", 600))
@@ -489,9 +492,11 @@ class OpenStackProvider(Provider):
                           and (spec.os_version is None or str(i.os_version) == str(spec.os_version)
                                or str(i.os_version or "").startswith("%s." % spec.os_version))]
             if not candidates:
-                raise FatalError("no image for %s %s on site %s" % (spec.os_distribution, spec.os_version or "(any version)",
-                                                                  self.site_name), self.site_name)
-            image = max(candidates, key=lambda i: (str(i.os_version or ""), i.created_at or ""))
+                raise FatalError("no image for %s %s on site %s" % (
+                    spec.os_distribution, spec.os_version or "(any version)", self.site_name), self.site_name)
+            # newest version first ("12" > "9"), then the most recently uploaded build of it
+            image = max(candidates, key=lambda i: ([int(n) for n in re.findall(r"\d+", str(i.os_version or ""))],
+                                                   i.created_at or ""))
         else:
             raise FatalError("node %s: give an image or an os distribution" % spec.node, self.site_name)
         self._images[key] = image

@@ -1,0 +1,56 @@
+"""Collection-level checks a user runs: ansible-doc renders every module and plugin, and
+ansible-test sanity passes on the collection."""
+
+import glob
+import os
+import subprocess
+
+import pytest
+
+from test_ec2_support import ROOT, VENV_BIN
+
+COLLECTION = os.path.join(ROOT, "collections", "ansible_collections", "indigo", "paas")
+ENV = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"), ANSIBLE_NOCOLOR="1")
+
+
+def plugins(kind):
+    return sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(COLLECTION, "plugins", kind, "*.py"))
+                  if not os.path.basename(p).startswith("_"))
+
+
+@pytest.mark.parametrize("kind, directory", [("module", "modules"), ("inventory", "inventory"), ("callback", "callback")])
+def test_ansible_doc_renders_every_plugin(kind, directory):
+    names = plugins(directory)
+    if kind == "module":
+        assert {"instance", "instance_info", "deployment_teardown"} <= set(names)
+    if not names:
+        pytest.skip("no %s plugin in the collection yet" % kind)
+    fqcns = ["indigo.paas.%s" % name for name in names]
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-doc"), "-t", kind, "--json"] + fqcns,
+                          env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "ERROR" not in proc.stderr and "WARNING" not in proc.stderr, proc.stderr
+    import json
+
+    docs = json.loads(proc.stdout)
+    assert sorted(docs) == sorted(fqcns)
+    for fqcn, doc in docs.items():
+        assert doc["doc"]["short_description"], fqcn
+        if kind == "module":
+            assert doc["examples"] and doc["return"] is not None, fqcn
+
+
+def test_instance_doc_shows_the_site_fragment():
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-doc", ), "indigo.paas.instance"],
+                          env=ENV, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for option in ("deployment", "count", "catalogue", "credentials", "wait_timeout", "error_class"):
+        assert option in proc.stdout
+
+
+@pytest.mark.slow
+def test_ansible_test_sanity_passes():
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-test"), "sanity", "--python", "3.11", "--color", "no"],
+                          cwd=COLLECTION, env=dict(ENV, PATH=VENV_BIN + os.pathsep + os.environ["PATH"]),
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, (proc.stdout[-6000:], proc.stderr[-6000:])
