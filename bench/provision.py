@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 import yaml
 
@@ -97,6 +98,7 @@ def bench_engine(count, latency):
     one = engine_run(1)
     many = engine_run(count)
     serial = serial_run(count)
+    print(flush=True)
     print("engine: 1 instance %.2fs | %d instances %.2fs (%.2fx one instance; goal <= 2x) | serial loop %.2fs"
           " | serial/engine = %.1fx" % (one, count, many, many / one, serial, serial / many))
 
@@ -142,7 +144,15 @@ def bench_inventory(total):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = "http://127.0.0.1:%d" % port
     try:
-        time.sleep(1.5)
+        deadline = time.monotonic() + 60
+        while True:  # moto_server takes 0.6 s on an idle machine, much longer on a busy one
+            try:
+                urllib.request.urlopen(endpoint + "/moto-api/", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
         env = dict(os.environ, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
                    ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"),
                    ANSIBLE_INVENTORY_ENABLED="indigo.paas.deployment,ansible.builtin.yaml")

@@ -199,3 +199,14 @@ def test_runner_deploy_failed_redeploy_undeploy_journal_and_scrubbed_artifacts(p
     out = capsys.readouterr()
     assert "db ******** site ********" in out.out  # the leaky message, redacted as runner.py would print it
     assert not any(m in out.out + out.err for m in MARKERS)
+
+
+def test_unwritable_journal_warns_and_never_breaks_the_playbook(project):
+    not_a_file = project["tmp"] / "journal-is-a-dir"
+    not_a_file.mkdir()
+    env = dict(os.environ, ANSIBLE_CALLBACKS_ENABLED="indigo.paas.journal", INDIGO_JOURNAL=str(not_a_file))
+    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", "inventory", "deploy.yml",
+                           "-e", "secret_marker=x", "-e", "db_password=y"],
+                          cwd=project["dir"], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "indigo.paas.journal disabled: journal %s" % not_a_file in " ".join((proc.stdout + proc.stderr).split())

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -131,11 +132,16 @@ def test_reused_address_is_reachable_at_once(local_site, local_nodes):
 @pytest.mark.slow
 def test_up_down_cli(local_site, ssh_keypair, tmp_path):
     base = [sys.executable, "-m", "tosca2ansible.runtime.localsite"]
-    up = subprocess.run(base + ["up", "--deployment", "tcli", "--nodes", "2", "--key", str(ssh_keypair.with_suffix(".pub"))],
-                        capture_output=True, text=True, timeout=300)
+    inventory = tmp_path / "inventory.yml"
+    up = subprocess.run(base + ["up", "--deployment", "tcli", "--nodes", "2", "--key", str(ssh_keypair.with_suffix(".pub")),
+                                "--inventory", str(inventory)], capture_output=True, text=True, timeout=300)
     assert up.returncode == 0, up.stderr
     nodes = json.loads(up.stdout)["nodes"]
     assert [n["name"] for n in nodes] == ["tcli-node-0", "tcli-node-1"]
+    # the inventory works as is for Ansible (e.g. a molecule scenario)
+    ping = subprocess.run([str(Path(sys.executable).parent / "ansible"), "node", "-i", str(inventory), "-m", "ansible.builtin.ping"],
+                          capture_output=True, text=True, timeout=300)
+    assert ping.returncode == 0 and ping.stdout.count("SUCCESS") == 2, ping.stdout + ping.stderr
     down = subprocess.run(base + ["down", "--deployment", "tcli"], capture_output=True, text=True, timeout=120)
     assert down.returncode == 0, down.stderr
     assert sorted(json.loads(down.stdout)["deleted"]) == ["tcli-node-0", "tcli-node-1"]

@@ -38,6 +38,9 @@ def _register():
     from tosca2ansible.cli import runs_cmd  # runs, runs show|events|verify, show (audit journal)
 
     runs_cmd.register(cli)
+    from tosca2ansible.cli import sites_cmd  # sites, rank (broker)
+
+    sites_cmd.register(cli)
 
 
 def main(argv=None):

@@ -78,6 +78,7 @@ class CloudState:
         routes = [
             ("GET", r"/servers(/detail)?", self.list_servers), ("POST", r"/servers", self.create_server),
             ("GET", r"/servers/([^/]+)", self.get_server), ("DELETE", r"/servers/([^/]+)", self.delete_server),
+            ("GET", r"/servers/([^/]+)/ips", self.get_addresses),
             ("GET", r"/servers/([^/]+)/metadata", self.get_metadata),
             ("POST", r"/servers/([^/]+)/metadata", self.update_metadata),
             ("PUT", r"/servers/([^/]+)/metadata", self.replace_metadata),
@@ -193,6 +194,9 @@ class CloudState:
         self.network.detach_server(server_id)
         del self.servers[server_id]
         return Reply(204)
+
+    def get_addresses(self, server_id, query, body):
+        return Reply(200, {"addresses": self.network.server_addresses(self._server(server_id)["id"])})
 
     def get_metadata(self, server_id, query, body):
         return Reply(200, {"metadata": self._server(server_id)["metadata"]})

@@ -82,6 +82,11 @@ class Storage:
                                    "or be disassociated from snapshots after volume transfer.")
             del self.volumes[match.group(1)]
             return Reply(202)
+        if method == "GET" and path in ("/attachments", "/attachments/detail"):
+            return Reply(200, {"attachments": [
+                {"id": a["attachment_id"], "volume_id": v["id"], "instance": a["server_id"], "status": "attached",
+                 "attach_mode": "rw", "attached_at": a["attached_at"], "connection_info": {}}
+                for v in self.volumes.values() for a in v["attachments"]]})
         if method == "GET" and path == "/limits":
             used = list(self.volumes.values())
             return Reply(200, {"limits": {"rate": [], "absolute": {

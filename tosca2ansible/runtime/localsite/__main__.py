@@ -1,7 +1,10 @@
 """``python -m tosca2ansible.runtime.localsite up|down|list|prepare`` — local nodes for people,
 molecule scenarios and tests.
 
-  up --deployment ID --nodes N [--node NAME] [--key PUBKEY_FILE]   boot N ssh-ready nodes, print JSON
+  up --deployment ID --nodes N [--node NAME] [--key PUBKEY_FILE] [--inventory FILE]
+                                                                   boot N ssh-ready nodes, print JSON
+                                                                   (--inventory: an Ansible YAML inventory
+                                                                   of them, e.g. for molecule)
   down [--deployment ID | --all] [--purge]                         remove nodes (--purge: proxy, bridge)
   list [--deployment ID]                                           print the nodes as JSON
   prepare                                                          bridge, apt proxy, base image
@@ -39,9 +42,26 @@ def cmd_up(args) -> int:
 
     with ThreadPoolExecutor(max_workers=max(1, args.nodes)) as pool:
         records = list(pool.map(create, enumerate(names)))
+    if args.inventory:
+        write_inventory(args.inventory, args.node, records, site.cfg.known_hosts_file,
+                        args.key[: -len(".pub")] if args.key and args.key.endswith(".pub") else None)
     print(json.dumps({"nodes": [r.to_dict() for r in records], "known_hosts": str(site.cfg.known_hosts_file),
                       "seconds": round(time.monotonic() - started, 1)}, indent=1))
     return 0
+
+
+def write_inventory(path, group, records, known_hosts, private_key):
+    """YAML inventory: one group named after the node, host vars to reach each node over SSH."""
+    hosts = {}
+    for record in records:
+        hosts[record.name] = {
+            "ansible_host": record.address, "ansible_user": "root",
+            "ansible_ssh_common_args": "-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes" % known_hosts,
+        }
+        if private_key:
+            hosts[record.name]["ansible_ssh_private_key_file"] = private_key
+    with open(path, "w") as handle:
+        json.dump({"all": {"children": {group: {"hosts": hosts}}}}, handle, indent=1)  # JSON is valid YAML
 
 
 def cmd_down(args) -> int:
@@ -82,6 +102,7 @@ def main(argv=None) -> int:
     up.add_argument("--mem-mb", type=int, default=512)
     up.add_argument("--key", help="SSH public key file authorised for root")
     up.add_argument("--timeout", type=float, default=90)
+    up.add_argument("--inventory", help="also write an Ansible inventory of the nodes to this file")
     up.set_defaults(func=cmd_up)
     down = sub.add_parser("down")
     down.add_argument("--deployment")

@@ -76,8 +76,7 @@ def parse_gpus(extra_specs):
     count = 0
     for alias in str(specs.get("pci_passthrough:alias") or "").split(","):
         if alias.strip():
-            name, _, number = alias.partition(":")
-            count += int(number or 1)
+            count += int(alias.partition(":")[2] or 1)
     for key in ("resources:PGPU", "resources:VGPU"):
         count += int(specs.get(key) or 0)
     return count
@@ -165,7 +164,7 @@ class OpenStackProvider(Provider):
         the first proxy access authenticates and discovers endpoints, which can fail like any call."""
         if not isinstance(func, str):
             return func
-        service, _, method = func.partition(".")
+        service, method = func.split(".", 1)
         return getattr(getattr(self.conn, service), method)
 
     def _get_or_none(self, action, func, resource_id):
@@ -442,7 +441,7 @@ class OpenStackProvider(Provider):
             protocol = str(port.get("protocol") or "tcp").lower()
             if protocol not in ("tcp", "udp", "icmp"):
                 raise FatalError("port %r: protocol must be tcp, udp or icmp" % (port,), self.site_name)
-            low, _, high = str(port.get("port", "")).partition("-")
+            low, high = (str(port.get("port", "")).split("-", 1) + [""])[:2]
             if protocol != "icmp" and not low.isdigit():
                 raise FatalError("port %r: 'port' must be a number or a range like 8000-8100" % (port,), self.site_name)
             bounds = (None, None) if protocol == "icmp" else (int(low), int(high or low))

@@ -1,0 +1,18 @@
+"""Where the framework's collection lives, and making its module_utils importable from the CLI.
+
+The CLI shares code with the collection (broker core, site catalogue, providers) instead of copying it:
+the collection under `collections/` is the one source, on sys.path once.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+FRAMEWORK_ROOT = Path(__file__).resolve().parent.parent
+COLLECTIONS_DIR = FRAMEWORK_ROOT / "collections"
+
+
+def ensure_importable() -> None:
+    if str(COLLECTIONS_DIR) not in sys.path:
+        sys.path.insert(0, str(COLLECTIONS_DIR))
