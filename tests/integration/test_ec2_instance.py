@@ -27,7 +27,7 @@ def ec2(moto_server, aws_env):
 @pytest.fixture
 def env(tmp_path, proxy, ec2, aws_env):
     proxy.clear()
-    image_id = ec2.describe_images()["Images"][0]["ImageId"]
+    image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     write_catalogue(tmp_path / "sites.yml", SITE, proxy.url, "us-east-1", image_id)
     return dict(aws_env, INDIGO_SITES=str(tmp_path / "sites.yml"))
 

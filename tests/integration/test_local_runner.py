@@ -69,6 +69,13 @@ def test_changed_tasks_are_counted_and_progress_streamed(tmp_path, indigo_home):
     assert str(indigo_home / "runs") in first.artifacts_dir
     second = run_playbook(project, "deploy.yml", deployment="trun", action="deploy", extravars=extravars, progress=lines.append)
     assert second.ok and second.changed == 0 and second.run_id != first.run_id
+    # both runs are in the audit journal with their final status
+    from tosca2ansible.runtime.journal.query import list_runs
+    from tosca2ansible.runtime.journal.store import JournalStore, default_path
+
+    runs = {r["run_id"]: r for r in list_runs(JournalStore(default_path()), "trun")}
+    assert set(runs) == {first.run_id, second.run_id}
+    assert all(r["status"] == "successful" and r["rc"] == 0 for r in runs.values())
 
 
 def test_failed_task_is_reported_with_host_task_and_message(tmp_path):

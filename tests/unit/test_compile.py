@@ -202,8 +202,8 @@ def test_functions_concat_token_get_property_through_requirement(tmp_path):
         """)
     compile_template(path, str(tmp_path / "p"), {}, TYPES)
     props = load(tmp_path / "p" / "group_vars" / "all" / "topology.yml")["indigo_node_properties"]
-    assert props["fe"]["wn_ips"] == ("{{ ((input_prefix | string) ~ '-' ~ ((groups['vm'] | default([]) | "
-                                     "map('extract', hostvars, 'IM_NODE_PUBLIC_IP') | list)[0] | default(none) | string)) }}")
+    assert props["fe"]["wn_ips"] == ("{{ ((input_prefix | string) ~ '-' ~ (((groups['vm'] | default([]) | "
+                                     "map('extract', hostvars, 'IM_NODE_PUBLIC_IP') | list)[0] | default(none)) | string)) }}")
     assert props["wn"]["front_end_ip"] == "{{ ((input_prefix | string).split(':')[1] | default(none)) }}"
     assert props["wn"]["public_front_end_ip"] == ("UNSAFE", "debian")
 
@@ -260,11 +260,14 @@ def test_jinja_in_an_input_reaches_the_node_literally(tmp_path):
 
 def test_unsupported_type_is_named(tmp_path):
     path = write(tmp_path, """
+        node_types:
+          my.Job:
+            derived_from: tosca.nodes.Root
         topology_template:
           node_templates:
-            job: {type: tosca.nodes.indigo.Qcg.Job, properties: {executable: /bin/true}}
+            job: {type: my.Job}
         """)
-    with pytest.raises(UserInputError, match=r"not supported yet: job \(tosca.nodes.indigo.Qcg.Job\)"):
+    with pytest.raises(UserInputError, match=r"t.yaml:10, node job, field type: not supported yet: job \(my.Job\)"):
         compile_template(path, str(tmp_path / "p"), {}, TYPES)
     assert not (tmp_path / "p").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["t.yaml"]
@@ -279,7 +282,8 @@ def test_module_nodes_run_on_localhost(tmp_path):
     services = [p for p in deploy if p["name"].startswith("Deploy level")]
     assert services and services[0]["hosts"] == "localhost"
     task = services[0]["tasks"][0]
-    assert task["indigo.paas.marathon_app"]["name"] == "marathon-app"
+    assert task["indigo.paas.marathon_app"]["id"] == "/{{ indigo_deployment_id }}/marathon-app"
+    assert task["indigo.paas.marathon_app"]["image"] == "{{ input_docker_image }}"
     undeploy = load(tmp_path / "p" / "undeploy.yml")
     assert [t for t in undeploy[0]["tasks"] if t.get("indigo.paas.marathon_app", {}).get("state") == "absent"]
     shutil.rmtree(tmp_path / "p")

@@ -44,6 +44,8 @@ class Emitter:
         self.topology = topology
         self.plan = plan
         self.render = Renderer(topology, plan)
+        self._networks = None
+        self._instance_args: dict = {}
         self.kinds = {name: classify(topology, plan, node) for name, node in sorted(topology.nodes.items())}
 
     # -- groups --------------------------------------------------------------------------------
@@ -69,6 +71,11 @@ class Emitter:
 
     # -- provisioning --------------------------------------------------------------------------
     def instance_args(self, compute: str) -> dict:
+        if compute not in self._instance_args:
+            self._instance_args[compute] = self._build_instance_args(compute)
+        return dict(self._instance_args[compute])
+
+    def _build_instance_args(self, compute: str) -> dict:
         node = self.topology.nodes[compute]
         caps = node.capabilities
         host, os_cap = caps.get("host", {}), caps.get("os", {})
@@ -112,15 +119,19 @@ class Emitter:
         return result
 
     def _network(self, compute: str) -> Any:
-        for name in sorted(self.topology.nodes):
-            node = self.topology.nodes[name]
-            if "tosca.nodes.network.Port" not in node.chain:
-                continue
-            targets = {r.name: r.target for r in node.requirements}
-            if targets.get("binding") == compute and targets.get("link") in self.topology.nodes:
-                network = self.topology.nodes[targets["link"]]
-                return network.properties.get("network_name") or network.name
-        return None
+        if self._networks is None:
+            # compute -> network name, from the Ports binding a Compute to a Network (first Port wins)
+            self._networks = {}
+            for name in sorted(self.topology.nodes):
+                node = self.topology.nodes[name]
+                if "tosca.nodes.network.Port" not in node.chain:
+                    continue
+                targets = {r.name: r.target for r in node.requirements}
+                if targets.get("link") in self.topology.nodes and targets.get("binding"):
+                    network = self.topology.nodes[targets["link"]]
+                    self._networks.setdefault(targets["binding"],
+                                              network.properties.get("network_name") or network.name)
+        return self._networks.get(compute)
 
     def _volumes(self, compute: str) -> list:
         volumes = []

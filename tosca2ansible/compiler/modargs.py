@@ -39,7 +39,7 @@ def _container_common(node, host_caps: dict) -> dict:
 
 def marathon_app(node, host_caps: dict, state: str) -> dict:
     args: dict = {"endpoint": Expr("{{ indigo_marathon_endpoint }}"), **MESOS_CREDENTIALS,
-                  "id": Expr("/{{ indigo_deployment_id }}/%s" % node.name), "state": state}
+                  "id": Expr("/{{ indigo_deployment_id }}/%s" % node.name), "state": Expr(state)}
     if state == "present":
         ports = host_caps.get("publish_ports")
         args.update(_container_common(node, host_caps))
@@ -53,7 +53,7 @@ def marathon_app(node, host_caps: dict, state: str) -> dict:
 
 def chronos_job(node, host_caps: dict, state: str) -> dict:
     args: dict = {"endpoint": Expr("{{ indigo_chronos_endpoint }}"), **MESOS_CREDENTIALS,
-                  "name": Expr("{{ indigo_deployment_id }}-%s" % node.name), "state": state}
+                  "name": Expr("{{ indigo_deployment_id }}-%s" % node.name), "state": Expr(state)}
     if state == "present":
         props = node.properties
         args.update(_container_common(node, host_caps))
@@ -68,7 +68,7 @@ def chronos_job(node, host_caps: dict, state: str) -> dict:
 def onedata_space(node, host_caps: dict, state: str) -> dict:
     props = node.properties
     args = {"onezone": props.get("onezone"), "token": props.get("token"), "space": props.get("space"),
-            "oneproviders": props.get("oneproviders"), "state": state}
+            "oneproviders": props.get("oneproviders"), "state": Expr(state)}
     if "create" not in props and state == "present":
         args["create"] = False
     return args
@@ -79,7 +79,7 @@ def helm_release(node, host_caps: dict, state: str) -> dict:
     return {"name": props.get("name") or node.name, "chart": props.get("name"),
             "repository": props.get("repository"), "version": props.get("version"),
             "values": props.get("values"), "kubeconfig": Expr("{{ indigo_kubeconfig | default(omit) }}"),
-            "state": state}
+            "state": Expr(state)}
 
 
 BUILDERS = {

@@ -9,6 +9,7 @@ import tempfile
 
 import yaml
 
+from tosca2ansible.compiler import yamlwrite
 from tosca2ansible.compiler.emit import Emitter
 from tosca2ansible.compiler.model import MISSING, Topology
 from tosca2ansible.compiler.render import Expr, Unsafe
@@ -40,6 +41,11 @@ _Dumper.add_representer(Expr, _represent_str)
 
 
 def dump_yaml(data) -> str:
+    return yamlwrite.dump(data)
+
+
+def dump_yaml_pyyaml(data) -> str:
+    """The same document through PyYAML (kept as the reference the fast writer is tested against)."""
     return yaml.dump(data, Dumper=_Dumper, explicit_start=True, sort_keys=False, default_flow_style=False,
                      allow_unicode=True, width=120)
 

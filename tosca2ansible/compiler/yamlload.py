@@ -66,6 +66,8 @@ def load_yaml_text(text: str, filename: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+            problem += " (%s started on line %d)" % (exc.context, exc.context_mark.line + 1)
         raise UserInputError("YAML syntax error: %s" % problem, Location(file=filename, line=line)) from None
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
         raise UserInputError("YAML error: %s" % exc, Location(file=filename)) from None

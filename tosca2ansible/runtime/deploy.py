@@ -127,20 +127,34 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         shutil.move(str(Path(tmp) / "project"), state.project_dir)
     state.write_record(template=str(template.resolve()), inputs=merged_inputs, site=site_name, catalogue=catalogue,
                        status="deploying")
+    _journal_status(state, "deploying")
     result = run_playbook(
         state.project_dir, "deploy.yml", deployment=state.id, action="deploy", progress=progress,
         extravars={"indigo_site": site_name, "indigo_catalogue": catalogue, "indigo_ssh_public_key": public_key,
                    "indigo_ssh_private_key_file": str(state.private_key), "indigo_outputs_file": str(state.outputs_file),
                    # the deployment key for every node, whatever the inventory source says
                    "ansible_ssh_private_key_file": str(state.private_key)},
-        known_hosts=known_hosts_files(state, site), envvars={"INDIGO_SITES": catalogue},
+        known_hosts=known_hosts_files(state, site), envvars={"INDIGO_SITES": catalogue}, catalogue=catalogue,
     )
     return _finish(state, result, "deployed", "deploy")
+
+
+def _journal_status(state: DeploymentState, status: str, note: Optional[str] = None) -> None:
+    """One row of the deployment's history in the audit journal (inputs redacted there)."""
+    from tosca2ansible.runtime.journal.api import Journal
+
+    record = state.read_record() if state.exists() else {}
+    template = state.dir / "template.yaml"
+    with Journal() as journal:
+        journal.record_deployment(state.id, status, site=record.get("site"),
+                                  template=template if template.is_file() else None,
+                                  inputs=record.get("inputs"), note=note)
 
 
 def _finish(state: DeploymentState, result: RunResult, done_status: str, action: str) -> Dict[str, Any]:
     status = done_status if result.ok else "failed"
     state.write_record(status=status, last_run=result.run_id, changed=result.changed)
+    _journal_status(state, status, note="run %s, %d changed" % (result.run_id, result.changed))
     if not result.ok:
         details = "; ".join(result.failures[:5]) or "ansible-runner status %s (rc %s)" % (result.status, result.rc)
         raise DeploymentFailed("%s of %s failed: %s (artifacts: %s)" % (action, state.id, details, result.artifacts_dir))
@@ -185,7 +199,7 @@ def undeploy(deployment: str, progress=None) -> Dict[str, Any]:
             extravars={"indigo_site": site["name"], "indigo_catalogue": catalogue,
                        "indigo_ssh_private_key_file": str(state.private_key),
                        "ansible_ssh_private_key_file": str(state.private_key)},
-            known_hosts=known_hosts_files(state, site), envvars={"INDIGO_SITES": catalogue},
+            known_hosts=known_hosts_files(state, site), envvars={"INDIGO_SITES": catalogue}, catalogue=catalogue,
         )
     provider = provider_for(site)
     left = provider.find_instances(state.id) + provider.find_resources(state.id)
@@ -195,6 +209,7 @@ def undeploy(deployment: str, progress=None) -> Dict[str, Any]:
         state.write_record(status="undeploy-failed", last_run=result.run_id)
         raise DeploymentFailed("undeploy of %s: playbook failed (%s); resources removed by tags instead"
                                % (state.id, "; ".join(result.failures[:3])))
+    _journal_status(state, "undeployed", note="removed by tags: %d" % len(left))
     shutil.rmtree(state.dir)
     return {"deployment": state.id, "outputs": {}, "changed": (result.changed if result else 0) + len(left),
             "status": "undeployed", "removed_by_tags": [getattr(x, "name", str(x)) for x in left]}

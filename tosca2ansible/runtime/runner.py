@@ -9,11 +9,9 @@ local sites, against the keys the site itself generated for its nodes.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import os
 import shlex
 import sys
-import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
@@ -70,7 +68,8 @@ def ssh_common_args(known_hosts: Iterable[Path]) -> str:
 def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, extravars: Optional[Dict[str, Any]] = None,
                  inventory: Optional[Iterable[str]] = None, known_hosts: Iterable[Path] = (),
                  progress: Optional[Callable[[str], None]] = None, on_event: Optional[EventSink] = None,
-                 timeout: Optional[int] = None, envvars: Optional[Dict[str, str]] = None) -> RunResult:
+                 timeout: Optional[int] = None, envvars: Optional[Dict[str, str]] = None,
+                 catalogue: Optional[str] = None) -> RunResult:
     """Run ``playbook`` of ``project_dir``; ``inventory`` defaults to the project's ``inventory/`` dir."""
     try:
         import ansible_runner
@@ -79,11 +78,18 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
     project_dir = Path(project_dir).resolve()
     if not (project_dir / playbook).is_file():
         raise EnvironmentProblem("no playbook %s in %s" % (playbook, project_dir))
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    run_id = "%s-%s-%s-%s" % (stamp, deployment, action, uuid.uuid4().hex[:6])
+    from tosca2ansible.runtime.journal.api import RunJournal, new_run_id
+
+    run_id = new_run_id(deployment, action)
     private_dir = indigo_home() / "runs" / run_id
     private_dir.mkdir(parents=True, exist_ok=True)
-    say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    # The journal masks site credentials and secret-named variables in progress lines and artifacts.
+    journal = RunJournal(run_id, deployment, action, private_dir, extravars=extravars, catalogue=catalogue)
+    emit = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+
+    def say(line):
+        emit(journal.redact(line))
+
     failures: List[str] = []
 
     def handle(event):
@@ -92,7 +98,7 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
             say(line)
         failure = _failure(event)
         if failure:
-            failures.append(failure)
+            failures.append(journal.redact(failure))
         if on_event:
             on_event(event)
         return True  # keep the event in the artifacts
@@ -109,6 +115,7 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
     if os.environ.get("INDIGO_SITES"):
         env["INDIGO_SITES"] = os.environ["INDIGO_SITES"]
     env.update(envvars or {})
+    env.update(journal.env())
     inventories = list(inventory) if inventory else [str(project_dir / "inventory")]
     runner = ansible_runner.run(
         private_data_dir=str(private_dir), project_dir=str(project_dir), playbook=playbook,
@@ -118,6 +125,7 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
         directory_isolation_base_path=None,
     )
     stats = runner.stats or {}
+    journal.close(runner.rc, runner.status, stats)
     changed = sum((stats.get("changed") or {}).values())
     return RunResult(run_id=run_id, status=runner.status, rc=runner.rc if runner.rc is not None else -1,
                      changed=changed, failures=failures, stats=stats,

@@ -40,6 +40,10 @@ APP_CREDENTIALS = {"ac-demo": {"secret": "ac-secret", "name": "indigo-ci"}}
 OIDC_TOKENS = {"oidc-access-token"}  # bearer tokens the emulated IdP (egi/openid) accepts
 
 
+def unauthorized(message="The request you have made requires authentication."):
+    return Reply(401, {"error": {"code": 401, "title": "Unauthorized", "message": message}})
+
+
 class Emulator:
     """Shared state: tokens, faults, config and the service resources (see services.py)."""
 
@@ -103,49 +107,45 @@ class Emulator:
         return Reply(201, body, {"X-Subject-Token": token_id})
 
     def authenticate(self, body):
-        unauthorized = Reply(401, {"error": {"code": 401, "title": "Unauthorized",
-                                                "message": "The request you have made requires authentication."}})
+        refused = unauthorized()
         identity = (body.get("auth") or {}).get("identity") or {}
         methods = identity.get("methods") or []
         scope = (body.get("auth") or {}).get("scope")
         if "password" in methods:
             user = (identity.get("password") or {}).get("user") or {}
-            if USERS.get(user.get("name")) != user.get("password") and user.get("id") != USER["id"]:
-                raise unauthorized
-            if user.get("id") == USER["id"] and USERS["demo"] != user.get("password"):
-                raise unauthorized
+            by_name = user.get("name") in USERS and USERS[user["name"]] == user.get("password")
+            by_id = user.get("id") == USER["id"] and USERS[USER["name"]] == user.get("password")
+            if not (by_name or by_id):
+                raise refused
         elif "application_credential" in methods:
             cred = identity.get("application_credential") or {}
             known = APP_CREDENTIALS.get(cred.get("id")) or next(
                 (c for c in APP_CREDENTIALS.values() if c["name"] == cred.get("name")), None)
             if not known or known["secret"] != cred.get("secret"):
-                raise unauthorized
+                raise refused
             scope = {"project": PROJECT}  # application credentials are always project scoped
         elif "token" in methods:
             with self.lock:
                 if (identity.get("token") or {}).get("id") not in self.tokens:
-                    raise unauthorized
+                    raise refused
         else:
-            raise unauthorized
+            raise refused
         if scope:
             project = scope.get("project") or {}
             if project.get("id") not in (None, PROJECT["id"]) or project.get("name") not in (None, PROJECT["name"]):
-                raise Reply(401, {"error": {"code": 401, "title": "Unauthorized",
-                                               "message": "User has no access to project"}})
+                raise unauthorized("User has no access to project")
         return self.issue_token(methods, bool(scope))
 
     def federated_auth(self, headers):
         bearer = (headers.get("Authorization") or "").partition("Bearer ")[2].strip()
         if bearer not in OIDC_TOKENS:
-            raise Reply(401, {"error": {"code": 401, "title": "Unauthorized",
-                                           "message": "The request you have made requires authentication."}})
+            raise unauthorized()
         return self.issue_token(["openid"], False)
 
     def check_token(self, headers):
         with self.lock:
             if headers.get("X-Auth-Token") not in self.tokens:
-                raise Reply(401, {"error": {"code": 401, "title": "Unauthorized",
-                                               "message": "The request you have made requires authentication."}})
+                raise unauthorized()
 
     # -- control ------------------------------------------------------------------------------
     def control(self, method, path, body):
@@ -193,10 +193,11 @@ class Emulator:
         if fault:
             status = int(fault.get("status", 503))
             raise Reply(status, {"error": {"code": status, "title": "Injected fault",
-                                              "message": fault.get("message", "injected fault")}})
+                                           "message": fault.get("message", "injected fault")}})
         if path in ("/", "/v3") and method == "GET":
-            return Reply(300 if path == "/" else 200,
-                            self.identity_versions() if path == "/" else self.identity_version())
+            if path == "/":
+                return Reply(300, self.identity_versions())
+            return Reply(200, self.identity_version())
         if path == "/v3/auth/tokens" and method == "POST":
             return self.authenticate(body)
         match = re.fullmatch(r"/v3/OS-FEDERATION/identity_providers/[^/]+/protocols/[^/]+/auth", path)

@@ -14,8 +14,10 @@ DEFAULT_SUBNET = "10.77.0.0/24"
 DEFAULT_SUITE = "trixie"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 APT_PROXY_PORT = 3142
-# Containers share the host CPUs, so CPUs may be promised several times over; memory may not.
-DEFAULT_CPU_OVERCOMMIT = 4.0
+# Containers share the host CPUs (nothing is pinned), so the CPUs declared by all nodes together may
+# exceed the host's many times over; one node may not declare more CPUs than the host has. Memory is
+# not overcommitted.
+DEFAULT_CPU_OVERCOMMIT = 16.0
 DEFAULT_RESERVED_MEM_MB = 1024
 
 

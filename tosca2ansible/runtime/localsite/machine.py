@@ -84,8 +84,7 @@ def start_machine(cfg: LocalSiteConfig, name: str, netns: str) -> int:
         "--resolv-conf=off", "--timezone=off", "--link-journal=no",
     ]
     log = open(paths["log"], "ab")
-    env = dict(os.environ, SYSTEMD_NSPAWN_TMPFS_TMP="0")
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     log.close()
     time.sleep(0.2)
     if proc.poll() is not None:

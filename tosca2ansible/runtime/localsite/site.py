@@ -18,6 +18,8 @@ from tosca2ansible.runtime.localsite.errors import CapacityError, LocalSiteError
 from tosca2ansible.runtime.localsite.host import check_host, file_lock, host_capacity, pid_alive, write_atomic
 
 DEPLOYMENT_TAG = "indigo_deployment"
+# A node reserved (metadata written) but never booted for this long was abandoned by a crashed creator.
+ABANDONED_AFTER_S = 600
 
 
 @dataclasses.dataclass
@@ -83,7 +85,9 @@ class LocalSite:
         return self._refresh(record) if record else None
 
     def _refresh(self, record: NodeRecord) -> NodeRecord:
-        if record.pid and not pid_alive(record.pid):
+        if not record.pid and time.time() - record.created > ABANDONED_AFTER_S:
+            record.status = "stopped"  # its creator died before booting it: free to delete or re-create
+        elif record.pid and not pid_alive(record.pid):
             record.status = "stopped"
         elif record.pid and record.status != "stopped":
             record.status = "active" if machine.ssh_ready(record.address, timeout=0.5) else "building"
@@ -104,6 +108,9 @@ class LocalSite:
         problems = []
         if gpus:
             problems.append("%d GPU(s) requested, the local site has none" % gpus)
+        host_cpus = host_capacity()["cpus"]
+        if cpus > host_cpus:
+            problems.append("%d CPUs requested for one node, this machine has %d" % (cpus, host_cpus))
         for key, wanted, unit in (("cores", cpus, "CPUs"), ("ram_mb", mem_mb, "MB RAM"), ("instances", 1, "nodes")):
             limit, used = use[key]["limit"], use[key]["used"]
             if used + wanted > limit:

@@ -18,7 +18,7 @@ description:
     C(IM_NODE_PUBLIC_IP), C(IM_INFRASTRUCTURE_ID), C(IM_NODE_NET_<n>_IP)) so INDIGO-era playbooks work.
   - Only instances are hosts; applications (Marathon, Chronos, Helm) never are.
   - The configuration file name must end with C(.indigo_deployment.yml) or C(.indigo_deployment.yaml).
-author: INDIGO PaaS Ansible maintainers
+author: INDIGO PaaS Ansible maintainers (@indigo-dc)
 extends_documentation_fragment:
   - ansible.builtin.constructed
   - ansible.builtin.inventory_cache

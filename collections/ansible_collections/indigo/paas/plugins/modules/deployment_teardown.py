@@ -16,7 +16,7 @@ description:
     them in dependency order (public IPs, instances, volumes, security groups, keys, routers, subnets,
     networks).
   - A second run finds nothing and reports C(changed=false).
-author: INDIGO PaaS Ansible maintainers
+author: INDIGO PaaS Ansible maintainers (@indigo-dc)
 extends_documentation_fragment:
   - indigo.paas.site
 attributes:

@@ -23,7 +23,7 @@ description:
     retried with backoff first.
   - With O(state=absent) and no O(node), deletes every resource of the deployment on the site (as
     M(indigo.paas.deployment_teardown) does).
-author: INDIGO PaaS Ansible maintainers
+author: INDIGO PaaS Ansible maintainers (@indigo-dc)
 extends_documentation_fragment:
   - indigo.paas.site
 attributes:

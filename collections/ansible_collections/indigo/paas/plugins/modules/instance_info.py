@@ -15,7 +15,7 @@ description:
   - Lists live instances by the tags C(indigo_deployment) and C(indigo_node); changes nothing.
   - With O(resources=true) also lists the other resources the deployment owns on the site (networks,
     security groups, volumes, public IPs, keys).
-author: INDIGO PaaS Ansible maintainers
+author: INDIGO PaaS Ansible maintainers (@indigo-dc)
 extends_documentation_fragment:
   - indigo.paas.site
 attributes:

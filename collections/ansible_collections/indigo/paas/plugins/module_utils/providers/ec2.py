@@ -124,8 +124,7 @@ class EC2Provider(Provider):
     def _paged(self, method, key, **kwargs):
         try:
             for page in self.client.get_paginator(method).paginate(**kwargs):
-                for item in page.get(key, []):
-                    yield item
+                yield from page.get(key, [])
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise classify(exc, self.site_name) from exc
 
@@ -152,8 +151,7 @@ class EC2Provider(Provider):
         if ids:
             kwargs["InstanceIds"] = ids
         for reservation in self._paged("describe_instances", "Reservations", **kwargs):
-            for raw in reservation["Instances"]:
-                yield raw
+            yield from reservation["Instances"]
 
     def find_instances(self, deployment, node=None):
         filters = [{"Name": "tag:%s" % TAG_DEPLOYMENT, "Values": [deployment]},
@@ -464,6 +462,6 @@ class EC2Provider(Provider):
         for attribute in attributes:
             for value in attribute.get("AttributeValues", []):
                 limit = int(value["AttributeValue"])
-        used = sum(1 for _ in self._describe([{"Name": "instance-state-name", "Values": ["pending", "running"]}]))
+        used = sum(1 for _raw in self._describe([{"Name": "instance-state-name", "Values": ["pending", "running"]}]))
         return {"instances": {"limit": limit, "used": used}, "cores": {"limit": None, "used": None},
                 "ram_mb": {"limit": None, "used": None}, "gpus": {"limit": None, "used": None}}

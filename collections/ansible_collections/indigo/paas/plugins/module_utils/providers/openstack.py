@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import concurrent.futures
 import ipaddress
 import re
 import threading
@@ -99,15 +100,18 @@ class OpenStackProvider(Provider):
         self.poll_interval = float(self.site.get("poll_interval", 2.0))
         self.delete_timeout = float(self.site.get("delete_timeout", 600))
         self._conn = None
-        self._lock = threading.RLock()
+        self._conn_lock = threading.Lock()
+        self._prepare_lock = threading.Lock()  # creates of one deployment share one network, group, key
+        self._flavor_lock = threading.Lock()
         self._prepared = {}
+        self._networks = {}
         self._flavors = None
         self._images = {}
 
     # -- connection and API calls -------------------------------------------------------------------
     @property
     def conn(self):
-        with self._lock:
+        with self._conn_lock:
             if self._conn is None:
                 if not HAS_OPENSTACKSDK:
                     raise FatalError("the openstacksdk Python package is required for OpenStack sites", self.site_name)
@@ -166,6 +170,19 @@ class OpenStackProvider(Provider):
             return func
         service, method = func.split(".", 1)
         return getattr(getattr(self.conn, service), method)
+
+    @staticmethod
+    def _parallel(calls, workers=8):
+        """Run independent API calls at once (each pays the cloud's latency); results in order, and
+        the first error is raised only after every call has finished, so nothing runs unobserved."""
+        if len(calls) <= 1:
+            return [call() for call in calls]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(calls))) as pool:
+            futures = [pool.submit(call) for call in calls]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0]
+        return [f.result() for f in futures]
 
     def _get_or_none(self, action, func, resource_id):
         """A GET that answers None for 404 (one call; ``find_*`` would add a listing on a miss)."""
@@ -230,8 +247,9 @@ class OpenStackProvider(Provider):
     def create_instance(self, spec):
         self._check_deployment(spec.deployment)
         prepared = self._prepare_node(spec)
-        attrs = {"name": spec.name, "image_id": self._resolve_image(spec).id,
-                 "flavor_id": self._resolve_flavor(spec).id, "networks": [{"uuid": prepared["network_id"]}],
+        image, flavor = self._resolve_image(spec), self._resolve_flavor(spec)
+        attrs = {"name": spec.name, "image_id": image.id, "flavor_id": flavor.id,
+                 "networks": [{"uuid": prepared["network_id"]}],
                  "security_groups": [{"name": prepared["security_group"]}], "metadata": spec.tags}
         if prepared.get("key_name"):
             attrs["key_name"] = prepared["key_name"]
@@ -247,12 +265,16 @@ class OpenStackProvider(Provider):
                     self._attach_volume(server.id, spec, volume)
                 if spec.public_ip:
                     self._attach_floating_ip(server.id, spec.deployment, prepared)
-            return self.get_instance(server.id)
+                return self.get_instance(server.id)
+            # Nova's create answer has no addresses yet: describe the accepted server without another call
+            return Instance(id=server.id, name=spec.name, site=self.site_name, deployment=spec.deployment,
+                            node=spec.node, index=spec.index, status="building", flavor=flavor.name, image=image.id)
         except Exception as exc:
             try:  # nothing half-built survives a failed create
                 self.delete_instance(server.id, wait=True)
             except ProviderError as cleanup:
-                exc.details = dict(getattr(exc, "details", None) or {}, cleanup_error=cleanup.message)
+                if isinstance(exc, ProviderError):
+                    exc.details["cleanup_error"] = cleanup.message
             raise
 
     def _create_server(self, spec, attrs):
@@ -263,7 +285,7 @@ class OpenStackProvider(Provider):
             if calls:
                 for instance in self.find_instances(spec.deployment, spec.node):
                     if instance.index == spec.index:
-                        return self._sdk("compute.get_server")(instance.id)
+                        return instance
             calls.append(1)
             try:
                 return self._sdk("compute.create_server")(**attrs)
@@ -289,8 +311,12 @@ class OpenStackProvider(Provider):
         deadline = time.monotonic() + self.delete_timeout
         pending = list(server_ids)
         while pending:
-            pending = [sid for sid in pending
-                       if self._get_or_none("reading server %s" % sid, "compute.get_server", sid) is not None]
+            if len(pending) == 1:
+                pending = [sid for sid in pending
+                           if self._get_or_none("reading server %s" % sid, "compute.get_server", sid) is not None]
+            else:  # one listing per round instead of one GET per server
+                listed = {server.id for server in self._api("listing servers", "compute.servers", details=False)}
+                pending = [sid for sid in pending if sid in listed]
             if pending and time.monotonic() >= deadline:
                 raise TransientError("servers %s not deleted after %ss" % (", ".join(pending), self.delete_timeout),
                                      self.site_name)
@@ -370,21 +396,35 @@ class OpenStackProvider(Provider):
         return result
 
     def _prepare_node(self, spec):
-        with self._lock:  # concurrent creates of one deployment share one network, group and key
+        with self._prepare_lock:
             key = (spec.deployment, spec.node)
             if key not in self._prepared:
-                network_id, external_id = self._ensure_network(spec)
-                self._prepared[key] = {
-                    "network_id": network_id, "external_network_id": external_id,
-                    "security_group": self._ensure_security_group(spec),
-                    "key_name": self._ensure_keypair(spec.deployment, spec.ssh_public_key)}
+                network_key = (spec.deployment, spec.network)
+                calls = [lambda: self._ensure_security_group(spec),
+                         lambda: self._ensure_keypair(spec.deployment, spec.ssh_public_key),
+                         lambda: self._resolve_image(spec), lambda: self._resolve_flavor(spec)]
+                if network_key not in self._networks:
+                    calls.append(lambda: self._ensure_network(spec))
+                results = self._parallel(calls)
+                if network_key not in self._networks:
+                    self._networks[network_key] = results[-1]
+                network_id, external_id = self._networks[network_key]
+                self._prepared[key] = {"network_id": network_id, "external_network_id": external_id,
+                                       "security_group": results[0], "key_name": results[1]}
             return self._prepared[key]
 
     def _tagged(self, kind, deployment, **filters):
         return self._api("listing %s" % kind, "network." + kind, tags=self._tag(deployment), **filters)
 
     def _create_tagged(self, kind, deployment, creator, deleter, **attrs):
-        """Create then tag at once; an untaggable resource is deleted, as teardown could never find it."""
+        """Create with the tag in the body (Neutron's tag-creation extension); where the cloud refuses
+        that, create then tag at once, deleting a resource that cannot be tagged: teardown could never
+        find it."""
+        try:
+            return self._api("creating %s" % kind, creator, tags=[self._tag(deployment)], **attrs)
+        except FatalError as exc:
+            if "tags" not in exc.message:
+                raise
         resource = self._api("creating %s" % kind, creator, **attrs)
         try:
             self._api("tagging %s" % kind, "network.set_tags", resource, [self._tag(deployment)])
@@ -404,27 +444,37 @@ class OpenStackProvider(Provider):
         return externals[0].id if externals else None
 
     def _ensure_network(self, spec):
-        external_id = self._external_network()
+        """The site's network, or the deployment's own network + subnet + router. Independent calls
+        go out together: on a slow API this chain is what a first deployment waits for."""
         name = spec.network or (self.site.get("network") or {}).get("private")
         if name:
-            network = self._api("finding network %s" % name, "network.find_network", name, ignore_missing=True)
+            external_id, network = self._parallel([self._external_network, lambda: self._api(
+                "finding network %s" % name, "network.find_network", name, ignore_missing=True)])
             if network is None:
                 raise FatalError("network %s not found on site %s" % (name, self.site_name), self.site_name)
             return network.id, external_id
         deployment, label = spec.deployment, "indigo-%s" % spec.deployment
-        networks = self._tagged("networks", deployment)
+        site_network = self.site.get("network") or {}
+        external_id, networks, subnets, routers = self._parallel([
+            self._external_network, lambda: self._tagged("networks", deployment),
+            lambda: self._tagged("subnets", deployment), lambda: self._tagged("routers", deployment)])
         network = networks[0] if networks else self._create_tagged(
             "network", deployment, "network.create_network", "network.delete_network", name=label)
-        subnets = self._tagged("subnets", deployment, network_id=network.id)
-        subnet = subnets[0] if subnets else self._create_tagged(
-            "subnet", deployment, "network.create_subnet", "network.delete_subnet", network_id=network.id, name=label,
-            ip_version=4, cidr=(self.site.get("network") or {}).get("cidr", "10.10.0.0/24"),
-            dns_nameservers=(self.site.get("network") or {}).get("dns_nameservers", []))
-        if external_id:
-            routers = self._tagged("routers", deployment)
-            router = routers[0] if routers else self._create_tagged(
-                "router", deployment, "network.create_router", "network.delete_router", name=label,
-                external_gateway_info={"network_id": external_id})
+        subnets = [s for s in subnets if s.network_id == network.id]
+
+        def subnet_call():
+            return subnets[0] if subnets else self._create_tagged(
+                "subnet", deployment, "network.create_subnet", "network.delete_subnet", network_id=network.id,
+                name=label, ip_version=4, cidr=site_network.get("cidr", "10.10.0.0/24"),
+                dns_nameservers=site_network.get("dns_nameservers", []))
+
+        def router_call():
+            if routers or not external_id:
+                return routers[0] if routers else None
+            return self._create_tagged("router", deployment, "network.create_router", "network.delete_router",
+                                       name=label, external_gateway_info={"network_id": external_id})
+        subnet, router = self._parallel([subnet_call, router_call])
+        if router is not None:
             interfaces = self._api("listing router ports", "network.ports", device_id=router.id, network_id=network.id)
             if not interfaces:
                 self._api("adding router interface", "network.add_interface_to_router", router, subnet=subnet.id)
@@ -446,15 +496,14 @@ class OpenStackProvider(Provider):
                 raise FatalError("port %r: 'port' must be a number or a range like 8000-8100" % (port,), self.site_name)
             bounds = (None, None) if protocol == "icmp" else (int(low), int(high or low))
             wanted.append((protocol,) + bounds + (port.get("remote_cidr") or "0.0.0.0/0", None))
-        rules = self._api("reading security group", "network.get_security_group", group.id).security_group_rules or []
+        rules = group.security_group_rules or []  # listings and creations carry the rules
         have = {(r.get("protocol"), r.get("port_range_min"), r.get("port_range_max"), r.get("remote_ip_prefix"),
                  r.get("remote_group_id")) for r in rules if r.get("direction") == "ingress"}
-        for protocol, low, high, cidr, remote_group in wanted:
-            if (protocol, low, high, cidr, remote_group) not in have:
-                have.add((protocol, low, high, cidr, remote_group))
-                self._api("adding security group rule", "network.create_security_group_rule", security_group_id=group.id,
-                          direction="ingress", ethertype="IPv4", protocol=protocol, port_range_min=low,
-                          port_range_max=high, remote_ip_prefix=cidr, remote_group_id=remote_group)
+        missing = [rule for rule in dict.fromkeys(wanted) if rule not in have]
+        self._parallel([lambda r=rule: self._api(
+            "adding security group rule", "network.create_security_group_rule", security_group_id=group.id,
+            direction="ingress", ethertype="IPv4", protocol=r[0], port_range_min=r[1], port_range_max=r[2],
+            remote_ip_prefix=r[3], remote_group_id=r[4]) for rule in missing])
         return group.name
 
     def _ensure_keypair(self, deployment, public_key):
@@ -508,13 +557,15 @@ class OpenStackProvider(Provider):
             if flavor is None:
                 raise FatalError("flavor %s not found on site %s" % (spec.flavor, self.site_name), self.site_name)
             return flavor
-        with self._lock:
+        with self._flavor_lock:
             if self._flavors is None:
                 flavors = self._api("listing flavors", "compute.flavors", details=True)
-                for flavor in flavors:
-                    if not flavor.extra_specs:  # Nova < 2.61 lists flavors without extra specs
-                        flavor.extra_specs = self._api("reading flavor extra specs",
-                                                       "compute.fetch_flavor_extra_specs", flavor).extra_specs
+                if not any(flavor.extra_specs for flavor in flavors):  # Nova < 2.61 lists them without
+                    fetched = self._parallel([lambda f=f: self._api("reading flavor extra specs",
+                                                                    "compute.fetch_flavor_extra_specs", f)
+                                              for f in flavors])
+                    for flavor, with_specs in zip(flavors, fetched):
+                        flavor.extra_specs = with_specs.extra_specs
                 self._flavors = [f for f in flavors if not f.is_disabled]
         gpus = int(spec.gpus or 0)
 
@@ -535,52 +586,55 @@ class OpenStackProvider(Provider):
     # -- teardown and inventory of resources ----------------------------------------------------------------
     def find_resources(self, deployment):
         self._check_deployment(deployment)
-        found = []
-        for kind, lister in (("floating_ip", "ips"), ("router", "routers"), ("subnet", "subnets"),
-                             ("network", "networks"), ("security_group", "security_groups")):
-            for item in self._tagged(lister, deployment):
-                found.append(Resource(kind, item.id, item.name or getattr(item, "floating_ip_address", ""),
-                                      self.site_name))
-        for volume in self._owned_volumes(deployment):
-            found.append(Resource("volume", volume.id, volume.name, self.site_name))
-        keypair = self._api("reading key pair", "compute.find_keypair", "indigo-%s" % deployment,
-                            ignore_missing=True)
-        if keypair is not None:
-            found.append(Resource("keypair", keypair.name, keypair.name, self.site_name))
+        kinds = (("floating_ip", "ips"), ("router", "routers"), ("subnet", "subnets"), ("network", "networks"),
+                 ("security_group", "security_groups"))
+        listings = self._parallel([lambda lister=lister: self._tagged(lister, deployment) for _kind, lister in kinds] + [
+            lambda: self._owned_volumes(deployment),
+            lambda: self._api("reading key pair", "compute.find_keypair", "indigo-%s" % deployment,
+                              ignore_missing=True)])
+        found = [Resource(kind, item.id, item.name or getattr(item, "floating_ip_address", ""), self.site_name)
+                 for (kind, _lister), items in zip(kinds, listings) for item in items]
+        found += [Resource("volume", volume.id, volume.name, self.site_name) for volume in listings[-2]]
+        if listings[-1] is not None:
+            found.append(Resource("keypair", listings[-1].name, listings[-1].name, self.site_name))
         return found
+
+    def _delete_resource(self, resource):
+        if resource.kind == "floating_ip":
+            self._api("deleting floating IP", "network.delete_ip", resource.id, ignore_missing=True)
+        elif resource.kind == "volume":
+            self._delete_volume(resource.id)
+        elif resource.kind == "router":
+            for port in self._api("listing router ports", "network.ports", device_id=resource.id):
+                if port.device_owner == "network:router_interface":
+                    self._api("removing router interface", "network.remove_interface_from_router", resource.id,
+                              port=port.id)
+            self._api("deleting router", "network.delete_router", resource.id, ignore_missing=True)
+        elif resource.kind in ("subnet", "network", "security_group"):
+            self._api("deleting %s" % resource.kind, "network.delete_%s" % resource.kind, resource.id,
+                      ignore_missing=True)
+        else:
+            self._api("deleting key pair", "compute.delete_keypair", resource.id, ignore_missing=True)
+        return resource
 
     def delete_deployment(self, deployment):
         self._check_deployment(deployment)
         instances = self.find_instances(deployment)
         deleted = [Resource("instance", i.id, i.name, self.site_name) for i in instances]
-        for instance in instances:  # all deletes first, one wait: teardown time is one deletion, not N
-            self._api("deleting server %s" % instance.name, "compute.delete_server", instance.id,
-                      ignore_missing=True)
+        # all deletes at once, then one wait: teardown takes one deletion's time, not N
+        deletes = [lambda i=instance: self._api("deleting server %s" % i.name, "compute.delete_server", i.id,
+                                                ignore_missing=True) for instance in instances]
+        self._parallel(deletes, workers=16)
         self._wait_gone([i.id for i in instances])
         resources = self.find_resources(deployment)
-        order = ("floating_ip", "volume", "router", "subnet", "network", "security_group", "keypair")
-        for resource in sorted(resources, key=lambda r: order.index(r.kind)):
-            if resource.kind == "floating_ip":
-                self._api("deleting floating IP", "network.delete_ip", resource.id, ignore_missing=True)
-            elif resource.kind == "volume":
-                self._delete_volume(resource.id)
-            elif resource.kind == "router":
-                for port in self._api("listing router ports", "network.ports", device_id=resource.id):
-                    if port.device_owner == "network:router_interface":
-                        self._api("removing router interface", "network.remove_interface_from_router", resource.id,
-                                  port=port.id)
-                self._api("deleting router", "network.delete_router", resource.id, ignore_missing=True)
-            elif resource.kind == "subnet":
-                self._api("deleting subnet", "network.delete_subnet", resource.id, ignore_missing=True)
-            elif resource.kind == "network":
-                self._api("deleting network", "network.delete_network", resource.id, ignore_missing=True)
-            elif resource.kind == "security_group":
-                self._api("deleting security group", "network.delete_security_group", resource.id, ignore_missing=True)
-            else:
-                self._api("deleting key pair", "compute.delete_keypair", resource.id, ignore_missing=True)
-            deleted.append(resource)
-        with self._lock:
+        # Neutron's order: what uses a subnet (floating IPs, router interfaces) before the subnet, ports
+        # (gone with the servers) before security groups, subnets before their network
+        for stage in (("floating_ip", "volume", "router", "keypair"), ("subnet", "security_group"), ("network",)):
+            deleted += self._parallel([lambda r=resource: self._delete_resource(r)
+                                       for resource in resources if resource.kind in stage])
+        with self._prepare_lock:
             self._prepared = {k: v for k, v in self._prepared.items() if k[0] != deployment}
+            self._networks = {k: v for k, v in self._networks.items() if k[0] != deployment}
         return deleted
 
     # -- monitoring -------------------------------------------------------------------------------------------

@@ -1,0 +1,126 @@
+"""Compiler speed against stock tosca-parser, in one run.
+
+    .venv/bin/python bench/compile.py [--stock-10000]
+
+1. The shared corpus: our compiler (full compile, files written) vs stock ToscaTemplate on the same files
+   (imports mapped to the same local type files). Goal: >= 10x faster.
+2. Synthetic topologies of 10/100/1 000/10 000 nodes. Goal: 10 000 nodes in <= 5 s, linear growth.
+   Stock tosca-parser is run up to 1 000 nodes (10 000 takes ~93 s; --stock-10000 runs it anyway).
+Each measurement runs in a fresh process, so peak memory (ru_maxrss) is per measurement. Times are CPU
+seconds (the machine is shared; wall clock is printed too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+CORPUS = "/work/shared/corpus/indigo-tosca-types/examples"
+TYPES_DIR = "/work/shared/corpus/types/"
+SIZES = (10, 100, 1000, 10000)
+
+
+def synthetic_template(nodes: int) -> str:
+    """nodes/2 Compute nodes, each hosting one software node; software depends on its predecessor in
+    chains of 10 (so the plan has 10 levels whatever the size)."""
+    lines = ["tosca_definitions_version: tosca_simple_yaml_1_0", "topology_template:", "  inputs:",
+             "    cpus: {type: integer, default: 1}", "  node_templates:"]
+    for index in range(nodes // 2):
+        lines += ["    vm%d:" % index, "      type: tosca.nodes.Compute", "      capabilities:",
+                  "        host: {properties: {num_cpus: {get_input: cpus}, mem_size: 1 GB}}",
+                  "    app%d:" % index, "      type: tosca.nodes.SoftwareComponent",
+                  "      properties: {component_version: '1.%d'}" % index,
+                  "      requirements:", "        - host: vm%d" % index]
+        if index % 10:
+            lines.append("        - dependency: app%d" % (index - 1))
+        lines += ["      interfaces:", "        Standard:",
+                  "          configure: {implementation: app.yml, inputs: {peer: {get_attribute: [vm%d, private_address, 0]}}}"
+                  % index]
+    lines += ["  outputs:", "    first_ip: {value: {get_attribute: [vm0, public_address, 0]}}"]
+    return "\n".join(lines) + "\n"
+
+
+def _local_defs() -> dict:
+    defs = {}
+    for path in glob.glob(os.path.join(TYPES_DIR, "**", "*.yaml"), recursive=True):
+        defs["https://" + os.path.relpath(path, TYPES_DIR)] = path
+    return defs
+
+
+def _measure(kind: str, paths: list) -> dict:
+    """Runs in a child process: compile or stock-parse every path; returns times and peak RSS."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    failures = 0
+    if kind == "ours":
+        from tosca2ansible.compiler import compile_template  # pylint: disable=import-outside-toplevel
+        from tosca2ansible.errors import UserInputError  # pylint: disable=import-outside-toplevel
+
+        with tempfile.TemporaryDirectory() as out:
+            for index, path in enumerate(paths):
+                try:
+                    compile_template(path, os.path.join(out, str(index)), {}, ["https://=" + TYPES_DIR],
+                                     None, defer_inputs=True)
+                except UserInputError:
+                    failures += 1
+    else:
+        from toscaparser.tosca_template import ToscaTemplate  # pylint: disable=import-outside-toplevel
+
+        defs = _local_defs()
+        for path in paths:
+            try:
+                ToscaTemplate(path, local_defs=defs)
+            except Exception:  # pylint: disable=broad-except  # stock parser failures still cost time
+                failures += 1
+    return {"cpu": time.process_time() - cpu0, "wall": time.perf_counter() - wall0,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "failures": failures}
+
+
+def _child(kind: str, paths: list) -> dict:
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", kind, *paths],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stock-10000", action="store_true", help="also run stock tosca-parser on 10 000 nodes")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_measure(args.child[0], args.child[1:])))
+        return
+    corpus = sorted(glob.glob(os.path.join(CORPUS, "*.y*ml")))
+    ours, stock = _child("ours", corpus), _child("stock", corpus)
+    print("corpus (%d templates)            cpu s    wall s   peak MB  failures" % len(corpus))
+    print("  indigo compile (files written) %7.2f  %7.2f  %7.0f  %d" % (ours["cpu"], ours["wall"], ours["peak_mb"], ours["failures"]))
+    print("  stock tosca-parser (parse)     %7.2f  %7.2f  %7.0f  %d" % (stock["cpu"], stock["wall"], stock["peak_mb"], stock["failures"]))
+    print("  speed-up (cpu): %.1fx (goal >= 10x)" % (stock["cpu"] / max(ours["cpu"], 1e-9)))
+    print()
+    print("synthetic nodes   ours cpu s  wall s  peak MB   stock cpu s  peak MB")
+    with tempfile.TemporaryDirectory() as folder:
+        previous = None
+        for size in SIZES:
+            path = os.path.join(folder, "synthetic_%d.yaml" % size)
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(synthetic_template(size))
+            mine = _child("ours", [path])
+            if size < 10000 or args.stock_10000:
+                theirs = _child("stock", [path])
+                stock_text = "%11.2f  %7.0f" % (theirs["cpu"], theirs["peak_mb"])
+            else:
+                stock_text = "    skipped (~93 s measured; --stock-10000)"
+            growth = "" if previous is None else "  x%.1f for x10 nodes" % (mine["cpu"] / max(previous, 1e-9))
+            print("%15d  %10.2f  %6.2f  %7.0f  %s%s" % (size, mine["cpu"], mine["wall"], mine["peak_mb"], stock_text, growth))
+            assert mine["failures"] == 0, "synthetic template failed to compile"
+            previous = mine["cpu"]
+
+
+if __name__ == "__main__":
+    main()
