@@ -9,7 +9,7 @@ from tosca2ansible.compiler import modargs, typemap
 from tosca2ansible.compiler.model import MISSING, Node, Topology
 from tosca2ansible.compiler.plan import Plan
 from tosca2ansible.compiler.render import Expr, Renderer, Unsafe
-from tosca2ansible.errors import Location, UnsupportedError
+from tosca2ansible.errors import Location, UnsupportedError, UserInputError
 
 OPERATION_ORDER = ("create", "configure", "start")
 GALAXY_ROLE = "tosca.artifacts.AnsibleGalaxy.role"
@@ -23,11 +23,14 @@ def slug(name: str) -> str:
 
 def classify(topology: Topology, plan: Plan, node: Node) -> tuple:
     """(kind, mapping) of a node: compute | roles | module | folded | operation; or raise unsupported."""
-    if node.name in plan.computes:
+    if plan.compute_of.get(node.name) == node.name:
         return "compute", None
     mapping = typemap.mapping_for(node.chain)
     if mapping is not None and mapping.kind == "runtime":
         return ("roles", mapping) if plan.compute_of.get(node.name) else ("folded", mapping)
+    if mapping is not None and mapping.kind == "roles" and not plan.compute_of.get(node.name):
+        raise UserInputError("%s (%s) is not hosted on any Compute node (add a host requirement)"
+                             % (node.name, node.type), Location(topology.file, node.line, node.name, "requirements"))
     if mapping is not None:
         return mapping.kind, mapping
     if any(op in node.operations.get("Standard", {}) for op in OPERATION_ORDER):

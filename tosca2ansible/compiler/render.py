@@ -92,7 +92,7 @@ class Renderer:
         if name in ("SELF", "SOURCE"):
             return context or None
         if name == "HOST":
-            return self.plan.host_of.get(context) or (context if context in self.plan.computes else None)
+            return self.plan.host_of.get(context) or (context if self.plan.compute_of.get(context) == context else None)
         if name == "TARGET":
             return None
         return name

@@ -24,7 +24,6 @@ def test_two_execute_nodes_join_the_pool(host):
 
 
 def test_four_jobs_complete(host):
-    host.check_output("id tester || useradd -m tester")
     host.check_output("rm -rf ~tester/jobs && install -d -o tester ~tester/jobs")
     host.check_output(f"cd ~tester/jobs && printf '{SUBMIT}' > job.sub && chown tester job.sub")
     host.check_output("cd ~tester/jobs && runuser -u tester -- condor_submit job.sub")
@@ -35,4 +34,5 @@ def test_four_jobs_complete(host):
         time.sleep(5)
     assert host.run("runuser -u tester -- condor_q -af ClusterId").stdout.strip() == ""
     outputs = [host.file(f"/home/tester/jobs/out.{i}").content_string.strip() for i in range(4)]
-    assert all(outputs) and len(set(outputs)) >= 1
+    assert len(outputs) == 4 and all(outputs)
+    assert set(outputs) <= set(host.check_output("condor_status -af Machine").split())

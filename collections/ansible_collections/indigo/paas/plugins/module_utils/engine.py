@@ -230,6 +230,10 @@ class Engine:
         return FatalError("%s: %s" % (type(exc).__name__, exc), self.provider.site_name)
 
     # -- whole deployment ------------------------------------------------------------------
+    def live_instances(self, deployment, node=None):
+        """Live instances of ``deployment`` (and ``node``), transient errors retried."""
+        return self._live(deployment, node)
+
     def find_deployment(self, deployment):
         instances = self._live(deployment, None)
         resources = self._retry(lambda: self.provider.find_resources(deployment))

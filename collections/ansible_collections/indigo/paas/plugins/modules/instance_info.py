@@ -85,7 +85,7 @@ class InstanceInfoModule(IndigoModule):
             check_node(self.params["node"])
         site, provider = resolve_site_and_provider(self.params)
         engine = Engine(provider, log=self.log)
-        instances = engine._live(self.params["deployment"], self.params["node"])
+        instances = engine.live_instances(self.params["deployment"], self.params["node"])
         instances.sort(key=lambda inst: (inst.node, inst.index))
         result = dict(changed=False, site=site["name"], instances=[inst.to_dict() for inst in instances], resources=[])
         if self.params["resources"]:

@@ -154,11 +154,12 @@ class EC2Provider(Provider):
             yield from reservation["Instances"]
 
     def find_instances(self, deployment, node=None):
-        filters = [{"Name": "tag:%s" % TAG_DEPLOYMENT, "Values": [deployment]},
-                   {"Name": "instance-state-name", "Values": LIVE_STATES}]
+        # tags only: a server-side state filter costs more than dropping terminated instances here
+        filters = [{"Name": "tag:%s" % TAG_DEPLOYMENT, "Values": [deployment]}]
         if node:
             filters.append({"Name": "tag:%s" % TAG_NODE, "Values": [node]})
-        return sorted((self._to_instance(raw) for raw in self._describe(filters)), key=lambda i: (i.node, i.index))
+        live = (self._to_instance(raw) for raw in self._describe(filters) if raw.get("State", {}).get("Name") in LIVE_STATES)
+        return sorted(live, key=lambda i: (i.node, i.index))
 
     def get_instance(self, instance_id):
         try:
