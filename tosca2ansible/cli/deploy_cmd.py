@@ -51,15 +51,20 @@ def _print_result(result, as_json):
 @click.argument("template", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-i", "--input", "inputs", multiple=True, metavar="NAME=VALUE", help="a TOSCA input value (repeatable)")
 @click.option("--deployment", help="id of an existing deployment to converge (default: a new id)")
-@click.option("--site", default="local", show_default=True, help="site name in the catalogue")
+@click.option("--site", "sites", multiple=True, default=("local",), show_default=True,
+              help="site name in the catalogue; repeat to try sites in order; 'auto' = broker ranking")
+@click.option("--group", default="default", show_default=True, help="user group whose SLAs apply (with --site auto)")
+@click.option("--attempt-timeout", default=1800, show_default=True, type=click.IntRange(1), help="seconds per site attempt")
+@click.option("--overall-timeout", default=7200, show_default=True, type=click.IntRange(1), help="seconds for the whole deployment")
 @click.option("--catalogue", help="site catalogue dir or file (default $INDIGO_SITES, then inventories/sites)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object: deployment, outputs, changed")
-def deploy_command(template, inputs, deployment, site, catalogue, as_json):
+def deploy_command(template, inputs, deployment, sites, group, attempt_timeout, overall_timeout, catalogue, as_json):
     """Compile TEMPLATE and deploy it; print the TOSCA outputs."""
     from tosca2ansible.runtime import deploy
 
-    result = deploy.deploy(template, _parse_inputs(inputs), deployment, site, catalogue or deploy.default_catalogue(),
-                           progress=_progress)
+    result = deploy.deploy(template, _parse_inputs(inputs), deployment, list(sites), catalogue or deploy.default_catalogue(),
+                           progress=_progress, attempt_timeout=attempt_timeout, overall_timeout=overall_timeout,
+                           group=group)
     _print_result(result, as_json)
 
 

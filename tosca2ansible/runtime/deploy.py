@@ -10,23 +10,21 @@ import re
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from tosca2ansible.errors import DeploymentFailed, EnvironmentProblem, UserInputError
+from tosca2ansible.runtime.attempts import DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, run_attempts, stop_jobs_of_run
 from tosca2ansible.runtime.runner import RunResult, run_playbook
 from tosca2ansible.runtime.state import DeploymentState
 
-FRAMEWORK_ROOT = Path(__file__).resolve().parents[2]
-COLLECTIONS_DIR = FRAMEWORK_ROOT / "collections"
+from tosca2ansible.collection import FRAMEWORK_ROOT, ensure_importable
 
 
 def _collection():
-    """The collection's module_utils, importable once its collections dir is on sys.path."""
-    if str(COLLECTIONS_DIR) not in sys.path:
-        sys.path.insert(0, str(COLLECTIONS_DIR))
+    """The collection's module_utils (one implementation of sites and providers for CLI and playbooks)."""
+    ensure_importable()
     from ansible_collections.indigo.paas.plugins.module_utils import credentials, sites
     from ansible_collections.indigo.paas.plugins.module_utils.providers import base, get_provider
 
@@ -96,11 +94,38 @@ def compile_project(template: Path, out_dir: Path, deployment: str, inputs: Dict
                                 deployment=deployment)
 
 
-def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optional[str], site_name: str,
-           catalogue: str, progress=None) -> Dict[str, Any]:
-    """Compile and run deploy.yml; re-running with the same deployment id converges it."""
-    site = resolve_site(site_name, catalogue)
-    check_site_host(site)
+def candidate_sites(site_names: List[str], catalogue: str, template: Path, inputs: Dict[str, str],
+                    group: str, progress=None) -> List[Dict[str, Any]]:
+    """The sites to try, in order: the ones named, or with ``auto`` the broker's kept sites, best first."""
+    if site_names != ["auto"]:
+        return [resolve_site(name, catalogue) for name in site_names]
+    from tosca2ansible import brokering
+    from tosca2ansible.compiler.model import CliText
+
+    broker = brokering.broker
+
+    sites = brokering.load_sites(catalogue)
+    topology, plan = brokering.analyse(str(template), {k: CliText(v) for k, v in inputs.items()}, [])
+    request = brokering.resolve_placement(brokering.request_from_topology(topology, plan, group), sites)
+    health, usage = brokering.probe_all(sites)
+    ranking = broker.rank(request, sites, health, usage)
+    for r in ranking:
+        (progress or (lambda line: None))("rank %s %s %.2f: %s" % ("kept" if r.kept else "dropped", r.site, r.score,
+                                                                   "; ".join(r.reasons)))
+    kept = [r.site for r in ranking if r.kept]
+    if not kept:
+        raise DeploymentFailed("no site of the catalogue can take this deployment: " + "; ".join(
+            "%s: %s" % (r.site, ", ".join(x for x in r.reasons if x.startswith("dropped"))) for r in ranking))
+    by_name = {site["name"]: site for site in sites}
+    return [by_name[name] for name in kept]
+
+
+def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optional[str], site_name,
+           catalogue: str, progress=None, attempt_timeout: int = DEFAULT_ATTEMPT_TIMEOUT,
+           overall_timeout: int = DEFAULT_OVERALL_TIMEOUT, group: str = "default") -> Dict[str, Any]:
+    """Compile and run deploy.yml on the first site that takes it; re-running with the same deployment id
+    converges it. ``site_name`` is a site, a list of sites tried in order, or ``auto`` (broker ranking)."""
+    site_names = [site_name] if isinstance(site_name, str) else list(site_name)
     if deployment:
         state = DeploymentState(deployment)
         previous = state.read_record() if state.exists() else {}
@@ -114,8 +139,13 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         template = state.dir / "template.yaml"
     if not template.is_file():
         raise UserInputError("template %s not found" % template)
+    if previous.get("site") and site_names == ["auto"]:
+        site_names = [previous["site"]]  # converge where it already lives, never duplicate elsewhere
     merged_inputs = dict(previous.get("inputs") or {})
     merged_inputs.update(inputs)
+    sites = candidate_sites(site_names, catalogue, template, merged_inputs, group, progress)
+    if len(sites) == 1:
+        check_site_host(sites[0])  # one site: what is missing on this host is the answer (exit 3)
     state.dir.mkdir(parents=True, exist_ok=True)
     if template.resolve() != (state.dir / "template.yaml").resolve():
         shutil.copyfile(template, state.dir / "template.yaml")
@@ -125,17 +155,45 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         if state.project_dir.exists():
             shutil.rmtree(state.project_dir)
         shutil.move(str(Path(tmp) / "project"), state.project_dir)
-    state.write_record(template=str(template.resolve()), inputs=merged_inputs, site=site_name, catalogue=catalogue,
-                       status="deploying")
+    state.write_record(template=str(template.resolve()), inputs=merged_inputs, site=sites[0]["name"],
+                       catalogue=catalogue, status="deploying")
     _journal_status(state, "deploying")
-    result = run_playbook(
-        state.project_dir, "deploy.yml", deployment=state.id, action="deploy", progress=progress,
-        extravars={"indigo_site": site_name, "indigo_catalogue": catalogue, "indigo_ssh_public_key": public_key,
-                   "indigo_ssh_private_key_file": str(state.private_key), "indigo_outputs_file": str(state.outputs_file),
-                   # the deployment key for every node, whatever the inventory source says
-                   "ansible_ssh_private_key_file": str(state.private_key)},
-        known_hosts=known_hosts_files(state, site), envvars={"INDIGO_SITES": catalogue}, catalogue=catalogue,
-    )
+
+    def run_one(site, timeout):
+        check_site_host(site)
+        state.write_record(site=site["name"])
+        return run_playbook(
+            state.project_dir, "deploy.yml", deployment=state.id, action="deploy", progress=progress, timeout=timeout,
+            extravars={"indigo_site": site["name"], "indigo_catalogue": catalogue, "indigo_ssh_public_key": public_key,
+                       "indigo_ssh_private_key_file": str(state.private_key),
+                       "indigo_outputs_file": str(state.outputs_file),
+                       # the deployment key for every node, whatever the inventory source says
+                       "ansible_ssh_private_key_file": str(state.private_key)},
+            known_hosts=known_hosts_files(state, site), envvars={"INDIGO_SITES": catalogue}, catalogue=catalogue,
+        )
+
+    def teardown(site, result):
+        stop_jobs_of_run(result.run_id)
+        return [getattr(x, "name", x) for x in provider_for(site).delete_deployment(state.id)]
+
+    def record(attempt):
+        from tosca2ansible.runtime.journal.api import Journal
+
+        message = attempt.message + ("; cleaned: %s" % ", ".join(attempt.cleaned) if attempt.cleaned else "")
+        with Journal() as journal:
+            journal.record_attempt(attempt.run_id or "-", state.id, attempt.number, attempt.site, attempt.outcome,
+                                   attempt.error_class, message)
+        attempts_log.append(attempt.to_dict())
+
+    attempts_log: List[Dict[str, Any]] = []
+    try:
+        result, site, _ = run_attempts(sites, run_one, teardown, record, attempt_timeout, overall_timeout,
+                                       progress or (lambda line: None))
+    except DeploymentFailed:
+        state.write_record(status="failed", attempts=attempts_log)
+        _journal_status(state, "failed", note="%d attempt(s), all failed" % len(attempts_log))
+        raise
+    state.write_record(site=site["name"], attempts=attempts_log)
     return _finish(state, result, "deployed", "deploy")
 
 

@@ -30,6 +30,7 @@ class RunResult:
     failures: List[str]  # "host: task: message" for every failed/unreachable task result
     stats: Dict[str, Any]
     artifacts_dir: str
+    error_classes: List[str] = dataclasses.field(default_factory=list)  # from modules' `error_class`
 
     @property
     def ok(self) -> bool:
@@ -91,6 +92,7 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
         emit(journal.redact(line))
 
     failures: List[str] = []
+    error_classes: List[str] = []
 
     def handle(event):
         line = _progress_line(event)
@@ -99,6 +101,9 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
         failure = _failure(event)
         if failure:
             failures.append(journal.redact(failure))
+            error_class = ((event.get("event_data") or {}).get("res") or {}).get("error_class")
+            if error_class:
+                error_classes.append(str(error_class))
         if on_event:
             on_event(event)
         return True  # keep the event in the artifacts
@@ -129,4 +134,4 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
     changed = sum((stats.get("changed") or {}).values())
     return RunResult(run_id=run_id, status=runner.status, rc=runner.rc if runner.rc is not None else -1,
                      changed=changed, failures=failures, stats=stats,
-                     artifacts_dir=str(private_dir / "artifacts" / "run"))
+                     artifacts_dir=str(private_dir / "artifacts" / "run"), error_classes=error_classes)
