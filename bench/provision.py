@@ -82,7 +82,7 @@ def bench_engine(count, latency):
     def engine_run(n):
         provider = SlowProvider(latency)
         start = time.monotonic()
-        result = Engine(provider, max_workers=max(1, n)).ensure(spec_for, "bench", "wn", n, wait=False)
+        result = Engine(provider).ensure(spec_for, "bench", "wn", n, wait=False)  # default worker pool
         assert len(result.created) == n
         return time.monotonic() - start
 

@@ -287,3 +287,22 @@ def test_module_nodes_run_on_localhost(tmp_path):
     undeploy = load(tmp_path / "p" / "undeploy.yml")
     assert [t for t in undeploy[0]["tasks"] if t.get("indigo.paas.marathon_app", {}).get("state") == "absent"]
     shutil.rmtree(tmp_path / "p")
+
+
+def test_compute_os_users_become_the_os_users_role(tmp_path):
+    path = write(tmp_path, """
+        topology_template:
+          node_templates:
+            vm:
+              type: tosca.nodes.indigo.Compute
+              properties:
+                os_users:
+                  - {os_user_name: alice, os_user_add_to_sudoers: true, os_user_ssh_public_key: "ssh-ed25519 AAAA a"}
+        """)
+    compile_template(path, str(tmp_path / "p"), {}, TYPES)
+    play = [p for p in load(tmp_path / "p" / "deploy.yml") if p["name"] == "Create operating system users"][0]
+    assert play["hosts"] == "vm" and play["become"] is True
+    task = play["tasks"][0]
+    assert task["ansible.builtin.include_role"]["name"] == "indigo.paas.os_users"
+    assert task["vars"]["os_users_list"] == [{"name": ("UNSAFE", "alice"), "sudo": True,
+                                              "ssh_keys": [("UNSAFE", "ssh-ed25519 AAAA a")]}]

@@ -42,6 +42,27 @@ def classify(topology: Topology, plan: Plan, node: Node) -> tuple:
                            Location(topology.file, node.line, node.name, "type"))
 
 
+# INDIGO's tosca.datatypes.indigo.User fields -> the os_users role's user fields
+_USER_FIELDS = {"os_user_name": "name", "os_user_guid": "uid", "os_user_add_to_sudoers": "sudo"}
+
+
+def _role_users(users: Any) -> Any:
+    if not isinstance(users, list):
+        return users
+    converted = []
+    for user in users:
+        if not isinstance(user, dict):
+            converted.append(user)
+            continue
+        entry = {_USER_FIELDS[k]: v for k, v in user.items() if k in _USER_FIELDS}
+        if user.get("os_user_ssh_public_key") is not None:
+            entry["ssh_keys"] = [user["os_user_ssh_public_key"]]
+        if "state" in user:
+            entry["state"] = user["state"]
+        converted.append(entry)
+    return converted
+
+
 class Emitter:
     def __init__(self, topology: Topology, plan: Plan):
         self.topology = topology
@@ -65,6 +86,8 @@ class Emitter:
         for key, value in step.vars:
             if isinstance(value, typemap.GroupOf):
                 value = self.group_of_type(value.node_type)
+                if value is None:
+                    continue  # no such node in this topology: the role's default applies
             elif isinstance(value, tuple):
                 value = list(value)
             result[key] = value
@@ -215,7 +238,8 @@ class Emitter:
         os_users = [c for c in self.plan.computes if self.topology.nodes[c].properties.get("os_users")]
         if os_users:
             tasks = [{"name": "Create the users of %s" % c, "ansible.builtin.include_role": {"name": typemap.OS_USERS_ROLE},
-                      "vars": {"os_users_list": self.render.value(self.topology.nodes[c].properties["os_users"], c, True)},
+                      "vars": {"os_users_list": self.render.value(
+                          _role_users(self.topology.nodes[c].properties["os_users"]), c, True)},
                       "when": ["inventory_hostname in groups[%r]" % c]} for c in os_users]
             plays.append({"name": "Create operating system users", "hosts": ":".join(os_users), "become": True,
                           "gather_facts": False, "tasks": tasks})

@@ -27,7 +27,7 @@ from ansible_collections.indigo.paas.plugins.module_utils.providers.base import 
     retry_transient,
 )
 
-DEFAULT_WORKERS = 32
+DEFAULT_WORKERS = 100  # creates are I/O-bound waits on the cloud API; botocore and retry_transient absorb throttling
 
 
 @dataclasses.dataclass
