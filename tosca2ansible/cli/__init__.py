@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -44,5 +45,8 @@ def _register():
 
 
 def main(argv=None):
+    # tosca-parser logs warnings (e.g. 'Minor version assumed "0".') that our own validation already
+    # reports precisely; keep the user's terminal for our messages.
+    logging.getLogger("tosca").setLevel(logging.ERROR)
     _register()
     cli.main(args=argv, prog_name="indigo")

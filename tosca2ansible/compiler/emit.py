@@ -179,8 +179,11 @@ class Emitter:
                                                      "fail_msg": "required inputs missing: %s" % ", ".join(missing),
                                                      "quiet": True}})
         for compute in self.plan.computes:
+            # Launching the job changes nothing by itself; the wait below reports what the module did,
+            # so a converged re-run counts changed=0.
             tasks.append({"name": "Provision %s" % compute, "indigo.paas.instance": self.instance_args(compute),
-                          "async": ASYNC_SECONDS, "poll": 0, "register": "indigo_job_%s" % slug(compute)})
+                          "async": ASYNC_SECONDS, "poll": 0, "register": "indigo_job_%s" % slug(compute),
+                          "changed_when": False})
         for compute in self.plan.computes:
             tasks.append({"name": "Wait for %s" % compute,
                           "ansible.builtin.async_status": {"jid": "{{ indigo_job_%s.ansible_job_id }}" % slug(compute)},

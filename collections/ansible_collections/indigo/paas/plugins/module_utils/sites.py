@@ -23,7 +23,7 @@ ENDPOINT_REQUIRED = ("openstack", "opennebula")
 KNOWN_FIELDS = frozenset((
     "name", "kind", "endpoint", "region", "credentials", "verify_tls", "images", "flavors", "network",
     "capabilities", "sla", "data", "local", "ssh_user", "description", "enabled", "availability_zone",
-    "openstack", "opennebula", "aws", "kubernetes",
+    "openstack", "opennebula", "aws", "kubernetes", "price_per_core_hour",
     # provider tuning (seconds / attempts), read by the providers themselves
     "poll_interval", "api_retries", "api_retry_delay", "build_timeout", "delete_timeout",
 ))
