@@ -112,8 +112,11 @@ def free_port():
 def fill_moto(endpoint, total, deployment):
     import boto3
 
+    import botocore.config
+
+    # moto slows down as it fills up: a batch of run_instances near 10 000 instances takes minutes
     ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
-                       aws_secret_access_key="bench")
+                       aws_secret_access_key="bench", config=botocore.config.Config(read_timeout=900))
     image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     batch = 250
 

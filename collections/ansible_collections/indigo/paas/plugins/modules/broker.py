@@ -20,8 +20,7 @@ description:
     sites (hybrid clusters).
   - Pure computation on the controller; with O(probe=true) it first reads each site's health and usage
     through its provider, like M(indigo.paas.site_info).
-author:
-  - INDIGO PaaS Ansible maintainers
+author: INDIGO PaaS Ansible maintainers (@indigo-dc)
 attributes:
   check_mode:
     support: full

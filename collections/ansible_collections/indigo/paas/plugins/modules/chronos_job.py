@@ -20,15 +20,17 @@ description:
   - Idempotent. Chronos rewrites schedules as jobs run (start time filled in, repetitions consumed); such a
     rewrite is not a difference.
   - Talks to the Chronos v1 REST API through Ansible's own HTTP layer.
-author: indigo.paas contributors
+author: INDIGO PaaS Ansible maintainers (@indigo-dc)
 extends_documentation_fragment:
   - indigo.paas.apps
   - indigo.paas.apps.mesos
 attributes:
   check_mode:
     support: full
+    description: Reports what would change without calling the service's write API.
   diff_mode:
     support: full
+    description: Shows the desired and current definitions.
 options:
   name:
     description:

@@ -21,14 +21,16 @@ description:
   - Idempotent; with O(wait), polls the release until Flux reports it installed, and fails when Flux reports
     a failed install.
   - Uses the official C(kubernetes) Python client (CustomObjectsApi).
-author: indigo.paas contributors
+author: INDIGO PaaS Ansible maintainers (@indigo-dc)
 requirements:
   - kubernetes >= 29
 attributes:
   check_mode:
     support: full
+    description: Reports what would change without calling the service's write API.
   diff_mode:
     support: full
+    description: Shows the desired and current definitions.
 options:
   name:
     description:

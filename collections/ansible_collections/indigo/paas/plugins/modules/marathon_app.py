@@ -20,15 +20,17 @@ description:
   - With O(wait), follows the deployment Marathon started until it is finished and the app has
     O(instances) tasks running, and healthy when it has health checks.
   - Talks to the Marathon v2 REST API through Ansible's own HTTP layer.
-author: indigo.paas contributors
+author: INDIGO PaaS Ansible maintainers (@indigo-dc)
 extends_documentation_fragment:
   - indigo.paas.apps
   - indigo.paas.apps.mesos
 attributes:
   check_mode:
     support: full
+    description: Reports what would change without calling the service's write API.
   diff_mode:
     support: full
+    description: Shows the desired and current definitions.
 options:
   id:
     description:

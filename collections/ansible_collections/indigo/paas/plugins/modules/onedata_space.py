@@ -18,14 +18,16 @@ description:
   - With O(create=true) a missing space is created; O(state=absent) deletes the space (only for spaces a
     deployment created itself, never for a user's data space).
   - Uses the Onezone REST API v3; the token is sent only in the C(X-Auth-Token) header and never logged.
-author: indigo.paas contributors
+author: INDIGO PaaS Ansible maintainers (@indigo-dc)
 extends_documentation_fragment:
   - indigo.paas.apps
 attributes:
   check_mode:
     support: full
+    description: Reports what would change without calling the service's write API.
   diff_mode:
     support: full
+    description: Shows the desired and current definitions.
 options:
   onezone:
     description:

@@ -14,8 +14,7 @@ version_added: 0.1.0
 description:
   - Asks the site's API whether it answers, how fast, and how much of its quota is in use.
   - This is the monitoring input of M(indigo.paas.broker). It never changes anything.
-author:
-  - INDIGO PaaS Ansible maintainers
+author: INDIGO PaaS Ansible maintainers (@indigo-dc)
 extends_documentation_fragment:
   - indigo.paas.site
 attributes:

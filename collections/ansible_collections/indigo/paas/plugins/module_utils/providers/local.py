@@ -161,4 +161,3 @@ class LocalProvider(Provider):
 
     def usage(self):
         return self.localsite.usage()
-

@@ -199,8 +199,8 @@ class OpenNebulaProvider(Provider):
         return Instance(
             id=str(vm.ID), name=vm.NAME, site=self.site_name, deployment=tags.get("INDIGO_DEPLOYMENT", ""),
             node=tags.get("INDIGO_NODE", ""), index=index, status=status, private_ips=private, public_ips=public,
-            flavor=tags.get("INDIGO_FLAVOR") or "cpu=%s,mem=%sMB" % ((vm.TEMPLATE or {}).get("VCPU"),
-                                                                    (vm.TEMPLATE or {}).get("MEMORY")),
+            flavor=tags.get("INDIGO_FLAVOR") or "cpu=%s,mem=%sMB" % (
+                (vm.TEMPLATE or {}).get("VCPU"), (vm.TEMPLATE or {}).get("MEMORY")),
             image=disks[0].get("IMAGE") if disks else None, extra=extra)
 
     # -- instances -------------------------------------------------------------------------
@@ -382,7 +382,7 @@ class OpenNebulaProvider(Provider):
             pci = {"CLASS": "0302"}
             if spec.gpu_vendor and spec.gpu_vendor.lower() in GPU_VENDOR_IDS:
                 pci["VENDOR"] = GPU_VENDOR_IDS[spec.gpu_vendor.lower()]
-            body["PCI"] = [dict(pci) for _ in range(int(gpus))]
+            body["PCI"] = [dict(pci) for dummy in range(int(gpus))]
         context = {"NETWORK": "YES", "SET_HOSTNAME": spec.name}
         if spec.ssh_public_key:
             context["SSH_PUBLIC_KEY"] = spec.ssh_public_key.strip()
@@ -404,7 +404,7 @@ class OpenNebulaProvider(Provider):
                 raise FatalError("unsupported protocol %r in ports" % port.get("protocol"))
             rule = {"PROTOCOL": protocol, "RULE_TYPE": "inbound"}
             value = str(port.get("port", ""))
-            low, _, high = value.replace(":", "-").partition("-")
+            low, dummy, high = value.replace(":", "-").partition("-")
             if protocol in ("TCP", "UDP"):
                 if not low.isdigit() or not 0 < int(low) < 65536 or (high and not high.isdigit()):
                     raise FatalError("invalid port %r (a number 1-65535 or a range 'a-b')" % port.get("port"))
@@ -510,4 +510,3 @@ class OpenNebulaProvider(Provider):
                 "cores": {"limit": limit("CPU"), "used": used["CPU"]},
                 "ram_mb": {"limit": as_int(limit("MEMORY")), "used": int(used["MEMORY"])},
                 "gpus": {"limit": None, "used": 0}}
-
