@@ -8,6 +8,12 @@ import time
 import urllib.request
 
 import pytest
+from hypothesis import settings
+
+# CI gates on the same examples every run (a new random counter-example must not fail an unrelated
+# change); elsewhere hypothesis explores freely.
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.dirname(sys.executable)

@@ -52,3 +52,9 @@ def test_long_strings_fold_under_the_line_limit(values):
     assert max(len(line) for line in text.splitlines()) <= 160
     assert yaml.safe_load(text.replace("!unsafe ", "")) == {"key": values, "nested": {"deeper": {"value": values[0]}}}
     assert MAX_LINE <= 160
+
+
+def test_text_ending_in_a_newline_is_quoted():
+    # found by hypothesis: a plain-scalar regex ending in "$" accepted "A\n" and lost the newline
+    for data in ({"A\n": None}, {"key": "A\n"}, ["A\n"]):
+        assert yaml.safe_load(dump(data)) == data

@@ -1,7 +1,9 @@
 """Hash chain, tamper detection and concurrent writers of the journal store."""
 
 import sqlite3
+import os
 import subprocess
+import time
 import sys
 import textwrap
 
@@ -96,14 +98,19 @@ def test_journal_file_is_wal_and_private(store):
 WRITER = textwrap.dedent("""
     import sys
     from tosca2ansible.runtime.journal.store import JournalStore
+    import os, time
     path, name, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
     store = JournalStore(path)
+    open(path + "." + name + ".ready", "w").close()
+    while not os.path.exists(path + ".go"):  # start together, whatever each interpreter's start-up took
+        time.sleep(0.01)
     for i in range(runs):
         run = "%s-%d" % (name, i)
         store.append("runs", run_id=run, deployment=name, action="deploy", phase="started")
         store.append_many([("host_events", dict(run_id=run, deployment=name, host="h%d" % h, task="t", status="ok"))
                            for h in range(4)])
         store.append("runs", run_id=run, deployment=name, action="deploy", phase="finished", rc=0, status="successful")
+        time.sleep(0.002)  # real runs come spread over time; without a pause one writer may hold the lock throughout
     """)
 
 
@@ -111,6 +118,10 @@ def test_two_processes_writing_at_once_keep_one_consistent_chain(tmp_path):
     path = str(tmp_path / "journal.sqlite")
     JournalStore(path).close()
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, path, name, "150"]) for name in ("alpha", "beta")]
+    deadline = time.monotonic() + 60
+    while not all(os.path.exists(path + "." + n + ".ready") for n in ("alpha", "beta")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    open(path + ".go", "w").close()
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     store = JournalStore(path)
     report = store.verify()

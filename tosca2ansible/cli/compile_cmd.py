@@ -68,6 +68,10 @@ def compile_command(template, output, types_paths, inputs_file, input_pairs, dep
     compiled = compile_template(template, output, _collect_inputs(inputs_file, input_pairs), list(types_paths),
                                 deployment, defer_inputs)
     click.echo("compiled %s -> %s (deployment %s)" % (template, output, compiled.deployment))
+    if compiled.secret_inputs:
+        click.echo("notice: secret inputs are not written into the project; give them at launch, e.g. "
+                   "ansible-playbook deploy.yml -e @secrets.yml (a 0600 file defining %s)"
+                   % ", ".join(sorted(compiled.secret_inputs)), err=True)
 
 
 def register(cli) -> None:

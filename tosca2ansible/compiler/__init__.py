@@ -21,6 +21,8 @@ class Compiled:
     deployment: str
     files: dict
     notices: list
+    # values of secret inputs (by Ansible variable name): kept out of the project, passed at launch
+    secret_inputs: dict = dataclasses.field(default_factory=dict)
 
 
 def default_deployment_id(template_path: str) -> str:
@@ -37,6 +39,7 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
     from tosca2ansible.compiler.loader import load_template  # pylint: disable=import-outside-toplevel
     from tosca2ansible.compiler.model import build_topology  # pylint: disable=import-outside-toplevel
     from tosca2ansible.compiler.plan import build_plan  # pylint: disable=import-outside-toplevel
+    from tosca2ansible.compiler.model import MISSING, is_secret_input  # pylint: disable=import-outside-toplevel
     from tosca2ansible.compiler.project import project_files  # pylint: disable=import-outside-toplevel
 
     deployment = deployment or default_deployment_id(template_path)
@@ -50,7 +53,9 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
     with open(template_path, "rb") as handle:
         template_bytes = handle.read()
     files = project_files(topology, emitter, deployment, template_bytes)
-    return Compiled(deployment, files, loaded.notices)
+    secret_inputs = {d.var_name: d.value for d in topology.inputs.values()
+                     if is_secret_input(d.name) and d.value is not MISSING}
+    return Compiled(deployment, files, loaded.notices, secret_inputs)
 
 
 def _guarded(func, template_path, *args):

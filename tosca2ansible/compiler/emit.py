@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from tosca2ansible.compiler import modargs, typemap
-from tosca2ansible.compiler.model import MISSING, Node, Topology
+from tosca2ansible.compiler.model import MISSING, Node, Topology, is_secret_input
 from tosca2ansible.compiler.plan import Plan
 from tosca2ansible.compiler.render import Expr, Renderer, Unsafe
 from tosca2ansible.errors import Location, UnsupportedError, UserInputError
@@ -171,7 +171,8 @@ class Emitter:
 
     def provision_play(self) -> dict:
         tasks = []
-        missing = [d.var_name for d in self.topology.inputs.values() if d.required and d.value is MISSING]
+        missing = [d.var_name for d in self.topology.inputs.values()
+                   if (d.required and d.value is MISSING) or (is_secret_input(d.name) and d.value is not MISSING)]
         if missing:
             # Compiled with --defer-inputs: the values must come as extra vars (AWX survey, -e).
             tasks.append({"name": "Check that the required inputs were given",

@@ -21,6 +21,12 @@ from tosca2ansible.compiler.values import SYMBOLIC, parse_value, walk
 from tosca2ansible.errors import Location, UserInputError
 
 MISSING = object()
+SECRET_WORDS = ("password", "passwd", "secret", "token", "credential", "_key")
+
+
+def is_secret_input(name: str) -> bool:
+    """Inputs whose name says they are secret never get their value written into the project."""
+    return any(word in name.lower() for word in SECRET_WORDS)
 NODE_KEYS = {"type", "properties", "capabilities", "requirements", "interfaces", "artifacts", "description",
              "metadata", "directives", "attributes", "copy", "node_filter"}
 TOPOLOGY_KEYS = {"description", "inputs", "node_templates", "relationship_templates", "outputs", "groups",

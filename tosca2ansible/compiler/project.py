@@ -11,12 +11,12 @@ import yaml
 
 from tosca2ansible.compiler import yamlwrite
 from tosca2ansible.compiler.emit import Emitter
-from tosca2ansible.compiler.model import MISSING, Topology
+from tosca2ansible.compiler.model import MISSING, Topology, is_secret_input
 from tosca2ansible.compiler.render import Expr, Unsafe
 from tosca2ansible.errors import Location, UserInputError
 
 FRAMEWORK_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SECRET_WORDS = ("password", "passwd", "secret", "token", "credential", "_key")
+
 
 
 class _Dumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
@@ -78,11 +78,11 @@ def survey(topology: Topology, deployment: str) -> dict:
             question["type"] = "float"
         elif definition.type in ("list", "map"):
             question["type"] = "textarea"
-        elif any(word in definition.name.lower() for word in SECRET_WORDS):
+        elif is_secret_input(definition.name):
             question["type"] = "password"
         else:
             question["type"] = "text"
-        if definition.value is not MISSING and definition.value is not None:
+        if definition.value is not MISSING and definition.value is not None and not is_secret_input(definition.name):
             value = definition.value
             if isinstance(value, bool):
                 value = "true" if value else "false"
@@ -94,7 +94,10 @@ def survey(topology: Topology, deployment: str) -> dict:
 
 
 def project_files(topology: Topology, emitter: Emitter, deployment: str, template_bytes: bytes) -> dict:
-    inputs = {d.var_name: _unsafe_tree(d.value) for d in topology.inputs.values() if d.value is not MISSING}
+    # Secret inputs are passed at launch (indigo deploy does it through a 0600 vars file; AWX through
+    # its survey password fields), never written here.
+    inputs = {d.var_name: _unsafe_tree(d.value) for d in topology.inputs.values()
+              if d.value is not MISSING and not is_secret_input(d.name)}
     nodes = {}
     for compute in emitter.plan.computes:
         args = emitter.instance_args(compute)

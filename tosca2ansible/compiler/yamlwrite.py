@@ -19,7 +19,7 @@ from tosca2ansible.compiler.render import Unsafe
 MAX_LINE = 150
 INDENT = "  "
 # Plain scalars we are sure every YAML 1.1/1.2 reader gives back as the same string.
-_PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./-]*$")
+_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*")  # used with fullmatch: "$" would accept a final newline
 _NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "none", "nan", "inf"}
 
@@ -45,7 +45,7 @@ def _scalar(value: Any, indent: str, column: int) -> str:
         return mantissa + ("e" + (exponent if exponent[:1] in "+-" else "+" + exponent) if exponent else "")
     text = str(value)
     prefix = "!unsafe " if isinstance(value, Unsafe) else ""
-    if _PLAIN.match(text) and text.lower() not in _RESERVED and column + len(text) < MAX_LINE:
+    if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED and column + len(text) < MAX_LINE:
         return prefix + text
     return prefix + _fold(_quote(text), indent + INDENT, column + len(prefix))
 
@@ -103,7 +103,7 @@ def _split_long(piece: str, room: int) -> list:
 
 def _key(key: Any) -> str:
     text = str(key)
-    if _PLAIN.match(text) and text.lower() not in _RESERVED:
+    if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED:
         return text
     return _quote(text)
 

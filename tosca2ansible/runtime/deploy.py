@@ -84,14 +84,15 @@ def new_deployment_id(template: Path) -> str:
     return "%s-%s" % (stem[:30].rstrip("-"), secrets.token_hex(3))
 
 
-def compile_project(template: Path, out_dir: Path, deployment: str, inputs: Dict[str, str]) -> None:
+def compile_project(template: Path, out_dir: Path, deployment: str, inputs: Dict[str, str]) -> Dict[str, Any]:
     """Compile with the compiler's public API; inputs typed on the command line are CliText so the
     compiler parses them by the input's declared type."""
     from tosca2ansible.compiler import compile_template
     from tosca2ansible.compiler.model import CliText
 
-    compile_template(str(template), str(out_dir), inputs={k: CliText(v) for k, v in inputs.items()},
+    compiled = compile_template(str(template), str(out_dir), inputs={k: CliText(v) for k, v in inputs.items()},
                                 deployment=deployment)
+    return compiled.secret_inputs
 
 
 def candidate_sites(site_names: List[str], catalogue: str, template: Path, inputs: Dict[str, str],
@@ -151,7 +152,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         shutil.copyfile(template, state.dir / "template.yaml")
     public_key = state.ensure_ssh_key()
     with tempfile.TemporaryDirectory(dir=state.dir, prefix=".compile-") as tmp:
-        compile_project(template, Path(tmp) / "project", state.id, merged_inputs)
+        secret_vars = compile_project(template, Path(tmp) / "project", state.id, merged_inputs)
         if state.project_dir.exists():
             shutil.rmtree(state.project_dir)
         shutil.move(str(Path(tmp) / "project"), state.project_dir)
@@ -170,6 +171,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
                        # the deployment key for every node, whatever the inventory source says
                        "ansible_ssh_private_key_file": str(state.private_key)},
             known_hosts=known_hosts_files(state, site), envvars={"INDIGO_SITES": catalogue}, catalogue=catalogue,
+            secret_vars=secret_vars,
         )
 
     def teardown(site, result):

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
@@ -61,6 +63,28 @@ def _failure(event: Dict[str, Any]) -> Optional[str]:
     return None
 
 
+def unsafe_vars_yaml(variables: Dict[str, Any]) -> str:
+    """YAML of ``variables`` with every string tagged ``!unsafe`` (Ansible never templates those)."""
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    class Unsafe(str):
+        pass
+
+    class Dumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
+        pass
+
+    Dumper.add_representer(Unsafe, lambda dumper, data: dumper.represent_scalar("!unsafe", str(data)))
+
+    def mark(value):
+        if isinstance(value, dict):
+            return {str(k): mark(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mark(v) for v in value]
+        return Unsafe(value) if isinstance(value, str) else value
+
+    return yaml.dump(mark(variables), Dumper=Dumper, default_flow_style=False)
+
+
 def ssh_common_args(known_hosts: Iterable[Path]) -> str:
     files = " ".join(str(p) for p in known_hosts)
     return "-o StrictHostKeyChecking=accept-new -o %s" % shlex.quote("UserKnownHostsFile=" + files)
@@ -70,7 +94,7 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
                  inventory: Optional[Iterable[str]] = None, known_hosts: Iterable[Path] = (),
                  progress: Optional[Callable[[str], None]] = None, on_event: Optional[EventSink] = None,
                  timeout: Optional[int] = None, envvars: Optional[Dict[str, str]] = None,
-                 catalogue: Optional[str] = None) -> RunResult:
+                 catalogue: Optional[str] = None, secret_vars: Optional[Dict[str, Any]] = None) -> RunResult:
     """Run ``playbook`` of ``project_dir``; ``inventory`` defaults to the project's ``inventory/`` dir."""
     try:
         import ansible_runner
@@ -122,13 +146,25 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
     env.update(envvars or {})
     env.update(journal.env())
     inventories = list(inventory) if inventory else [str(project_dir / "inventory")]
-    runner = ansible_runner.run(
-        private_data_dir=str(private_dir), project_dir=str(project_dir), playbook=playbook,
-        inventory=inventories, extravars=dict(extravars or {}), envvars=env, ident="run",
-        event_handler=handle, quiet=True, timeout=timeout,
-        # cwd stays the project so relative paths in ansible.cfg resolve
-        directory_isolation_base_path=None,
-    )
+    secrets_dir = tempfile.mkdtemp(prefix="indigo-secrets-")  # 0700, outside the artifacts, removed below
+    cmdline = None
+    if secret_vars:
+        # A vars file, not extravars: nothing secret in the artifacts' env/extravars nor on a command line,
+        # and `!unsafe` so that Jinja never evaluates what the user typed.
+        secrets_file = Path(secrets_dir) / "secrets.yml"
+        secrets_file.touch(mode=0o600)
+        secrets_file.write_text(unsafe_vars_yaml(secret_vars))
+        cmdline = "-e @%s" % shlex.quote(str(secrets_file))
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(private_dir), project_dir=str(project_dir), playbook=playbook,
+            inventory=inventories, extravars=dict(extravars or {}), envvars=env, ident="run",
+            event_handler=handle, quiet=True, timeout=timeout, cmdline=cmdline,
+            # cwd stays the project so relative paths in ansible.cfg resolve
+            directory_isolation_base_path=None,
+        )
+    finally:
+        shutil.rmtree(secrets_dir, ignore_errors=True)
     stats = runner.stats or {}
     journal.close(runner.rc, runner.status, stats)
     changed = sum((stats.get("changed") or {}).values())

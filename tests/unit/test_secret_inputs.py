@@ -1,0 +1,62 @@
+"""Secret inputs never land in the compiled project; at launch they arrive literally (never templated)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tosca2ansible.compiler import compile_template
+from tosca2ansible.runtime.runner import unsafe_vars_yaml
+
+MARKER = "S3cr3t-{{ lookup('pipe','id') }}-marker"
+TEMPLATE = textwrap.dedent("""\
+    tosca_definitions_version: tosca_simple_yaml_1_0
+    imports:
+      - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
+    topology_template:
+      inputs:
+        db_password: {type: string}
+        db_name: {type: string, default: galaxy}
+      node_templates:
+        server:
+          type: tosca.nodes.indigo.Compute
+          capabilities:
+            os: {properties: {type: linux}}
+      outputs:
+        name: {value: {get_input: db_name}}
+    """)
+
+
+def test_secret_input_value_is_not_written_and_must_come_at_launch(tmp_path):
+    (tmp_path / "t.yaml").write_text(TEMPLATE)
+    compiled = compile_template(str(tmp_path / "t.yaml"), str(tmp_path / "out"), {"db_password": MARKER})
+    assert compiled.secret_inputs == {"input_db_password": MARKER}
+    for path in (tmp_path / "out").rglob("*"):
+        if path.is_file() and path.name != "template.yaml":
+            assert "S3cr3t" not in path.read_text(errors="replace"), path
+    inputs = (tmp_path / "out" / "group_vars" / "all" / "inputs.yml").read_text()
+    assert "input_db_name" in inputs and "input_db_password" not in inputs
+    deploy = (tmp_path / "out" / "deploy.yml").read_text()
+    assert "input_db_password is defined" in deploy  # a run without it stops with a clear message
+
+
+def test_secret_vars_file_is_unsafe_for_ansible(tmp_path):
+    (tmp_path / "secrets.yml").write_text(unsafe_vars_yaml({"input_db_password": MARKER}))
+    play = tmp_path / "play.yml"
+    play.write_text(textwrap.dedent("""\
+        - hosts: localhost
+          gather_facts: false
+          tasks:
+            - name: Write the secret where the test can read it
+              ansible.builtin.copy:
+                content: "{{ input_db_password }}"
+                dest: "%s"
+                mode: "0600"
+        """ % (tmp_path / "seen")))
+    ansible = str(Path(sys.executable).with_name("ansible-playbook"))
+    proc = subprocess.run([ansible, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
+                           "-e", "@%s" % (tmp_path / "secrets.yml"), str(play)], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "seen").read_text() == MARKER  # literal: the lookup was never run
