@@ -205,10 +205,9 @@ from ansible_collections.indigo.paas.plugins.module_utils.apps.chronos import Ch
 from ansible_collections.indigo.paas.plugins.module_utils.apps.common import (
     HTTP_ARGS,
     MESOS_ARGS,
-    fail_classified,
     mesos_client,
+    run_ensure,
 )
-from ansible_collections.indigo.paas.plugins.module_utils.providers.base import ProviderError
 
 
 def main():
@@ -243,17 +242,9 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[("schedule", "parents")],
                            required_if=[("state", "present", ("command",))])
-    client = None
-    try:
-        client = mesos_client("chronos", module.params)
-        result = ensure_job(Chronos(client), module.params, module.check_mode)
-    except ProviderError as exc:
-        fail_classified(module, exc, retried=client.retried if client else [])
-    result["retried"] = client.retried
-    if not module._diff:
-        result.pop("diff", None)
+    result = run_ensure(module, lambda params: mesos_client("chronos", params),
+                        lambda client, params, check: ensure_job(Chronos(client), params, check))
     module.exit_json(**result)
-
 
 if __name__ == "__main__":
     main()

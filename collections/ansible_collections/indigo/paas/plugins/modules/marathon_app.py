@@ -229,11 +229,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.indigo.paas.plugins.module_utils.apps.common import (
     HTTP_ARGS,
     MESOS_ARGS,
-    fail_classified,
     mesos_client,
+    run_ensure,
 )
 from ansible_collections.indigo.paas.plugins.module_utils.apps.marathon import Marathon, ensure_app, service_ports
-from ansible_collections.indigo.paas.plugins.module_utils.providers.base import ProviderError
 
 
 def main():
@@ -271,18 +270,10 @@ def main():
     argument_spec.update(MESOS_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("state", "present", ("image",))])
-    client = None
-    try:
-        client = mesos_client("marathon", module.params)
-        result = ensure_app(Marathon(client), module.params, module.check_mode)
-    except ProviderError as exc:
-        fail_classified(module, exc, retried=client.retried if client else [])
-    result["retried"] = client.retried
+    result = run_ensure(module, lambda params: mesos_client("marathon", params),
+                        lambda client, params, check: ensure_app(Marathon(client), params, check))
     result["service_ports"] = service_ports(result.get("app"))
-    if not module._diff:
-        result.pop("diff", None)
     module.exit_json(**result)
-
 
 if __name__ == "__main__":
     main()

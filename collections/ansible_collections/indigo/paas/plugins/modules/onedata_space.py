@@ -105,9 +105,8 @@ error_class:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.indigo.paas.plugins.module_utils.apps.common import HTTP_ARGS, fail_classified
+from ansible_collections.indigo.paas.plugins.module_utils.apps.common import HTTP_ARGS, run_ensure
 from ansible_collections.indigo.paas.plugins.module_utils.apps.onedata import Onezone, ensure_space, onezone_client
-from ansible_collections.indigo.paas.plugins.module_utils.providers.base import ProviderError
 
 
 def main():
@@ -120,18 +119,9 @@ def main():
     )
     argument_spec.update(HTTP_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    retried = []
-    try:
-        client = onezone_client(module.params)
-        retried = client.retried
-        result = ensure_space(Onezone(client), module.params, module.check_mode)
-    except ProviderError as exc:
-        fail_classified(module, exc, retried=retried)
-    result["retried"] = retried
-    if not module._diff:
-        result.pop("diff", None)
+    result = run_ensure(module, onezone_client,
+                        lambda client, params, check: ensure_space(Onezone(client), params, check))
     module.exit_json(**result)
-
 
 if __name__ == "__main__":
     main()
