@@ -36,6 +36,9 @@ def _register():
     from tosca2ansible.cli import deploy_cmd  # deploy, status, outputs, undeploy, ssh
 
     deploy_cmd.register(cli)
+    from tosca2ansible.cli import scale_cmd  # scale
+
+    scale_cmd.register(cli)
     from tosca2ansible.cli import runs_cmd  # runs, runs show|events|verify, show (audit journal)
 
     runs_cmd.register(cli)

@@ -96,7 +96,8 @@ def show_run(ctx, run, as_json, journal_path):
     click.echo("deployment: %s   action: %s" % (summary["deployment"] or "-", summary["action"] or "-"))
     click.echo("started:    %s   ended: %s" % (_when(summary["started"]), _when(summary["ended"])))
     click.echo("status:     %s   rc: %s" % (summary["status"], "-" if summary["rc"] is None else summary["rc"]))
-    click.echo("artifacts:  %s" % (summary["artifacts"] or "-"))
+    click.echo("artifacts:  %s%s" % (summary["artifacts"] or "-", "" if summary["artifacts_present"] or not summary["artifacts"]
+                                     else " (no longer on disk: rotated, see INDIGO_KEEP_ARTIFACTS)"))
     click.echo("recap:")
     for line in _recap_lines(detail["recap"]):
         click.echo(line)

@@ -123,9 +123,11 @@ def candidate_sites(site_names: List[str], catalogue: str, template: Path, input
 
 def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optional[str], site_name,
            catalogue: str, progress=None, attempt_timeout: int = DEFAULT_ATTEMPT_TIMEOUT,
-           overall_timeout: int = DEFAULT_OVERALL_TIMEOUT, group: str = "default") -> Dict[str, Any]:
+           overall_timeout: int = DEFAULT_OVERALL_TIMEOUT, group: str = "default", action: str = "deploy",
+           note: Optional[str] = None) -> Dict[str, Any]:
     """Compile and run deploy.yml on the first site that takes it; re-running with the same deployment id
-    converges it. ``site_name`` is a site, a list of sites tried in order, or ``auto`` (broker ranking)."""
+    converges it. ``site_name`` is a site, a list of sites tried in order, or ``auto`` (broker ranking).
+    ``action`` names the run in the journal (``scale`` when runtime/scale.py changed a count)."""
     site_names = [site_name] if isinstance(site_name, str) else list(site_name)
     if deployment:
         state = DeploymentState(deployment)
@@ -158,13 +160,13 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         shutil.move(str(Path(tmp) / "project"), state.project_dir)
     state.write_record(template=str(template.resolve()), inputs=merged_inputs, site=sites[0]["name"],
                        catalogue=catalogue, status="deploying")
-    _journal_status(state, "deploying")
+    _journal_status(state, "scaling" if action == "scale" else "deploying", note=note)
 
     def run_one(site, timeout):
         check_site_host(site)
         state.write_record(site=site["name"])
         return run_playbook(
-            state.project_dir, "deploy.yml", deployment=state.id, action="deploy", progress=progress, timeout=timeout,
+            state.project_dir, "deploy.yml", deployment=state.id, action=action, progress=progress, timeout=timeout,
             extravars={"indigo_site": site["name"], "indigo_catalogue": catalogue, "indigo_ssh_public_key": public_key,
                        "indigo_ssh_private_key_file": str(state.private_key),
                        "indigo_outputs_file": str(state.outputs_file),
@@ -196,7 +198,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         _journal_status(state, "failed", note="%d attempt(s), all failed" % len(attempts_log))
         raise
     state.write_record(site=site["name"], attempts=attempts_log)
-    return _finish(state, result, "deployed", "deploy")
+    return _finish(state, result, "deployed", action)
 
 
 def _journal_status(state: DeploymentState, status: str, note: Optional[str] = None) -> None:

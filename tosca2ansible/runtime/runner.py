@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -17,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
-from tosca2ansible.errors import EnvironmentProblem
+from tosca2ansible.errors import EnvironmentProblem, UserInputError
 from tosca2ansible.runtime.state import indigo_home
 
 EventSink = Callable[[Dict[str, Any]], None]
@@ -37,6 +38,46 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.status == "successful" and self.rc == 0
+
+
+DEFAULT_KEEP_ARTIFACTS = 20
+RUN_DIR_RE = re.compile(r"^\d{8}T\d{6}-(?P<deployment>.+)-(?P<action>[a-z]+)-[0-9a-f]{6}$")  # api.new_run_id
+
+
+def keep_artifacts() -> Optional[int]:
+    """How many run dirs to keep per deployment: ``$INDIGO_KEEP_ARTIFACTS`` (default 20); 0 or ``all``
+    keeps every run (None)."""
+    text = os.environ.get("INDIGO_KEEP_ARTIFACTS", "").strip().lower()
+    if not text:
+        return DEFAULT_KEEP_ARTIFACTS
+    if text == "all":
+        return None
+    try:
+        keep = int(text)
+    except ValueError:
+        keep = -1
+    if keep < 0:
+        raise UserInputError("INDIGO_KEEP_ARTIFACTS must be a number of runs to keep per deployment, 0 or 'all' "
+                             "to keep every run (got %r)" % os.environ["INDIGO_KEEP_ARTIFACTS"])
+    return keep or None
+
+
+def prune_artifacts(runs_dir: Path, deployment: str, keep: Optional[int], current: Optional[str] = None) -> List[str]:
+    """Remove the oldest run dirs of ``deployment`` beyond the newest ``keep`` (never ``current``); returns
+    the removed run ids. The journal keeps the runs' records (and says their artifacts were rotated away)."""
+    if keep is None or not runs_dir.is_dir():
+        return []
+    mine = []
+    for path in runs_dir.iterdir():
+        match = RUN_DIR_RE.match(path.name)
+        if path.is_dir() and match and match.group("deployment") == deployment:
+            mine.append((path.name[:15], path.stat().st_mtime, path.name))  # UTC stamp, then age within a second
+    others = [name for _, _, name in sorted(mine) if name != current]
+    keep_others = keep - 1 if current else keep
+    removed = others[:max(0, len(others) - keep_others)]
+    for name in removed:
+        shutil.rmtree(runs_dir / name, ignore_errors=True)
+    return removed
 
 
 def _progress_line(event: Dict[str, Any]) -> Optional[str]:
@@ -105,6 +146,7 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
         raise EnvironmentProblem("no playbook %s in %s" % (playbook, project_dir))
     from tosca2ansible.runtime.journal.api import RunJournal, new_run_id
 
+    keep = keep_artifacts()  # a bad setting stops before anything runs
     run_id = new_run_id(deployment, action)
     private_dir = indigo_home() / "runs" / run_id
     private_dir.mkdir(parents=True, exist_ok=True)
@@ -167,6 +209,7 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
         shutil.rmtree(secrets_dir, ignore_errors=True)
     stats = runner.stats or {}
     journal.close(runner.rc, runner.status, stats)
+    prune_artifacts(private_dir.parent, deployment, keep, current=run_id)
     changed = sum((stats.get("changed") or {}).values())
     return RunResult(run_id=run_id, status=runner.status, rc=runner.rc if runner.rc is not None else -1,
                      changed=changed, failures=failures, stats=stats,

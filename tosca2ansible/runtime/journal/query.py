@@ -50,6 +50,8 @@ def resolve_run_id(store: JournalStore, run: str) -> str:
 def run_detail(store: JournalStore, run: str) -> Dict[str, Any]:
     run_id = resolve_run_id(store, run)
     summary = _merge_run(store.rows("runs", "run_id = ?", [run_id]))
+    # artifacts rotate away (INDIGO_KEEP_ARTIFACTS); the journal's record of the run stays
+    summary["artifacts_present"] = bool(summary["artifacts"]) and os.path.isdir(summary["artifacts"])
     events = store.rows("host_events", "run_id = ?", [run_id])
     recap = summary.get("stats") or {}
     if not recap:  # the run never reached its recap: count what the events say
