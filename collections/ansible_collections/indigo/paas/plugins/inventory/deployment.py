@@ -72,11 +72,13 @@ cache_connection: ~/.cache/indigo-inventory
 
 import concurrent.futures
 import os
+import re
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
 
+# Only light modules here: module_common would import every cloud SDK, and a warm cache needs none of them.
 from ansible_collections.indigo.paas.plugins.module_utils.credentials import CredentialError, resolve_credentials
 from ansible_collections.indigo.paas.plugins.module_utils.providers import get_provider
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import ProviderError
@@ -85,9 +87,14 @@ from ansible_collections.indigo.paas.plugins.module_utils.sites import (
     default_catalogue_path,
     load_catalogue,
 )
-from ansible_collections.indigo.paas.plugins.module_utils.module_common import DEPLOYMENT_RE
 
 display = Display()
+
+DEPLOYMENT_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")  # same rule as module_common.DEPLOYMENT_RE
+# The cache holds one row per instance (lists, not dicts: smaller, faster to load and to copy).
+CACHE_FORMAT = 2
+ROW_FIELDS = ("name", "node", "index", "site", "id", "status", "address", "private_ips", "public_ips", "ansible_user")
+CONSTRUCT_OPTIONS = ("compose", "groups", "keyed_groups")
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -106,58 +113,82 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         beside = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), "inventories", "sites")
         return beside if os.path.exists(beside) else default_catalogue_path()
 
-    def _query_site(self, site, deployment):
+    @staticmethod
+    def _query_site(site, deployment):
         provider = get_provider(site, resolve_credentials(site))
         user = site.get("ssh_user") or "root"
-        return [dict(inst.to_dict(), ansible_user=user) for inst in provider.find_instances(deployment)]
+        return [[inst.name, inst.node, inst.index, inst.site, inst.id, inst.status, inst.address,
+                 inst.private_ips, inst.public_ips, user] for inst in provider.find_instances(deployment)]
 
     def _query(self, sites, deployment):
-        """Instance dicts of every site, queried concurrently; a failing site is skipped or fatal."""
-        results = []
+        """Rows of every site, queried concurrently; a failing site is skipped or fatal."""
+        rows = []
         if not sites:
-            return results
+            return rows
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, len(sites))) as pool:
             futures = {pool.submit(self._query_site, site, deployment): site["name"] for site in sites}
             for future in concurrent.futures.as_completed(futures):
                 try:
-                    results.extend(future.result())
+                    rows.extend(future.result())
                 except (ProviderError, CredentialError, ValueError, ImportError) as exc:
                     message = "indigo.paas.deployment: site %s skipped: %s" % (futures[future], exc)
                     if self.get_option("fail_on_site_error"):
                         raise AnsibleParserError(message)
                     display.warning(message)
-        results.sort(key=lambda inst: (inst["node"], inst["index"], inst["site"]))
-        return results
+        rows.sort(key=lambda row: (row[1], row[2], row[3]))  # node, index, site
+        return rows
 
-    def _host_vars(self, inst, deployment):
-        private = inst["private_ips"][0] if inst["private_ips"] else None
-        public = inst["public_ips"][0] if inst["public_ips"] else None
-        host_vars = {
-            "ansible_host": inst["address"], "ansible_user": inst["ansible_user"],
-            "IM_NODE_PRIVATE_IP": private, "IM_NODE_PUBLIC_IP": public, "IM_INFRASTRUCTURE_ID": deployment,
-            "indigo_node": inst["node"], "indigo_index": inst["index"], "indigo_site": inst["site"],
-            "indigo_instance_id": inst["id"], "indigo_status": inst["status"],
-        }
-        for number, address in enumerate(inst["public_ips"] + inst["private_ips"]):
-            host_vars["IM_NODE_NET_%d_IP" % number] = address
-        if self.get_option("ssh_private_key_file"):
-            host_vars["ansible_ssh_private_key_file"] = os.path.expanduser(self.get_option("ssh_private_key_file"))
-        return host_vars
+    def _list_instances(self, path, deployment):
+        try:
+            sites = load_catalogue(self._catalogue(path))
+        except SiteCatalogueError as exc:
+            raise AnsibleParserError(str(exc))
+        wanted = self.get_option("sites")
+        unknown = sorted(set(wanted) - {s["name"] for s in sites})
+        if unknown:
+            raise AnsibleParserError("%s: unknown site(s) %s" % (path, ", ".join(unknown)))
+        return self._query([s for s in sites if not wanted or s["name"] in wanted], deployment)
 
-    def _populate(self, instances, deployment):
+    def _populate(self, rows, deployment):
+        inventory = self.inventory
+        key_file = self.get_option("ssh_private_key_file")
+        key_file = os.path.expanduser(key_file) if key_file else None
+        construct = {option: self.get_option(option) for option in CONSTRUCT_OPTIONS}
         strict = self.get_option("strict")
-        self.inventory.add_group("indigo_deployment")
-        for inst in instances:
-            host = inst["name"]
-            group = self.inventory.add_group(inst["node"])
-            self.inventory.add_host(host, group=group)
-            self.inventory.add_host(host, group="indigo_deployment")
-            host_vars = self._host_vars(inst, deployment)
-            for key, value in host_vars.items():
-                self.inventory.set_variable(host, key, value)
-            self._set_composite_vars(self.get_option("compose"), host_vars, host, strict=strict)
-            self._add_host_to_composed_groups(self.get_option("groups"), host_vars, host, strict=strict)
-            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), host_vars, host, strict=strict)
+        inventory.add_group("indigo_deployment")
+        hosts = inventory.hosts
+        node_groups = {}  # node -> group name as the inventory sanitized it
+        for name, node, index, site, instance_id, status, address, private_ips, public_ips, user in rows:
+            group = node_groups.get(node)
+            if group is None:
+                group = node_groups[node] = inventory.add_group(node)
+            inventory.add_host(name, group=group)
+            inventory.add_host(name, group="indigo_deployment")
+            host_vars = {
+                "ansible_host": address, "ansible_user": user,
+                "IM_NODE_PRIVATE_IP": private_ips[0] if private_ips else None,
+                "IM_NODE_PUBLIC_IP": public_ips[0] if public_ips else None,
+                "IM_INFRASTRUCTURE_ID": deployment, "indigo_node": node, "indigo_index": index,
+                "indigo_site": site, "indigo_instance_id": instance_id, "indigo_status": status,
+            }
+            for number, ip in enumerate(public_ips + private_ips):
+                host_vars["IM_NODE_NET_%d_IP" % number] = ip
+            if key_file:
+                host_vars["ansible_ssh_private_key_file"] = key_file
+            # Straight into Host.vars: set_variable() validates the name and tags the value once per
+            # variable (12 calls a host, most of the time of a cached 10 000-host parse). Our names are
+            # fixed and valid, and plain strings stay untrusted (never templated), as set_variable leaves them.
+            hosts[name].vars.update(host_vars)
+            if construct["compose"]:
+                self._set_composite_vars(construct["compose"], host_vars, name, strict=strict)
+            if construct["groups"]:
+                self._add_host_to_composed_groups(construct["groups"], host_vars, name, strict=strict)
+            if construct["keyed_groups"]:
+                self._add_host_to_keyed_groups(construct["keyed_groups"], host_vars, name, strict=strict)
+
+    def _cache_fingerprint(self, path, deployment):
+        """What the cached rows depend on: another deployment, catalogue or site filter is a cache miss."""
+        return [deployment, self._catalogue(path), sorted(self.get_option("sites"))]
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache=cache)
@@ -167,24 +198,21 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError("%s: deployment %r must match ^[a-z][a-z0-9-]{0,40}$" % (path, deployment))
 
         cache_key = self.get_cache_key(path)
+        fingerprint = self._cache_fingerprint(path, deployment)
         use_cache = self.get_option("cache") and cache
         update_cache = self.get_option("cache") and not cache
-        instances = None
+        rows = None
         if use_cache:
             try:
-                instances = self._cache[cache_key]
+                cached = self._cache[cache_key]
             except KeyError:
+                cached = None
+            if isinstance(cached, dict) and cached.get("format") == CACHE_FORMAT and cached.get("of") == fingerprint:
+                rows = cached["rows"]
+            else:  # absent, or written by another version or for another configuration
                 update_cache = True
-        if instances is None:
-            try:
-                sites = load_catalogue(self._catalogue(path))
-            except SiteCatalogueError as exc:
-                raise AnsibleParserError(str(exc))
-            wanted = self.get_option("sites")
-            unknown = sorted(set(wanted) - {s["name"] for s in sites})
-            if unknown:
-                raise AnsibleParserError("%s: unknown site(s) %s" % (path, ", ".join(unknown)))
-            instances = self._query([s for s in sites if not wanted or s["name"] in wanted], deployment)
+        if rows is None:
+            rows = self._list_instances(path, deployment)
         if update_cache:
-            self._cache[cache_key] = instances
-        self._populate(instances, deployment)
+            self._cache[cache_key] = {"format": CACHE_FORMAT, "of": fingerprint, "fields": list(ROW_FIELDS), "rows": rows}
+        self._populate(rows, deployment)

@@ -56,6 +56,7 @@ TRANSIENT_CODES = frozenset((
 STATUS = {"pending": "building", "running": "active", "stopping": "stopped", "stopped": "stopped",
           "shutting-down": "deleted", "terminated": "deleted"}
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
+MAX_PAGE = 1000  # DescribeInstances MaxResults upper bound
 DEFAULT_INSTANCE_TYPE = "t3.micro"
 VPC_CIDR = "10.77.0.0/16"
 SUBNET_CIDR = "10.77.0.0/20"
@@ -150,12 +151,15 @@ class EC2Provider(Provider):
         kwargs = {"Filters": filters or []}
         if ids:
             kwargs["InstanceIds"] = ids
+        else:  # the largest page EC2 allows (default: the service's choice; moto's is 100 reservations)
+            kwargs["PaginationConfig"] = {"PageSize": MAX_PAGE}
         for reservation in self._paged("describe_instances", "Reservations", **kwargs):
             yield from reservation["Instances"]
 
     def find_instances(self, deployment, node=None):
-        # tags only: a server-side state filter costs more than dropping terminated instances here
-        filters = [{"Name": "tag:%s" % TAG_DEPLOYMENT, "Values": [deployment]}]
+        # filtered server-side: EC2 sends only this deployment's live instances (terminated ones linger an hour)
+        filters = [{"Name": "instance-state-name", "Values": LIVE_STATES},
+                   {"Name": "tag:%s" % TAG_DEPLOYMENT, "Values": [deployment]}]
         if node:
             filters.append({"Name": "tag:%s" % TAG_NODE, "Values": [node]})
         live = (self._to_instance(raw) for raw in self._describe(filters) if raw.get("State", {}).get("Name") in LIVE_STATES)
