@@ -73,30 +73,46 @@ class Request:
 
     @property
     def totals(self):
-        cached = self.__dict__.get("_totals")
-        if cached is None:
-            cached = self.__dict__["_totals"] = self._compute_totals()
-        return cached
+        return _totals(self.nodes)
 
-    @property
-    def shapes(self):
-        """(node, flavor shape, os shape) per node, computed once per request."""
-        cached = self.__dict__.get("_shapes")
-        if cached is None:
-            cached = self.__dict__["_shapes"] = [
-                (n, (n.num_cpus, n.mem_mb, n.disk_gb, n.gpus, n.gpu_vendor, n.gpu_model),
-                 (n.image, n.os_distribution, n.os_version))
-                for n in self.nodes
-            ]
-        return cached
 
-    def _compute_totals(self):
-        return {
-            "instances": sum(n.count for n in self.nodes),
-            "cores": sum(n.count * n.num_cpus for n in self.nodes),
-            "ram_mb": sum(n.count * n.mem_mb for n in self.nodes),
-            "gpus": sum(n.count * n.gpus for n in self.nodes),
-        }
+def _totals(nodes):
+    return {
+        "instances": sum(n.count for n in nodes),
+        "cores": sum(n.count * n.num_cpus for n in nodes),
+        "ram_mb": sum(n.count * n.mem_mb for n in nodes),
+        "gpus": sum(n.count * n.gpus for n in nodes),
+    }
+
+
+class _Prepared:
+    """What every site is compared with, derived from the request once per ranking: nodes grouped by
+    flavor needs and by OS needs, so a site answers each distinct need once, not once per node."""
+
+    __slots__ = ("request", "flavor_needs", "os_needs", "node_keys", "names", "flavor_keys", "gpu_match",
+                 "free_sizing", "special", "totals", "data", "node_sites")
+
+    def __init__(self, request):
+        self.request = request
+        flavor_needs, os_needs, node_keys = {}, {}, []
+        for node in request.nodes:
+            fkey = _flavor_needs(node)
+            okey = (node.image, node.os_distribution, node.os_version)
+            flavor_needs.setdefault(fkey, node)
+            if node.image or node.os_distribution:
+                os_needs.setdefault(okey, node)
+            node_keys.append((node, fkey, okey))
+        self.flavor_needs = list(flavor_needs.items())  # (needs, first node with them)
+        self.os_needs = list(os_needs.items())
+        self.node_keys = node_keys
+        self.names = [node.name for node, _, _ in node_keys]
+        self.flavor_keys = [fkey for _, fkey, _ in node_keys]
+        self.gpu_match = any(fkey[4] or fkey[5] for fkey in flavor_needs)
+        self.free_sizing = dict.fromkeys(flavor_needs)  # every need answered "no flavor, sized freely"
+        self.node_sites = [(node, allowed) for node, allowed in sorted(request.node_sites.items()) if allowed]
+        self.special = [n for n in request.nodes if n.infiniband or n.sgx or (n.gpus and n.cuda_version)]
+        self.totals = _totals(request.nodes)
+        self.data = list(request.data)
 
 
 @dataclasses.dataclass
@@ -125,26 +141,41 @@ def _version_tuple(text):
     return tuple(parts)
 
 
-def _flavor_table(site):
-    """The site's flavors as tuples, smallest first: (gpus, cpus, mem, disk, name, vendor, model)."""
-    table = []
-    for f in site.get("flavors") or []:
-        table.append((int(f.get("gpus", 0)), int(f.get("num_cpus", 0)), int(f.get("mem_mb", 0)),
-                      int(f.get("disk_gb", 0)), str(f.get("name", "")),
-                      str(f.get("gpu_vendor", "")).lower(), str(f.get("gpu_model", "")).lower()))
+def _flavor_table(site, gpu_match=True):
+    """The site's flavors as tuples, smallest first: (gpus, cpus, mem, disk, name, vendor, model).
+    Without ``gpu_match`` (no node names a GPU vendor or model) vendor and model are left empty."""
+    if gpu_match:
+        table = [(int(f.get("gpus") or 0), int(f.get("num_cpus") or 0), int(f.get("mem_mb") or 0),
+                  int(f.get("disk_gb") or 0), str(f.get("name", "")),
+                  str(f.get("gpu_vendor") or "").lower(), str(f.get("gpu_model") or "").lower())
+                 for f in site.get("flavors") or ()]
+    else:
+        table = [(int(f.get("gpus") or 0), int(f.get("num_cpus") or 0), int(f.get("mem_mb") or 0),
+                  int(f.get("disk_gb") or 0), str(f.get("name", "")), "", "")
+                 for f in site.get("flavors") or ()]
     table.sort()
     return table
 
 
-def _first_fit(table, node):
-    vendor = (node.gpu_vendor or "").lower() if node.gpus else ""
-    model = (node.gpu_model or "").lower() if node.gpus else ""
-    for gpus, cpus, mem, disk, name, f_vendor, f_model in table:
-        if (cpus >= node.num_cpus and mem >= node.mem_mb and gpus >= node.gpus
-                and (not node.disk_gb or disk >= node.disk_gb)
+def _first_fit(table, needs):
+    """Name of the first (smallest) flavor of ``table`` meeting ``needs`` (a flavor-needs key), or None."""
+    cpus, mem, disk, gpus, vendor, model = needs
+    if not (vendor or model):  # the common case: a plain comparison per flavor
+        for f_gpus, f_cpus, f_mem, f_disk, name, _, _ in table:
+            if f_cpus >= cpus and f_mem >= mem and f_gpus >= gpus and (not disk or f_disk >= disk):
+                return name
+        return None
+    for f_gpus, f_cpus, f_mem, f_disk, name, f_vendor, f_model in table:
+        if (f_cpus >= cpus and f_mem >= mem and f_gpus >= gpus and (not disk or f_disk >= disk)
                 and (not vendor or f_vendor == vendor) and (not model or model in f_model)):
             return name
     return None
+
+
+def _flavor_needs(node):
+    gpu = bool(node.gpus)
+    return (node.num_cpus, node.mem_mb, node.disk_gb, node.gpus,
+            (node.gpu_vendor or "").lower() if gpu else "", (node.gpu_model or "").lower() if gpu else "")
 
 
 def choose_flavor(site, node, table=None):
@@ -152,7 +183,7 @@ def choose_flavor(site, node, table=None):
     instances freely (no flavor list: local nodes, Kubernetes pods); ``(None, False)`` when none fits."""
     if not site.get("flavors"):
         return None, True
-    name = _first_fit(_flavor_table(site) if table is None else table, node)
+    name = _first_fit(_flavor_table(site) if table is None else table, _flavor_needs(node))
     return name, name is not None
 
 
@@ -205,21 +236,25 @@ _QUOTA_LABELS = (("instances", "instances"), ("cores", "cores"), ("ram_mb", "MB 
 
 def _quota_check(sla, usage, totals):
     """Hard filter: request + used must fit every limit. Returns (problems, headroom in [0, 1])."""
-    quota = sla.get("quota") or {}
+    quota = sla.get("quota")
+    if not quota:
+        return [], 0.5
+    usage = usage or {}
     problems = []
     shares = []
     for key, label in _QUOTA_LABELS:
         limit = quota.get(key)
         if limit is None:
             continue
-        used = int(((usage or {}).get(key) or {}).get("used", 0) or 0)
-        need = totals[key]
-        if used + need > int(limit):
-            problems.append("quota %d %s, in use %d, request %d" % (int(limit), label, used, need))
-        elif int(limit) > 0:
-            shares.append(1.0 - float(used + need) / float(limit))
-    headroom = sum(shares) / len(shares) if shares else 0.5
-    return problems, headroom
+        limit = int(limit)
+        used = usage.get(key)
+        used = int(used.get("used") or 0) if used else 0
+        need = used + totals[key]
+        if need > limit:
+            problems.append("quota %d %s, in use %d, request %d" % (limit, label, used, totals[key]))
+        elif limit > 0:
+            shares.append(1.0 - float(need) / limit)
+    return problems, (sum(shares) / len(shares) if shares else 0.5)
 
 
 def _weights(rules):
@@ -229,19 +264,52 @@ def _weights(rules):
     return weights, penalty
 
 
-def rank_site(site, request, health, usage, rules, weights=None):
-    """Evaluate one site: hard filters first (each failing one adds a reason), then the score."""
-    name = site.get("name")
+def _node_reasons(site, sla, prepared, fits, images):
+    """Per-node reasons, in node order, for a site where some node's flavor or image does not fit."""
     reasons = []
-    flavors = {}
+    for node, fkey, okey in prepared.node_keys:
+        if fits[fkey] is False:
+            wants = "%d CPU, %d MB" % (node.num_cpus, node.mem_mb)
+            if node.gpus:
+                wants += ", %d GPU%s" % (node.gpus, "" if node.gpus == 1 else "s")
+                if node.gpu_model:
+                    wants += " %s" % node.gpu_model
+            reasons.append("dropped: no flavor with >= %s for node %s" % (wants, node.name))
+        problem = images.get(okey)
+        if problem:
+            reasons.append("dropped: %s for node %s" % (problem, node.name))
+        if node.infiniband or node.sgx or (node.gpus and node.cuda_version):
+            reasons.extend("dropped: %s" % p for p in _capability_problems(site, node))
+    return reasons
+
+
+_KEPT_FORMATS = {}  # criteria names (sorted) -> "kept: a %.2f, b %.2f" (one format per set of criteria)
+
+
+def _kept_reason(criteria):
+    names = tuple(sorted(criteria))
+    fmt = _KEPT_FORMATS.get(names)
+    if fmt is None:
+        fmt = _KEPT_FORMATS[names] = "kept: " + ", ".join("%s %%.2f" % n for n in names)
+    return fmt % tuple(criteria[n] for n in names)
+
+
+def rank_site(site, request, health, usage, rules, weights=None, prepared=None):
+    """Evaluate one site: hard filters first (each failing one adds a reason), then the score.
+    ``prepared`` (from ``rank``) carries what is derived from the request once for all sites."""
+    if prepared is None:
+        prepared = _Prepared(request)
+    request = prepared.request
+    name = site.get("name")
     if site.get("enabled") is False:
         return Ranking(name, False, 0.0, ["dropped: site disabled in the catalogue"])
+    reasons = []
     if request.pinned_sites and name not in request.pinned_sites:
         reasons.append("dropped: placement policy pins %s" % ", ".join(sorted(request.pinned_sites)))
-    if name in request.forbidden_sites:
+    if request.forbidden_sites and name in request.forbidden_sites:
         reasons.append("dropped: placement policy forbids this site")
-    for node, allowed in sorted(request.node_sites.items()):
-        if allowed and name not in allowed:
+    for node, allowed in prepared.node_sites:
+        if name not in allowed:
             reasons.append("dropped: placement policy puts node %s on %s" % (node, ", ".join(sorted(allowed))))
     sla = _sla_for(site, request.group)
     if sla is None:
@@ -249,33 +317,32 @@ def rank_site(site, request, health, usage, rules, weights=None):
         sla = {}
     if health is not None and not health.get("reachable", False):
         reasons.append("dropped: unreachable (%s)" % (health.get("error") or "no answer"))
-    table = _flavor_table(site)
-    fits, images = {}, {}  # nodes of one shape share the answer
-    for node, flavor_shape, os_shape in request.shapes:
-        if flavor_shape not in fits:
-            fits[flavor_shape] = choose_flavor(site, node, table)
-        flavor, ok = fits[flavor_shape]
-        if not ok:
-            wants = "%d CPU, %d MB" % (node.num_cpus, node.mem_mb)
-            if node.gpus:
-                wants += ", %d GPU%s" % (node.gpus, "" if node.gpus == 1 else "s")
-                if node.gpu_model:
-                    wants += " %s" % node.gpu_model
-            reasons.append("dropped: no flavor with >= %s for node %s" % (wants, node.name))
-        flavors[node.name] = flavor
-        if os_shape not in images:
-            images[os_shape] = _image_ok(site, sla, node)
-        if images[os_shape]:
-            reasons.append("dropped: %s for node %s" % (images[os_shape], node.name))
-        if node.infiniband or node.sgx or (node.gpus and node.cuda_version):
-            reasons.extend("dropped: %s" % p for p in _capability_problems(site, node))
-    hosted = set((site.get("data") or {}).get("onedata_spaces") or []) | set((site.get("data") or {}).get("storage") or [])
-    locality = (float(len([d for d in request.data if d in hosted])) / len(request.data)) if request.data else 0.0
-    if request.data_required and request.data and locality < 1.0:
-        missing = sorted(d for d in request.data if d not in hosted)
-        reasons.append("dropped: does not host required data %s" % ", ".join(missing))
-    quota_problems, headroom = _quota_check(sla, usage, request.totals)
-    reasons.extend("dropped: %s" % p for p in quota_problems)
+
+    # flavors and images: each distinct need is answered once; per-node reasons only when one fails
+    if site.get("flavors"):
+        table = _flavor_table(site, prepared.gpu_match)
+        chosen = {fkey: _first_fit(table, fkey) for fkey, _ in prepared.flavor_needs}
+        unfit = None in chosen.values()
+    else:
+        chosen = prepared.free_sizing  # the site sizes instances freely
+        unfit = False
+    images = {okey: _image_ok(site, sla, node) for okey, node in prepared.os_needs}
+    if unfit or prepared.special or any(images.values()):
+        fits = chosen if not unfit else {k: (v if v is not None else False) for k, v in chosen.items()}
+        reasons.extend(_node_reasons(site, sla, prepared, fits, images))
+    flavors = dict(zip(prepared.names, map(chosen.__getitem__, prepared.flavor_keys)))
+
+    locality = 0.0
+    if prepared.data:
+        data = site.get("data") or {}
+        spaces, storage = data.get("onedata_spaces") or (), data.get("storage") or ()
+        missing = [d for d in prepared.data if d not in spaces and d not in storage]
+        locality = float(len(prepared.data) - len(missing)) / len(prepared.data)
+        if missing and request.data_required:
+            reasons.append("dropped: does not host required data %s" % ", ".join(sorted(missing)))
+    quota_problems, headroom = _quota_check(sla, usage, prepared.totals)
+    if quota_problems:
+        reasons.extend("dropped: %s" % p for p in quota_problems)
 
     weights, penalty = weights or _weights(rules)
     criteria = {
@@ -287,14 +354,15 @@ def rank_site(site, request, health, usage, rules, weights=None):
         criteria["latency"] = 1.0 / (1.0 + float(health["latency_ms"]) / 100.0)
     price = site.get("price_per_core_hour")
     if price is not None:
-        criteria["price"] = 1.0 / (1.0 + float(price) * request.totals["cores"])
+        criteria["price"] = 1.0 / (1.0 + float(price) * prepared.totals["cores"])
     score = sum(weights.get(k, 0.0) * v for k, v in criteria.items())
     if health is None:
         score -= penalty
         reasons.append("no monitoring data: kept with a penalty of %g" % penalty)
-    kept = not any(r.startswith("dropped:") for r in reasons)
+    # every hard filter above adds a "dropped:" reason; the penalty note is the only other one
+    kept = len(reasons) == (1 if health is None else 0)
     if kept:
-        reasons.insert(0, "kept: " + ", ".join("%s %.2f" % (k, v) for k, v in sorted(criteria.items())))
+        reasons.insert(0, _kept_reason(criteria))
     return Ranking(name, kept, round(score, 6), reasons, criteria, flavors)
 
 
@@ -305,8 +373,9 @@ def rank(request, sites, health=None, usage=None, rules=None):
     health = health or {}
     usage = usage or {}
     weights = _weights(rules)
+    prepared = _Prepared(request)
     results = [
-        rank_site(site, request, health.get(site.get("name")), usage.get(site.get("name")), rules, weights)
+        rank_site(site, request, health.get(site.get("name")), usage.get(site.get("name")), rules, weights, prepared)
         for site in sites
     ]
     results.sort(key=lambda r: (not r.kept, -r.score, r.site))
