@@ -178,7 +178,11 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
 
     def teardown(site, result):
         stop_jobs_of_run(result.run_id)
-        return [getattr(x, "name", x) for x in provider_for(site).delete_deployment(state.id)]
+        if previous.get("site") == site["name"] and previous.get("last_run"):
+            return []  # a deployment that already ran here and failed to converge stays as it was, to fix
+        deleted = provider_for(site).delete_deployment(state.id)
+        _journal_deleted(state, result.run_id, deleted, site["name"])
+        return [getattr(x, "name", x) for x in deleted]
 
     def record(attempt):
         from tosca2ansible.runtime.journal.api import Journal
@@ -199,6 +203,14 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         raise
     state.write_record(site=site["name"], attempts=attempts_log)
     return _finish(state, result, "deployed", action)
+
+
+def _journal_deleted(state: DeploymentState, run_id: Optional[str], deleted, site: str) -> None:
+    """Resources a provider deleted outside the playbooks, in the journal's resource history."""
+    from tosca2ansible.runtime.journal.api import Journal
+
+    with Journal() as journal:
+        journal.record_deleted(run_id, state.id, deleted, site)
 
 
 def _journal_status(state: DeploymentState, status: str, note: Optional[str] = None) -> None:
@@ -266,7 +278,8 @@ def undeploy(deployment: str, progress=None) -> Dict[str, Any]:
     provider = provider_for(site)
     left = provider.find_instances(state.id) + provider.find_resources(state.id)
     if left:
-        provider.delete_deployment(state.id)  # the safety net: tags find everything
+        deleted = provider.delete_deployment(state.id)  # the safety net: tags find everything
+        _journal_deleted(state, result.run_id if result else None, deleted, site["name"])
     if result is not None and not result.ok and left:
         state.write_record(status="undeploy-failed", last_run=result.run_id)
         raise DeploymentFailed("undeploy of %s: playbook failed (%s); resources removed by tags instead"

@@ -80,6 +80,16 @@ def prune_artifacts(runs_dir: Path, deployment: str, keep: Optional[int], curren
     return removed
 
 
+def _result_message(result: Dict[str, Any], limit: int) -> str:
+    """A failed result's message; for a loop, the first failed item's message too."""
+    msg = str(result.get("msg") or result.get("stderr") or "")
+    items = result.get("results")
+    if isinstance(items, list):
+        item = next((str(r["msg"]) for r in items if isinstance(r, dict) and r.get("failed") and r.get("msg")), "")
+        msg = "%s: %s" % (msg, item) if msg and item and item != msg else (item or msg)
+    return msg[:limit]
+
+
 def _progress_line(event: Dict[str, Any]) -> Optional[str]:
     kind = event.get("event")
     data = event.get("event_data") or {}
@@ -90,7 +100,7 @@ def _progress_line(event: Dict[str, Any]) -> Optional[str]:
     if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
         result = data.get("res") or {}
         word = "UNREACHABLE" if kind == "runner_on_unreachable" else "FAILED"
-        return "    %s %s: %s" % (word, data.get("host"), str(result.get("msg") or "")[:400])
+        return "    %s %s: %s" % (word, data.get("host"), _result_message(result, 400))
     if kind == "runner_on_ok" and (data.get("res") or {}).get("changed"):
         return "    changed: %s" % data.get("host")
     return None
@@ -100,7 +110,7 @@ def _failure(event: Dict[str, Any]) -> Optional[str]:
     data = event.get("event_data") or {}
     if event.get("event") in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
         result = data.get("res") or {}
-        return "%s: %s: %s" % (data.get("host"), data.get("task"), str(result.get("msg") or result.get("stderr") or "")[:600])
+        return "%s: %s: %s" % (data.get("host"), data.get("task"), _result_message(result, 600))
     return None
 
 

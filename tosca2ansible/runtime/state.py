@@ -3,6 +3,7 @@
     deployments/<id>/project/        the compiled Ansible project
     deployments/<id>/ssh/id_ed25519  the deployment's own SSH key (0600), .pub next to it
     deployments/<id>/deployment.json template, inputs, site, times (no secrets)
+    deployments/<id>/secret_inputs.json  inputs whose name says secret/password/token/key (0600)
     deployments/<id>/outputs.json    TOSCA outputs written by deploy.yml
     runs/<run-id>/                   ansible-runner private data dir (artifacts kept)
 """
@@ -60,6 +61,10 @@ class DeploymentState:
     def record_file(self) -> Path:
         return self.dir / "deployment.json"
 
+    @property
+    def secret_inputs_file(self) -> Path:
+        return self.dir / "secret_inputs.json"
+
     def exists(self) -> bool:
         return self.record_file.exists()
 
@@ -78,17 +83,27 @@ class DeploymentState:
         return self.public_key_file.read_text().strip()
 
     def read_record(self) -> Dict[str, Any]:
+        """The record with every input, the secret ones included (read back from their 0600 file)."""
         try:
-            return json.loads(self.record_file.read_text())
+            record = json.loads(self.record_file.read_text())
         except FileNotFoundError:
             raise UserInputError("no deployment %r under %s" % (self.id, self.home / "deployments"))
+        if self.secret_inputs_file.exists():
+            record["inputs"] = dict(record.get("inputs") or {}, **json.loads(self.secret_inputs_file.read_text()))
+        return record
 
     def write_record(self, **fields: Any) -> Dict[str, Any]:
         record = self.read_record() if self.exists() else {"deployment": self.id, "created": time.time()}
         record.update(fields, updated=time.time())
         self.dir.mkdir(parents=True, exist_ok=True)
+        inputs = record.get("inputs") or {}
+        secret = {k: v for k, v in inputs.items() if _is_secret_input(k)}
+        if secret or self.secret_inputs_file.exists():
+            # re-deploy and scale need them again; like the SSH key, they stay readable by the owner only
+            _write_private(self.secret_inputs_file, json.dumps(secret, indent=1, sort_keys=True))
+        public = dict(record, inputs={k: v for k, v in inputs.items() if k not in secret}) if "inputs" in record else record
         tmp = self.record_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+        tmp.write_text(json.dumps(public, indent=1, sort_keys=True))
         os.replace(tmp, self.record_file)
         return record
 
@@ -99,6 +114,22 @@ class DeploymentState:
             return {}
         except ValueError as exc:
             raise EnvironmentProblem("outputs file %s is not JSON: %s" % (self.outputs_file, exc))
+
+
+def _is_secret_input(name: str) -> bool:
+    from tosca2ansible.compiler.model import is_secret_input
+    from tosca2ansible.runtime.journal.redact import is_secret_name
+
+    return is_secret_input(name) or is_secret_name(name)
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
 
 
 def list_deployments(home: Optional[Path] = None) -> List[str]:

@@ -107,6 +107,18 @@ class Journal:
                                  rc=int(rc), status=status, stats_json=stats, source="runtime",
                                  artifacts=str(artifacts) if artifacts else None)
 
+    def record_deleted(self, run_id: Optional[str], deployment: str, deleted: Iterable[Any],
+                       site: Optional[str] = None) -> List[int]:
+        """What a provider deleted outside any playbook (attempt teardown, undeploy's removal by tags):
+        ``Resource``/``Instance`` objects or their dicts (kind, id, name, site)."""
+        rows = []
+        for item in deleted:
+            data = item.to_dict() if hasattr(item, "to_dict") else (item if isinstance(item, dict) else {"id": item})
+            rows.append(("resources", dict(run_id=run_id, deployment=deployment, site=data.get("site") or site,
+                                           kind=data.get("kind") or "instance", resource_id=str(data.get("id")),
+                                           name=data.get("name"), change="deleted")))
+        return self.store.append_many(rows) if rows else []
+
     # --- attempts (from the broker) ------------------------------------------------------------
     def record_attempt(self, run_id: str, deployment: str, attempt: int, site: str, outcome: str,
                        error_class: Optional[str] = None, message: Optional[str] = None) -> int:
@@ -168,8 +180,24 @@ class RunJournal:
         scrubbed = redact_tree(self.private_dir, self.secrets)
         with Journal(self.journal_path, secrets=self.secrets) as journal:
             journal.run_closed(self.run_id, self.deployment, self.action, rc=-1 if rc is None else rc, status=status,
-                               artifacts=str(self.artifacts), stats=stats)
+                               artifacts=str(self.artifacts), stats=per_host_stats(stats))
         return scrubbed
+
+
+RUNNER_STAT_KEYS = {"ok": "ok", "changed": "changed", "failures": "failures", "dark": "unreachable",
+                    "skipped": "skipped", "rescued": "rescued", "ignored": "ignored"}
+
+
+def per_host_stats(stats: Optional[Dict[str, Any]]) -> Optional[Dict[str, Dict[str, int]]]:
+    """ansible-runner's ``{"ok": {host: n}, "dark": {...}, ...}`` as the callback records it: ``{host: {"ok": n,
+    "unreachable": n, ...}}`` (every host ansible processed, zeros included)."""
+    if not stats:
+        return stats
+    hosts = set(stats.get("processed") or {})
+    for key in RUNNER_STAT_KEYS:
+        hosts |= set(stats.get(key) or {})
+    return {host: {name: int((stats.get(key) or {}).get(host, 0)) for key, name in RUNNER_STAT_KEYS.items()}
+            for host in sorted(hosts)}
 
 
 def _current_user() -> str:
@@ -179,4 +207,5 @@ def _current_user() -> str:
         return "uid:%d" % os.getuid()
 
 
-__all__: List[str] = ["Journal", "RunJournal", "callback_env", "new_run_id", "redact_tree", "scrub_artifacts", "template_digest"]
+__all__: List[str] = ["Journal", "RunJournal", "callback_env", "new_run_id", "per_host_stats", "redact_tree", "scrub_artifacts",
+                      "template_digest"]

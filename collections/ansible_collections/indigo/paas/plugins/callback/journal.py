@@ -173,8 +173,9 @@ class CallbackModule(CallbackBase):
 
     def _message(self, res):
         msg = res.get("msg") or res.get("stderr") or res.get("reason") or res.get("exception") or ""
-        if not msg and isinstance(res.get("results"), list):  # loops: the first failed item's message
-            msg = next((r.get("msg") for r in res["results"] if isinstance(r, dict) and r.get("failed") and r.get("msg")), "")
+        if isinstance(res.get("results"), list):  # loops: "One or more items failed" says little; the item says why
+            item = next((r.get("msg") for r in res["results"] if isinstance(r, dict) and r.get("failed") and r.get("msg")), "")
+            msg = "%s: %s" % (msg, item) if msg and item and item != msg else (item or msg)
         return self._journal.redactor.text(str(msg)[:MESSAGE_MAX]) if msg else None
 
     def _record_result(self, result, status, with_message):
