@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from tosca2ansible.errors import DeploymentFailed, EnvironmentProblem
-from tosca2ansible.runtime.attempts import classify, run_attempts, stop_jobs_of_run
+from tosca2ansible.errors import DeploymentFailed, EnvironmentProblem, UserInputError
+from tosca2ansible.runtime.attempts import (DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, classify, run_attempts,
+                                           stop_jobs_of_run)
 from tosca2ansible.runtime.runner import RunResult
 
 
@@ -100,6 +101,67 @@ def test_overall_timeout_tears_down_the_running_attempt_and_stops():
     assert [t[0] for t in rec.teardowns] == ["a", "b"]
     assert [a.site for a in rec.records] == ["a", "b"]
     assert "overall timeout" in rec.records[1].message
+
+
+@pytest.mark.parametrize("error_class", ["quota", "transient", "fatal", "configuration"])
+def test_every_failure_class_moves_on_not_only_5xx(error_class):
+    # INDIGO moved to the next provider on 5xx answers only
+    classes = [] if error_class == "configuration" else [error_class]
+    rec = Recorder({"a": result("failed", 2, classes), "b": result()})
+    _, site, _ = run_attempts(SITES[:2], rec.run_one, rec.teardown, rec.record)
+    assert site["name"] == "b"
+    assert (rec.records[0].outcome, rec.records[0].error_class) == ("failed", error_class)
+    assert rec.teardowns == [("a", 1)]
+
+
+def test_user_error_stops_at_once():
+    rec = Recorder({"a": UserInputError("template.yaml:3: unknown input"), "b": result()})
+    with pytest.raises(UserInputError):
+        run_attempts(SITES[:2], rec.run_one, rec.teardown, rec.record)
+    assert [c[0] for c in rec.calls] == ["a"] and rec.teardowns == []
+
+
+def test_default_timeouts_are_sane_and_the_cli_uses_them():
+    # INDIGO: 10 days per site, no overall timeout
+    from tosca2ansible.cli.deploy_cmd import deploy_command
+
+    assert (DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT) == (30 * 60, 2 * 60 * 60)
+    options = {p.name: p.default for p in deploy_command.params}
+    assert (options["attempt_timeout"], options["overall_timeout"]) == (DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT)
+    rec = Recorder({"a": result()})
+    run_attempts(SITES[:1], rec.run_one, rec.teardown, rec.record)
+    assert rec.calls == [("a", DEFAULT_ATTEMPT_TIMEOUT)]
+
+
+def test_attempt_budget_never_exceeds_what_is_left_of_the_overall_timeout():
+    now = [0.0]
+
+    def run_one(site, timeout):
+        rec.calls.append((site["name"], timeout))
+        now[0] += 70
+        return result("failed", 2, ["quota"])
+
+    rec = Recorder({})
+    with pytest.raises(DeploymentFailed) as err:
+        run_attempts(SITES, run_one, rec.teardown, rec.record, attempt_timeout=100, overall_timeout=160,
+                     clock=lambda: now[0])
+    assert rec.calls == [("a", 100), ("b", 90), ("c", 20)]
+    assert "no site could take the deployment" in str(err.value)
+
+
+def test_overall_timeout_before_a_site_is_tried_records_no_attempt_for_it():
+    now = [0.0]
+
+    def run_one(site, timeout):
+        now[0] += 200  # a failure that took the whole budget without being a timeout
+        return result("failed", 2, ["transient"])
+
+    rec = Recorder({})
+    with pytest.raises(DeploymentFailed) as err:
+        run_attempts(SITES, run_one, rec.teardown, rec.record, attempt_timeout=300, overall_timeout=150,
+                     clock=lambda: now[0])
+    assert [a.site for a in rec.records] == ["a"] and rec.teardowns == [("a", 0)]
+    assert "overall timeout of 150s reached after 1 attempt(s)" in str(err.value)
 
 
 def test_classify_prefers_the_modules_classification():

@@ -167,6 +167,105 @@ def test_parse_size_mb():
         broker.parse_size_mb("3 parsecs")
 
 
+@pytest.mark.parametrize("dimension, limit, label, need", [
+    ("instances", 3, "instances", 4), ("cores", 7, "cores", 8), ("ram_mb", 16000, "MB RAM", 16384), ("gpus", 1, "GPUs", 4),
+])
+def test_every_quota_dimension_is_a_hard_filter(dimension, limit, label, need):
+    gpu_flavor = [{"name": "g", "num_cpus": 8, "mem_mb": 32768, "gpus": 2}]
+    s = site("q", flavors=gpu_flavor, sla=[{"group": "default", "priority": 1, "quota": {dimension: limit}}])
+    request = req(nodes=[NodeRequest("wn", count=4, num_cpus=2, mem_mb=4096, gpus=1)])
+    r = broker.rank(request, [s])[0]
+    assert not r.kept
+    assert r.reasons == ["dropped: quota %d %s, in use 0, request %d" % (limit, label, need),
+                         "no monitoring data: kept with a penalty of 3"]
+    roomy = site("q", flavors=gpu_flavor, sla=[{"group": "default", "priority": 1, "quota": {dimension: need}}])
+    assert broker.rank(request, [roomy])[0].kept  # exactly at the limit fits
+
+
+def test_sla_priority_is_one_weighted_criterion_not_a_sort_key():
+    # INDIGO sorted by the SLA weight first: a priority-2 site hosting the data, close and roomy could
+    # never beat a priority-1 site that is far away and nearly full. Here the weighted sum decides.
+    near = site("near", data={"onedata_spaces": ["space1"]},
+                sla=[{"group": "default", "priority": 2, "quota": {"cores": 1000}}])
+    far = site("far", sla=[{"group": "default", "priority": 1, "quota": {"cores": 5}}])
+    health = {"near": {"reachable": True, "latency_ms": 5}, "far": {"reachable": True, "latency_ms": 900}}
+    ranking = broker.rank(req(data=["space1"]), [far, near], health=health)
+    assert [r.site for r in ranking] == ["near", "far"] and all(r.kept for r in ranking)
+    assert ranking[1].criteria["sla_priority"] > ranking[0].criteria["sla_priority"]
+
+
+def test_unmonitored_site_is_used_when_it_is_the_best_fit():
+    # INDIGO scored a site without monitoring data 0 and never chose it
+    silent = site("silent", data={"onedata_spaces": ["space1"]})
+    full = site("full", sla=[{"group": "default", "priority": 1, "quota": {"cores": 2}}])
+    ranking = broker.rank(req(data=["space1"]), [full, silent], health={"full": {"reachable": True, "latency_ms": 1}})
+    assert ranking[0].site == "silent" and ranking[0].kept
+    assert ranking[0].reasons[-1] == "no monitoring data: kept with a penalty of 3"
+
+
+def test_no_monitoring_penalty_is_data():
+    # b is cheaper (price criterion 0.8 better) but unmonitored: the penalty decides
+    a, b = site("a", price_per_core_hour=1.0), site("b", price_per_core_hour=0.0)
+    health = {"a": {"reachable": True, "latency_ms": 10000}}
+    assert broker.rank(req(), [a, b], health=health)[0].site == "a"
+    ranking = broker.rank(req(), [a, b], health=health, rules={"no_monitoring_penalty": 0})
+    assert ranking[0].site == "b" and "no monitoring data: kept with a penalty of 0" in ranking[0].reasons
+
+
+def test_every_failing_filter_is_reported_not_only_the_first():
+    s = site("bad", sla=[{"group": "default", "priority": 1, "quota": {"instances": 1}}])
+    request = req(nodes=[NodeRequest("wn", count=2, num_cpus=64, image="centos-7")], forbidden_sites=["bad"])
+    r = broker.rank(request, [s], health={"bad": {"reachable": False, "error": "timeout"}})[0]
+    assert r.reasons == [
+        "dropped: placement policy forbids this site",
+        "dropped: unreachable (timeout)",
+        "dropped: no flavor with >= 64 CPU, 512 MB for node wn",
+        "dropped: no image named centos-7 for node wn",
+        "dropped: quota 1 instances, in use 0, request 2",
+    ]
+
+
+def test_nodes_with_the_same_needs_each_get_their_reason_and_flavor():
+    nodes = [NodeRequest("a", num_cpus=2, mem_mb=4096), NodeRequest("b", num_cpus=16), NodeRequest("c", num_cpus=2, mem_mb=4096),
+             NodeRequest("d", num_cpus=16)]
+    r = broker.rank(req(nodes=nodes), [site("s")])[0]
+    assert [x for x in r.reasons if "flavor" in x] == ["dropped: no flavor with >= 16 CPU, 512 MB for node b",
+                                                      "dropped: no flavor with >= 16 CPU, 512 MB for node d"]
+    assert r.flavors == {"a": "large", "b": None, "c": "large", "d": None}
+
+
+def test_per_node_placement_policy():
+    request = req(nodes=[NodeRequest("fe"), NodeRequest("wn")], node_sites={"wn": ["b"], "fe": []})
+    result = by_site(broker.rank(request, [site("a"), site("b")]))
+    assert result["a"].reasons[0] == "dropped: placement policy puts node wn on b"
+    assert result["b"].kept
+
+
+def test_gpu_vendor_must_match():
+    amd = site("amd", flavors=[{"name": "g", "num_cpus": 8, "mem_mb": 32768, "gpus": 2, "gpu_vendor": "AMD", "gpu_model": "MI100"}],
+               sla=[{"group": "default", "priority": 1, "quota": {"gpus": 8}}])
+    node = NodeRequest("n", num_cpus=4, mem_mb=8192, gpus=1, gpu_vendor="NVIDIA")
+    assert not broker.rank(req(nodes=[node]), [amd])[0].kept
+    node.gpu_vendor = "amd"  # vendor names compare case-insensitively
+    assert broker.rank(req(nodes=[node]), [amd])[0].flavors == {"n": "g"}
+
+
+def test_sla_allowed_images_by_distribution():
+    s = site("a", sla=[{"group": "default", "priority": 1, "allowed_images": ["other"]}])
+    r = broker.rank(req(nodes=[NodeRequest("n", os_distribution="ubuntu")]), [s])[0]
+    assert "dropped: no ubuntu image allowed by the SLA of group default for node n" in r.reasons
+
+
+def test_equal_scores_are_ordered_by_name():
+    ranking = broker.rank(req(), [site("c"), site("a"), site("b")])
+    assert [r.site for r in ranking] == ["a", "b", "c"] and len({r.score for r in ranking}) == 1
+
+
+def test_request_from_dict_ignores_unknown_keys():
+    request = broker.Request.from_dict({"nodes": [{"name": "fe", "num_cpus": 2, "colour": "red"}], "group": "g", "x": 1})
+    assert request.group == "g" and request.nodes[0].num_cpus == 2
+
+
 # ---- property-based: the chosen site satisfies every hard constraint; ranking is deterministic ----
 
 flavor_st = st.fixed_dictionaries({

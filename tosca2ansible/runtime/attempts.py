@@ -93,9 +93,11 @@ def run_attempts(sites: List[dict], run_one: Callable, teardown: Callable, recor
     Returns (result, site, attempts) of the first successful attempt, else raises DeploymentFailed."""
     deadline = clock() + overall_timeout
     attempts: List[Attempt] = []
+    cut_short = False  # the overall timeout ended the attempts (a site left untried, or one cut)
     for number, site in enumerate(sites, 1):
         remaining = deadline - clock()
         if remaining <= 0:
+            cut_short = True
             break
         attempt = Attempt(number, site["name"], time.time())
         attempts.append(attempt)
@@ -112,10 +114,11 @@ def run_attempts(sites: List[dict], run_one: Callable, teardown: Callable, recor
                 attempt.outcome, attempt.ended = "ok", time.time()
                 record(attempt)
                 return result, site, attempts
-            overall_hit = result.status == "timeout" and clock() >= deadline - 1
+            # a run killed at its budget when that budget was what was left of the overall timeout
+            cut_short = result.status == "timeout" and budget < attempt_timeout and clock() >= deadline - 1
             attempt.outcome = "timeout" if result.status == "timeout" else "failed"
             attempt.error_class = classify(result)
-            attempt.message = ("overall timeout of %ds reached; " % overall_timeout if overall_hit else "") + \
+            attempt.message = ("overall timeout of %ds reached; " % overall_timeout if cut_short else "") + \
                 ("; ".join(result.failures[:3]) or "ansible-runner status %s" % result.status)
             if attempt.error_class == "auth":
                 attempt.outcome = "skipped"
@@ -124,9 +127,11 @@ def run_attempts(sites: List[dict], run_one: Callable, teardown: Callable, recor
                 number, site["name"], attempt.outcome, attempt.error_class, attempt.message[:300], len(attempt.cleaned)))
         attempt.ended = time.time()
         record(attempt)
-        if result is not None and result.status == "timeout" and clock() >= deadline - 1:
+        if cut_short:
             break
+    else:
+        cut_short = False
     summary = "; ".join("%s: %s (%s)" % (a.site, a.outcome, a.error_class) for a in attempts) or "no site to try"
-    if clock() >= deadline - 1:
+    if cut_short:
         raise DeploymentFailed("overall timeout of %ds reached after %d attempt(s): %s" % (overall_timeout, len(attempts), summary))
     raise DeploymentFailed("no site could take the deployment: %s" % summary)
