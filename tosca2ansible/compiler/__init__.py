@@ -6,7 +6,9 @@ UserInputError (exit code 2) for anything wrong with the template, its imports o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import os
 import re
 from typing import Optional
@@ -58,6 +60,19 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
     return Compiled(deployment, files, loaded.notices, secret_inputs)
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused():
+    """Compiling builds a large tree of short-lived, acyclic objects; reference counting frees them.
+    The cyclic collector would rescan that growing tree over and over (half the time at 10 000 nodes)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _guarded(func, template_path, *args):
     try:
         return func(template_path, *args)
@@ -73,7 +88,8 @@ def _guarded(func, template_path, *args):
 def build(template_path: str, inputs: Optional[dict] = None, types_paths: Optional[list] = None,
           deployment: Optional[str] = None, defer_inputs: bool = False) -> Compiled:
     """Compile in memory (no files written)."""
-    return _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs)
+    with _cyclic_gc_paused():
+        return _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs)
 
 
 def validate_template(template_path: str, inputs: Optional[dict] = None, types_paths: Optional[list] = None,
@@ -86,6 +102,7 @@ def compile_template(template_path: str, out_dir: str, inputs: Optional[dict] = 
                      defer_inputs: bool = False) -> Compiled:
     from tosca2ansible.compiler.project import write_project  # pylint: disable=import-outside-toplevel
 
-    compiled = build(template_path, inputs, types_paths, deployment, defer_inputs)
-    write_project(out_dir, compiled.files)
+    with _cyclic_gc_paused():
+        compiled = build(template_path, inputs, types_paths, deployment, defer_inputs)
+        write_project(out_dir, compiled.files)
     return compiled

@@ -139,6 +139,17 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
     }
 
 
+def _write_file(path: str, data: bytes) -> None:
+    """Plain open/write/close (no buffered file object: a project is a dozen small files)."""
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view):]
+    finally:
+        os.close(handle)
+
+
 def write_project(out_dir: str, files: dict) -> None:
     """Write into a sibling temp dir, then swap it in: a failure never leaves a half project behind."""
     out_dir = os.path.abspath(out_dir)
@@ -153,11 +164,10 @@ def write_project(out_dir: str, files: dict) -> None:
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".indigo-compile-", dir=parent)
     try:
+        for folder in sorted({os.path.dirname(rel_path) for rel_path in files} - {""}):
+            os.makedirs(os.path.join(staging, folder), exist_ok=True)
         for rel_path, content in sorted(files.items()):
-            path = os.path.join(staging, rel_path)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb") as handle:
-                handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
+            _write_file(os.path.join(staging, rel_path), content if isinstance(content, bytes) else content.encode("utf-8"))
         os.chmod(staging, 0o755)
         if os.path.exists(out_dir):
             old = staging + ".old"
