@@ -25,9 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT = "htcondor-e2e"
 USER = "condor_user"
 JOBS = 4
-# Each job sleeps a little so that the 4 jobs spread over both single-slot execute nodes.
-SUBMIT = """executable = /bin/sh
-arguments = "-c 'sleep 5; echo $(hostname) $(id -un)'"
+# Each job sleeps a little so that the 4 jobs spread over both single-slot execute nodes, then says
+# where and as whom it ran. (A script file: "$(...)" in a submit file is a submit macro.)
+JOB = """#!/bin/sh
+sleep 5
+echo "$(uname -n) $(id -un)"
+"""
+SUBMIT = """executable = job.sh
 output = out.$(Process)
 error = err.$(Process)
 log = jobs.log
@@ -81,8 +85,9 @@ def test_htcondor_pool_deploys_runs_jobs_converges_and_leaves_nothing(local_site
         assert {m.split(".")[0] for m in proc.stdout.split()} == workers, proc.stdout
 
         started = time.monotonic()
-        proc, _ = as_user("rm -rf jobs && mkdir jobs && cd jobs && printf %s > job.sub && condor_submit -terse job.sub"
-                          % shlex.quote(SUBMIT))
+        proc, _ = as_user("rm -rf jobs && mkdir jobs && cd jobs && printf %%s %s > job.sh && chmod +x job.sh"
+                          " && printf %%s %s > job.sub && condor_submit -terse job.sub"
+                          % (shlex.quote(JOB), shlex.quote(SUBMIT)))
         assert proc.returncode == 0, proc.stderr
         cluster = proc.stdout.strip().split(".")[0]
         assert cluster.isdigit(), proc.stdout
