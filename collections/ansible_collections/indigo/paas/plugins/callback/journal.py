@@ -198,7 +198,10 @@ class CallbackModule(CallbackBase):
         created = set(str(i) for i in res.get("created") or [] if not isinstance(i, dict))
         instances = [i for i in res.get("instances") or [] if isinstance(i, dict)]
         args = getattr(task, "args", None) or {}
-        task_site = args.get("site") if isinstance(args.get("site"), str) else None
+        # the module's own result names its site; the task's argument when the result does not (async launch)
+        task_site = next((s for s in (res.get("site"), args.get("site")) if isinstance(s, str)), None)
+        # bare ids: instances when the result comes from indigo.paas.instance (directly or via async_status)
+        of_instances = "instances" in res or "instance" in str(getattr(task, "action", ""))
         for inst in instances:
             if str(inst.get("id")) in created:
                 detail = {k: inst.get(k) for k in ("node", "index", "status", "private_ips", "public_ips", "flavor", "image")}
@@ -214,7 +217,7 @@ class CallbackModule(CallbackBase):
                                  resource_id=str(item.get("id")), name=item.get("name"), change=change)
                 else:
                     self._append("resources", run_id=self._run_id, deployment=self._deployment, site=task_site,
-                                 kind="instance" if change == "created" or "instance" in str(getattr(task, "action", "")) else "resource",
+                                 kind="instance" if change == "created" or of_instances else "resource",
                                  resource_id=str(item), change=change)
 
     # ---------------------------------------------------------------- events
