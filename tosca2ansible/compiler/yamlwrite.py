@@ -9,12 +9,12 @@ at single spaces to stay under the line-length limit. Tests round-trip every out
 
 from __future__ import annotations
 
-import json
 import math
+from json.encoder import encode_basestring as _encode_json_string
 import re
 from typing import Any
 
-from tosca2ansible.compiler.render import Unsafe
+from tosca2ansible.compiler.render import Expr, Unsafe
 
 MAX_LINE = 150
 INDENT = "  "
@@ -22,9 +22,17 @@ INDENT = "  "
 _PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*")  # used with fullmatch: "$" would accept a final newline
 _NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "none", "nan", "inf"}
+# Text classes written as text (checked first: nearly every scalar is one of them)
+_TEXT_TYPES = frozenset((str, Unsafe, Expr))
+# Text -> may it be written plain; key -> its rendering. Both pure functions of the text, so cached.
+_PLAIN_TEXT: dict = {}
+_KEYS: dict = {}
+_CACHE_MAX = 100_000
 
 
 def _scalar(value: Any, indent: str, column: int) -> str:
+    if value.__class__ in _TEXT_TYPES:
+        return _text(value, indent, column)
     if value is None:
         return "null"
     if value is True:
@@ -43,16 +51,26 @@ def _scalar(value: Any, indent: str, column: int) -> str:
         if "." not in mantissa:
             mantissa += ".0"  # YAML 1.1 readers need the dot to see a float
         return mantissa + ("e" + (exponent if exponent[:1] in "+-" else "+" + exponent) if exponent else "")
+    return _text(value, indent, column)
+
+
+def _text(value: Any, indent: str, column: int) -> str:
     text = str(value)
     prefix = "!unsafe " if isinstance(value, Unsafe) else ""
-    if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED and column + len(text) < MAX_LINE:
+    plain = _PLAIN_TEXT.get(text)
+    if plain is None:
+        plain = bool(_PLAIN.fullmatch(text)) and text.lower() not in _RESERVED
+        if len(_PLAIN_TEXT) >= _CACHE_MAX:
+            _PLAIN_TEXT.clear()
+        _PLAIN_TEXT[text] = plain
+    if plain and column + len(text) < MAX_LINE:
         return prefix + text
     return prefix + _fold(_quote(text), indent + INDENT, column + len(prefix))
 
 
 def _quote(text: str) -> str:
     """JSON double-quoted text (valid YAML), with what YAML may not carry raw escaped too."""
-    quoted = json.dumps(text, ensure_ascii=False)
+    quoted = _encode_json_string(text)
     return _NOT_PRINTABLE.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 0x100
                               else "\\u%04x" % ord(m.group()), quoted)
 
@@ -102,6 +120,18 @@ def _split_long(piece: str, room: int) -> list:
 
 
 def _key(key: Any) -> str:
+    if key.__class__ is str:
+        rendered = _KEYS.get(key)
+        if rendered is None:
+            rendered = _render_key(key)
+            if len(_KEYS) >= _CACHE_MAX:
+                _KEYS.clear()
+            _KEYS[key] = rendered
+        return rendered
+    return _render_key(key)
+
+
+def _render_key(key: Any) -> str:
     text = str(key)
     if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED:
         return text
@@ -110,32 +140,42 @@ def _key(key: Any) -> str:
 
 def _emit(value: Any, indent: str, out: list) -> None:
     """Append lines for a non-empty dict or list at `indent`."""
+    append = out.append
     if isinstance(value, dict):
+        inner = indent + INDENT
         for key, item in value.items():
             head = indent + _key(key) + ":"
-            if isinstance(item, (dict, list)) and item:
-                out.append(head)
-                _emit(item, indent + INDENT, out)
+            if item.__class__ in _TEXT_TYPES:
+                append(head + " " + _text(item, indent, len(head) + 1))
+            elif item and isinstance(item, (dict, list)):
+                append(head)
+                _emit(item, inner, out)
             else:
-                out.append(head + " " + _inline(item, indent, len(head) + 1))
+                append(head + " " + _inline(item, indent, len(head) + 1))
         return
+    first_lead = indent + "- "
+    next_lead = indent + INDENT
+    inner = next_lead + INDENT
     for item in value:
-        if isinstance(item, dict) and item:
-            first = True
+        if item.__class__ in _TEXT_TYPES:
+            append(first_lead + _text(item, indent, len(first_lead)))
+        elif item and isinstance(item, dict):
+            lead = first_lead
             for key, sub in item.items():
-                lead = indent + ("- " if first else INDENT)
-                first = False
                 head = lead + _key(key) + ":"
-                if isinstance(sub, (dict, list)) and sub:
-                    out.append(head)
-                    _emit(sub, indent + INDENT + INDENT, out)
+                lead = next_lead
+                if sub.__class__ in _TEXT_TYPES:
+                    append(head + " " + _text(sub, next_lead, len(head) + 1))
+                elif sub and isinstance(sub, (dict, list)):
+                    append(head)
+                    _emit(sub, inner, out)
                 else:
-                    out.append(head + " " + _inline(sub, indent + INDENT, len(head) + 1))
-        elif isinstance(item, list) and item:
-            out.append(indent + "-")
-            _emit(item, indent + INDENT, out)
+                    append(head + " " + _inline(sub, next_lead, len(head) + 1))
+        elif item and isinstance(item, list):
+            append(indent + "-")
+            _emit(item, next_lead, out)
         else:
-            out.append(indent + "- " + _inline(item, indent, len(indent) + 2))
+            append(first_lead + _inline(item, indent, len(first_lead)))
 
 
 def _inline(value: Any, indent: str, column: int) -> str:
