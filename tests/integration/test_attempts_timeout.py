@@ -1,0 +1,105 @@
+"""The overall deployment timeout, end to end: `indigo deploy --site aws --site openstack --site spare
+--overall-timeout N`. The AWS site (moto behind the fault proxy) refuses with InstanceLimitExceeded;
+the OpenStack emulator accepts the servers but never finishes building them, so that attempt is still
+provisioning when the overall timeout fires. It must be torn down (detached provisioning job stopped,
+servers, network, router, key pair and security group deleted), journaled as timed out, and the spare
+site never tried. Checked on moto's and the emulator's own state."""
+
+import json
+import time
+import uuid
+
+import boto3
+import pytest
+
+from test_attempts_support import (aws_site, emulator_left, indigo, jobs_alive, journal_attempts, moto_left,
+                                   openstack_site, write_catalogue)
+from test_ec2_support import FaultProxy
+from launcher import OpenStackEmulator
+
+pytestmark = pytest.mark.emulator
+
+TEMPLATE = """\
+tosca_definitions_version: tosca_simple_yaml_1_0
+imports:
+  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
+description: Two plain Debian machines.
+topology_template:
+  node_templates:
+    vm:
+      type: tosca.nodes.indigo.Compute
+      capabilities:
+        scalable:
+          properties: {count: 2}
+        host:
+          properties: {num_cpus: 1, mem_size: 1 GB}
+        os:
+          properties: {distribution: debian, version: "13", type: linux}
+"""
+OVERALL_TIMEOUT = 60
+
+
+@pytest.fixture
+def proxy(moto_server):
+    proxy = FaultProxy(moto_server)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def emulator():
+    emu = OpenStackEmulator(build_delay=3600)  # servers stay in BUILD: the attempt cannot finish
+    yield emu
+    emu.stop()
+
+
+def test_overall_timeout_tears_down_the_attempt_in_progress(tmp_path, moto_server, aws_env, proxy, emulator):
+    image_id = boto3.client("ec2", endpoint_url=moto_server, region_name="us-east-1").describe_images(
+        Owners=["amazon"])["Images"][0]["ImageId"]
+    catalogue = write_catalogue(tmp_path, [
+        aws_site("aws-full", proxy.url, image_id),
+        openstack_site("openstack-stuck", emulator, tmp_path),
+        aws_site("aws-spare", moto_server, image_id),
+    ])
+    proxy.inject("RunInstances", "InstanceLimitExceeded", status=400)
+    (tmp_path / "vms.yaml").write_text(TEMPLATE)
+    deployment = "timeout-" + uuid.uuid4().hex[:6]
+    env = dict(aws_env, INDIGO_HOME=str(tmp_path / "home"), INDIGO_SITES=str(catalogue))
+
+    started = time.monotonic()
+    result = indigo(env, "deploy", tmp_path / "vms.yaml", "--deployment", deployment, "--site", "aws-full",
+                    "--site", "openstack-stuck", "--site", "aws-spare", "--attempt-timeout", 600,
+                    "--overall-timeout", OVERALL_TIMEOUT)
+    elapsed = time.monotonic() - started
+
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "overall timeout of %ds reached after 2 attempt(s)" % OVERALL_TIMEOUT in result.stderr
+    assert "aws-full: failed (quota); openstack-stuck: timeout (transient)" in result.stderr
+    assert "Traceback" not in result.stderr
+    # the run was cut at the deadline, not at the 600 s attempt timeout (the rest is teardown and start-up)
+    assert elapsed < OVERALL_TIMEOUT + 60, elapsed
+
+    attempts = journal_attempts(env, deployment)
+    assert [(a["attempt"], a["site"], a["outcome"], a["error_class"]) for a in attempts] == [
+        (1, "aws-full", "failed", "quota"), (2, "openstack-stuck", "timeout", "transient")]
+    assert "InstanceLimitExceeded" in attempts[0]["message"]
+    assert attempts[1]["message"].startswith("overall timeout of %ds reached" % OVERALL_TIMEOUT)
+    assert attempts[1]["run_status"] == "timeout"
+
+    # the stuck attempt had really provisioned something, and its teardown removed it
+    state = emulator.state()
+    assert state["request_counts"].get("POST /compute/v2.1/servers", 0) >= 1
+    assert "; cleaned: " in attempts[1]["message"]
+    cleaned = attempts[1]["message"].split("; cleaned: ", 1)[1]
+    assert "%s-vm-0" % deployment in cleaned
+    # nothing leaks: no server, network, router, port, key pair or security group of the deployment
+    assert emulator_left(emulator, deployment) == {}
+    assert moto_left(moto_server, deployment) == []
+    assert jobs_alive([a["run_id"] for a in attempts]) == []
+    assert proxy.calls.get("RunInstances", 0) >= 1  # the quota error came from the EC2 API, not before it
+    print("attempt runs (s):", [(a["site"], round(a["run_ended"] - a["run_started"], 1)) for a in attempts],
+          "whole deploy %.1f s" % elapsed)
+
+    record = json.loads((tmp_path / "home" / "deployments" / deployment / "deployment.json").read_text())
+    assert record["status"] == "failed"
+    assert [(a["site"], a["outcome"]) for a in record["attempts"]] == [("aws-full", "failed"), ("openstack-stuck", "timeout")]
