@@ -23,7 +23,7 @@ SCENARIOS = {
     "htcondor": (3, {"htcondor_central_manager": [0], "htcondor_execute": [1, 2]}, {}),
     "zookeeper": (3, {"zookeeper": [0, 1, 2]}, {}),
     "udocker": (1, {"udocker_hosts": [0]}, {"INDIGO_UDOCKER_WHEEL": "download"}),
-    "nfs": (2, {"nfs_server": [0], "nfs_clients": [1]}, {"INDIGO_NFS_SERVER_IMPLEMENTATION": "ganesha"}),
+    "nfs": (2, {"nfs_server": [0], "nfs_clients": [1]}, {}),
     "os_users": (1, {"users": [0]}, {}),
 }
 
