@@ -110,6 +110,54 @@ def test_graph_and_host_vars_follow_the_indigo_contract(project):
     assert worker["ansible_ssh_private_key_file"].endswith("/.indigo/deployments/spread/ssh/id_ed25519")
 
 
+def without_aws_credentials(env):
+    return {key: value for key, value in env.items() if key not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+
+
+def test_warm_cache_asks_no_site(project):
+    tmp_path, env, _ = project
+    inventory(tmp_path, env, "--graph", "--flush-cache")  # fills the cache
+    # without AWS credentials a listing would skip the AWS site; from the cache it needs no site at all
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-inventory"), "-i", str(tmp_path / ("%s.indigo_deployment.yml" % DEP)),
+                           "--graph"], env=without_aws_credentials(env), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "spread-front-0" in proc.stdout and "skipped" not in proc.stderr, proc.stderr
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-inventory"), "-i", str(tmp_path / ("%s.indigo_deployment.yml" % DEP)),
+                           "--graph", "--flush-cache"], env=without_aws_credentials(env), capture_output=True, text=True, timeout=120)
+    assert "spread-front-0" not in proc.stdout and "site aws-eu skipped" in proc.stderr, (proc.stdout, proc.stderr)
+    assert "spread-wn-1" in proc.stdout
+
+
+def test_cache_of_another_configuration_or_format_is_not_used(project):
+    tmp_path, env, _ = project
+    config = tmp_path / ("%s.indigo_deployment.yml" % DEP)
+    original = config.read_text()
+    assert "spread-front-0" in inventory(tmp_path, env, "--graph", "--flush-cache")  # cache holds both sites
+    try:
+        config.write_text(yaml.safe_dump(dict(yaml.safe_load(original), sites=["os-test"])))
+        graph = inventory(tmp_path, env, "--graph")
+        assert "spread-front-0" not in graph and "spread-wn-0" in graph, graph
+    finally:
+        config.write_text(original)
+    # a cache file written by an older plugin (a list of instance dicts) is refreshed, not misread
+    [cache_file] = list((tmp_path / "cache").iterdir())
+    write_cache_payload(cache_file, [{"name": "stale-host", "node": "old", "index": 0, "site": "aws-eu"}])
+    graph = inventory(tmp_path, env, "--graph")
+    assert "stale-host" not in graph and "spread-front-0" in graph, graph
+    payload = read_cache_payload(cache_file)
+    assert payload["format"] == 3 and len(json.loads(payload["rows"])) == 3
+
+
+def read_cache_payload(cache_file):
+    """The plugin's cache value; ansible-core 2.19 wraps it as JSON text under ``__payload__``."""
+    stored = json.loads(cache_file.read_text())
+    return json.loads(stored["__payload__"]) if "__payload__" in stored else stored
+
+
+def write_cache_payload(cache_file, value):
+    stored = json.loads(cache_file.read_text())
+    cache_file.write_text(json.dumps({"__payload__": json.dumps(value)} if "__payload__" in stored else value))
+
+
 def test_cache_is_used_until_flushed(project):
     tmp_path, env, ec2 = project
     assert "spread-front-0" in inventory(tmp_path, env, "--graph")  # fills the cache

@@ -71,12 +71,16 @@ cache_connection: ~/.cache/indigo-inventory
 """
 
 import concurrent.futures
+import json
 import os
 import re
 
 from ansible.errors import AnsibleParserError
+from ansible.inventory.host import Host
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.release import __version__ as ANSIBLE_CORE_VERSION
 from ansible.utils.display import Display
+from ansible.utils.path import basedir
 
 # Only light modules here: module_common would import every cloud SDK, and a warm cache needs none of them.
 from ansible_collections.indigo.paas.plugins.module_utils.credentials import CredentialError, resolve_credentials
@@ -91,10 +95,19 @@ from ansible_collections.indigo.paas.plugins.module_utils.sites import (
 display = Display()
 
 DEPLOYMENT_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")  # same rule as module_common.DEPLOYMENT_RE
-# The cache holds one row per instance (lists, not dicts: smaller, faster to load and to copy).
-CACHE_FORMAT = 2
+# The cache holds one row per instance, all rows as one JSON text: ansible-core's cache envelope decodes
+# and checks every string of the payload, so 10 000 rows cost 100 000 checks but one text costs one.
+CACHE_FORMAT = 3
 ROW_FIELDS = ("name", "node", "index", "site", "id", "status", "address", "private_ips", "public_ips", "ansible_user")
 CONSTRUCT_OPTIONS = ("compose", "groups", "keyed_groups")
+# ansible-core versions whose InventoryData.add_host the bulk path repeats (checked by the unit test
+# tests/unit/test_inventory_bulk_add.py); any other version takes the public add_host path.
+BULK_ADD_VERSIONS = ("2.19.",)
+
+
+def bulk_add_supported(data):
+    return (ANSIBLE_CORE_VERSION.startswith(BULK_ADD_VERSIONS) and isinstance(getattr(data, "hosts", None), dict)
+            and isinstance(getattr(data, "groups", None), dict) and hasattr(data, "_groups_dict_cache"))
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -150,20 +163,22 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return self._query([s for s in sites if not wanted or s["name"] in wanted], deployment)
 
     def _populate(self, rows, deployment):
-        inventory = self.inventory
+        data = self.inventory
         key_file = self.get_option("ssh_private_key_file")
         key_file = os.path.expanduser(key_file) if key_file else None
         construct = {option: self.get_option(option) for option in CONSTRUCT_OPTIONS}
         strict = self.get_option("strict")
-        inventory.add_group("indigo_deployment")
-        hosts = inventory.hosts
-        node_groups = {}  # node -> group name as the inventory sanitized it
+        everyone = data.groups[data.add_group("indigo_deployment")]
+        fast = bulk_add_supported(data)
+        if fast:
+            source = data.current_source
+            location = {"inventory_file": source, "inventory_dir": basedir(source) if source else None}
+        hosts = data.hosts
+        node_groups = {}  # node -> its Group, named as the inventory sanitized the node name
         for name, node, index, site, instance_id, status, address, private_ips, public_ips, user in rows:
             group = node_groups.get(node)
             if group is None:
-                group = node_groups[node] = inventory.add_group(node)
-            inventory.add_host(name, group=group)
-            inventory.add_host(name, group="indigo_deployment")
+                group = node_groups[node] = data.groups[data.add_group(node)]
             host_vars = {
                 "ansible_host": address, "ansible_user": user,
                 "IM_NODE_PRIVATE_IP": private_ips[0] if private_ips else None,
@@ -175,20 +190,32 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 host_vars["IM_NODE_NET_%d_IP" % number] = ip
             if key_file:
                 host_vars["ansible_ssh_private_key_file"] = key_file
-            # Straight into Host.vars: set_variable() validates the name and tags the value once per
-            # variable (12 calls a host, most of the time of a cached 10 000-host parse). Our names are
-            # fixed and valid, and plain strings stay untrusted (never templated), as set_variable leaves them.
-            hosts[name].vars.update(host_vars)
+            # Vars go straight into Host.vars: set_variable() validates the name and tags the value once
+            # per variable, 12 calls a host. Our names are fixed and valid; plain strings stay untrusted
+            # (never templated), as set_variable leaves them.
+            if fast and name not in hosts:
+                # what InventoryData.add_host(name, group) does, minus its per-call stat() of the source
+                host = Host(name)
+                host.vars = dict(location, **host_vars)
+                hosts[name] = host
+                group.add_host(host)
+                everyone.add_host(host)
+            else:
+                data.add_host(name, group=group.name)
+                data.add_host(name, group=everyone.name)
+                hosts[name].vars.update(host_vars)
             if construct["compose"]:
                 self._set_composite_vars(construct["compose"], host_vars, name, strict=strict)
             if construct["groups"]:
                 self._add_host_to_composed_groups(construct["groups"], host_vars, name, strict=strict)
             if construct["keyed_groups"]:
                 self._add_host_to_keyed_groups(construct["keyed_groups"], host_vars, name, strict=strict)
+        if fast:
+            data._groups_dict_cache = {}  # as add_host does after changing a group
 
     def _cache_fingerprint(self, path, deployment):
         """What the cached rows depend on: another deployment, catalogue or site filter is a cache miss."""
-        return [deployment, self._catalogue(path), sorted(self.get_option("sites"))]
+        return [str(deployment), str(self._catalogue(path)), sorted(str(site) for site in self.get_option("sites"))]
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache=cache)
@@ -208,11 +235,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except KeyError:
                 cached = None
             if isinstance(cached, dict) and cached.get("format") == CACHE_FORMAT and cached.get("of") == fingerprint:
-                rows = cached["rows"]
+                rows = json.loads(cached["rows"])
             else:  # absent, or written by another version or for another configuration
                 update_cache = True
         if rows is None:
             rows = self._list_instances(path, deployment)
         if update_cache:
-            self._cache[cache_key] = {"format": CACHE_FORMAT, "of": fingerprint, "fields": list(ROW_FIELDS), "rows": rows}
+            self._cache[cache_key] = {"format": CACHE_FORMAT, "of": fingerprint, "fields": list(ROW_FIELDS),
+                                      "rows": json.dumps(rows, separators=(",", ":"))}
         self._populate(rows, deployment)
