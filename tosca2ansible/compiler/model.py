@@ -102,19 +102,37 @@ def _tosca_check(func, where: Location, what: str):
         raise UserInputError("%s: %s" % (what, message.strip()), where) from None
 
 
+# Scalars that cannot hold a TOSCA function, and the property types whose check of such a scalar
+# depends on nothing but the type, the value and the constraints (so a success can be remembered).
+_PLAIN_SCALARS = frozenset((str, int, float, bool))
+_SCALAR_TYPES = frozenset(("string", "integer", "float", "number", "boolean", "timestamp", "version",
+                           "scalar-unit.size", "scalar-unit.frequency", "scalar-unit.time"))
+_CHECKED: dict = {}
+_CHECKED_MAX = 50_000
+
+
 def check_value(registry: TypeRegistry, definition: dict, value: Any, where: Location, what: str) -> Any:
     """Validate a literal value against a property/input definition (symbolic values pass)."""
-    if any(True for _ in walk(value)) or isinstance(value, SYMBOLIC):
+    plain = value.__class__ in _PLAIN_SCALARS
+    if not plain and (any(True for _ in walk(value)) or isinstance(value, SYMBOLIC)):
         return value
     ptype = definition.get("type")
     if not isinstance(ptype, str):
         raise UserInputError("%s has no valid type" % what, where)
+    constraints = definition.get("constraints") or []
+    key = (ptype, value.__class__, value, repr(constraints)) if plain and ptype in _SCALAR_TYPES else None
+    if key is not None and key in _CHECKED:
+        return _CHECKED[key]
     checked = _tosca_check(
         lambda: DataEntity.validate_datatype(ptype, value, definition.get("entry_schema"),
                                              registry.data_types_flat, what),
         where, what)
-    for constraint in definition.get("constraints") or []:
+    for constraint in constraints:
         _tosca_check(lambda c=constraint: Constraint(what, ptype, c).validate(value), where, what)
+    if key is not None:
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.clear()
+        _CHECKED[key] = checked
     return checked
 
 
@@ -188,8 +206,8 @@ def _check_properties(registry, defs: dict, given: Any, where: Location, owner: 
         raise UserInputError("properties must be a mapping", where)
     result = {}
     for key, value in given.items():
-        field_where = dataclasses.replace(where, line=yamlload.line_of(given, key) or where.line,
-                                          field=(where.field + "." if where.field else "") + str(key))
+        field_where = Location(where.file, yamlload.line_of(given, key) or where.line, where.node,
+                               (where.field + "." if where.field else "") + str(key))
         if key not in defs:
             raise UserInputError("unknown property %s (%s defines: %s)" % (key, owner, ", ".join(sorted(defs)) or "none"),
                                  field_where)
