@@ -2,7 +2,9 @@
 
 Two deployments start at once (one Compute node + an OS user each); then A is scaled 1 -> 2 -> 1,
 re-deployed with a user name that makes a task fail on its node, and undeployed; B is undeployed.
-The journal is asserted record by record, every run has its artifacts, the hash chain holds, and three
+Between the two, A's compiled project runs under plain ansible-playbook with the journal callback (as
+under AWX). The journal is asserted record by record, every run has its artifacts, the hash chain holds and
+`indigo runs verify` names an edited or removed record of it, and three
 unique markers (a site credential from the environment, one from a credential file, a secret input)
 are found nowhere: artifacts, journal files, stdout/stderr, the generated project, the deployment state.
 The no_log channel is asserted in test_journal_playbook.py (no compiled role feeds a TOSCA value to a
@@ -14,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -93,6 +97,25 @@ def _catalogue(tmp_path):
     return sites
 
 
+def _tamper_and_verify(indigo, journal, failed_run, tmp_path):
+    """Hide the failure of a real run in a copy of the journal; then remove a record from another copy."""
+    for copy_name, statement in (("edited.sqlite", "UPDATE host_events SET status = 'ok', message = NULL WHERE seq = ?"),
+                                 ("removed.sqlite", "DELETE FROM host_events WHERE seq = ?")):
+        copy = tmp_path / copy_name
+        with closing(sqlite3.connect(str(journal))) as source, closing(sqlite3.connect(str(copy))) as target:
+            source.backup(target)
+        with closing(sqlite3.connect(str(copy))) as conn:
+            (seq,) = conn.execute("SELECT seq FROM host_events WHERE run_id = ? AND status = 'failed'", (failed_run,)).fetchone()
+            conn.execute(statement, (seq,))
+            conn.commit()
+        code, out, _ = indigo("runs", "verify", "--journal", str(copy))
+        assert code == 1 and "TAMPERED: first bad record #%d" % seq in out, out
+        if copy_name == "edited.sqlite":
+            assert "#%d (host_events): content edited" % seq in out
+        else:
+            assert "record(s) %d..%d removed" % (seq, seq) in out
+
+
 def _grep(paths, skip=()):
     hits = []
     for base in paths:
@@ -103,6 +126,26 @@ def _grep(paths, skip=()):
             data = path.read_bytes()
             hits.extend("%s in %s" % (m, path) for m in MARKERS if m.encode() in data)
     return hits
+
+
+def _plain_ansible_playbook(home, deployment, env, tmp_path, site):
+    state = home / "deployments" / deployment
+    secrets = tmp_path / "secrets.yml"
+    secrets.write_text("input_db_password: %s\n" % MARK_INPUT)
+    secrets.chmod(0o600)
+    key = state / "ssh" / "id_ed25519"
+    known = "%s %s" % (state / "ssh" / "known_hosts", site.cfg.known_hosts_file)
+    extra = {"indigo_site": "local", "indigo_catalogue": env["INDIGO_SITES"], "indigo_ssh_private_key_file": str(key),
+             "ansible_ssh_private_key_file": str(key), "indigo_outputs_file": str(state / "outputs.json"),
+             "indigo_ssh_public_key": key.with_suffix(".pub").read_text().strip()}
+    plain_env = dict(env, ANSIBLE_CALLBACKS_ENABLED="indigo.paas.journal", INDIGO_DEPLOYMENT=deployment,
+                     ANSIBLE_SSH_COMMON_ARGS="-o UserKnownHostsFile='%s'" % known,
+                     PATH="%s:%s" % (Path(sys.executable).parent, env.get("PATH", "")))
+    proc = subprocess.run(["ansible-playbook", "deploy.yml", "-e", json.dumps(extra), "-e", "@%s" % secrets],
+                          cwd=str(state / "project"), env=plain_env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert "indigo.paas.journal" not in proc.stderr  # no warning: the callback wrote everything
+    return proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
@@ -134,6 +177,9 @@ def test_journal_of_real_runs_record_by_record_and_no_secret_anywhere(local_site
         code, _, err = indigo("undeploy", b)
         assert code == 0, err[-3000:]
 
+        # -- A's compiled project under plain ansible-playbook, as AWX would run it: journaled by the callback
+        indigo.outputs.append(_plain_ansible_playbook(home, a, env, tmp_path, local_site))
+
         # -- A: scale up, look at it, scale down ----------------------------------------------------
         scaled = indigo.json("scale", a, "--node", "node", "--count", "2")
         assert (scaled["previous_count"], scaled["count"], len(scaled["outputs"]["node_ips"])) == (1, 2, 2)
@@ -162,9 +208,14 @@ def test_journal_of_real_runs_record_by_record_and_no_secret_anywhere(local_site
     # -- the journal, record by record -----------------------------------------------------------------
     runs = indigo.json("runs", "--deployment", a)
     assert [(r["action"], r["status"], r["rc"], r["phases"]) for r in runs] == [
-        ("deploy", "successful", 0, FULL), ("scale", "successful", 0, FULL), ("scale", "successful", 0, FULL),
+        ("deploy", "successful", 0, FULL), ("deploy", "successful", 0, ["started", "finished"]),
+        ("scale", "successful", 0, FULL), ("scale", "successful", 0, FULL),
         ("deploy", "failed", 2, FULL), ("undeploy", "successful", 0, FULL)]
-    deploy_run, up_run, down_run, failed_run, undeploy_run = [r["run_id"] for r in runs]
+    deploy_run, plain_run, up_run, down_run, failed_run, undeploy_run = [r["run_id"] for r in runs]
+    plain = indigo.json("runs", "show", plain_run)
+    assert plain["run"]["artifacts"] is None and sorted(plain["recap"]) == ["%s-node-0" % a, "localhost"]
+    assert sum(c["changed"] for c in plain["recap"].values()) == 0  # it converged: nothing to change
+    assert len(indigo.json("runs", "events", plain_run)) == len(indigo.json("runs", "events", deploy_run))
     details = {r: indigo.json("runs", "show", r) for r in (deploy_run, up_run, down_run, failed_run, undeploy_run)}
     node0, node1 = "%s-node-0" % a, "%s-node-1" % a
     hosts = {r: sorted(d["recap"]) for r, d in details.items()}
@@ -190,7 +241,8 @@ def test_journal_of_real_runs_record_by_record_and_no_secret_anywhere(local_site
     assert failed_task["host"] == node0 and failed_task["task"].endswith("Check every user has a valid name")
     assert "got Bad Name" in failed_task["message"]
 
-    assert [(d["run_id"], d["attempt"], d["site"], d["outcome"]) for r in runs for d in details[r["run_id"]]["attempts"]] == [
+    assert [(d["run_id"], d["attempt"], d["site"], d["outcome"]) for r in runs if r["run_id"] in details
+            for d in details[r["run_id"]]["attempts"]] == [
         (deploy_run, 1, "local", "ok"), (up_run, 1, "local", "ok"), (down_run, 1, "local", "ok"),
         (failed_run, 1, "local", "failed")]
     assert details[failed_run]["attempts"][0]["message"].count("cleaned") == 0  # nothing torn down
@@ -202,13 +254,14 @@ def test_journal_of_real_runs_record_by_record_and_no_secret_anywhere(local_site
     assert shown["resources"] == [] and shown["status"] == "undeployed" and shown["outputs"] is None
     history = [(h["status"], h["note"]) for h in shown["history"]]
     assert [s for s, _ in history] == [
-        "deploying", "deployed", "deployed", "scaling", "deployed", "deployed", "scaling", "deployed", "deployed",
-        "deploying", "deploy-failed", "failed", "undeployed", "undeployed"]
-    assert history[3][1] == "scale node: 1 -> 2" and history[6][1] == "scale node: 2 -> 1"
+        "deploying", "deployed", "deployed", "deployed", "scaling", "deployed", "deployed", "scaling", "deployed",
+        "deployed", "deploying", "deploy-failed", "failed", "undeployed", "undeployed"]
+    assert history[3][1] == "run %s (deploy)" % plain_run  # the callback's record of the plain run
+    assert history[4][1] == "scale node: 1 -> 2" and history[7][1] == "scale node: 2 -> 1"
     first = shown["history"][0]
     digest = "sha256:" + hashlib.sha256(TEMPLATE.encode()).hexdigest()
     assert (first["site"], first["template_digest"], first["inputs"]) == ("local", digest, {"db_password": "********"})
-    assert shown["history"][3]["template_digest"] != digest  # the scaled template is another template
+    assert shown["history"][4]["template_digest"] != digest  # the scaled template is another template
 
     runs_b = indigo.json("runs", "--deployment", b)
     assert [(r["action"], r["status"], r["phases"]) for r in runs_b] == [("deploy", "successful", FULL),
@@ -218,6 +271,7 @@ def test_journal_of_real_runs_record_by_record_and_no_secret_anywhere(local_site
 
     verify = indigo.json("runs", "verify")
     assert verify["ok"] and verify["problems"] == [] and verify["records"] == verify["head"]["seq"]
+    _tamper_and_verify(indigo, home / "journal.sqlite", failed_run, tmp_path)
 
     # -- secrets: the site credential reached the run's environment and was masked there -------------
     command = json.loads((Path(details[deploy_run]["run"]["artifacts"]) / "command").read_text())
