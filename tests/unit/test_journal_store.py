@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from tosca2ansible.runtime.journal.store import JournalError, JournalStore
+from tosca2ansible.runtime.journal.store import JournalError, JournalStore, default_path
 
 
 @pytest.fixture
@@ -138,3 +138,14 @@ def test_two_processes_writing_at_once_keep_one_consistent_chain(tmp_path):
     seqs = sorted(r["seq"] for t in ("runs", "host_events") for r in store.rows(t))
     assert seqs == list(range(1, 1801))
     store.close()
+
+
+def test_default_home_is_dot_indigo(monkeypatch, tmp_path):
+    from tosca2ansible.runtime.state import indigo_home
+
+    monkeypatch.delenv("INDIGO_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_path() == str(tmp_path / ".indigo" / "journal.sqlite")
+    assert indigo_home() == tmp_path / ".indigo"
+    monkeypatch.setenv("INDIGO_HOME", str(tmp_path / "elsewhere"))
+    assert default_path() == str(tmp_path / "elsewhere" / "journal.sqlite")
