@@ -42,7 +42,9 @@ def tagged(ec2, deployment):
             instances[int(tags["indigo_index"])] = inst
     others = (ec2.describe_vpcs(Filters=flt)["Vpcs"] + ec2.describe_subnets(Filters=flt)["Subnets"]
               + ec2.describe_security_groups(Filters=flt)["SecurityGroups"] + ec2.describe_addresses(Filters=flt)["Addresses"]
-              + ec2.describe_internet_gateways(Filters=flt)["InternetGateways"] + ec2.describe_key_pairs(Filters=flt)["KeyPairs"])
+              + ec2.describe_internet_gateways(Filters=flt)["InternetGateways"] + ec2.describe_key_pairs(Filters=flt)["KeyPairs"]
+              + ec2.describe_route_tables(Filters=flt)["RouteTables"]
+              + [v for v in ec2.describe_volumes(Filters=flt)["Volumes"] if v["State"] != "deleted"])
     return instances, others
 
 
