@@ -41,7 +41,7 @@ def openstack_site(name, emulator, tmp_path):
     }
 
 
-def local_site(name):
+def local_site_entry(name):
     return {"name": name, "kind": "local", "images": [{"name": "debian-13", "distribution": "debian", "version": "13"}]}
 
 
