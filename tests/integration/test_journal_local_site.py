@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -27,7 +28,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.fixtures.local_nodes import leftovers, local_site  # noqa: F401
+from tests.fixtures.local_nodes import local_site  # noqa: F401
+from tosca2ansible.runtime.journal.api import _current_user
 
 ROOT = Path(__file__).resolve().parents[2]
 MARK_SITE_ENV = "MARKsiteenv" + uuid.uuid4().hex[:8]
@@ -162,8 +164,8 @@ def test_journal_of_real_runs_record_by_record_and_no_secret_anywhere(local_site
     try:
         # -- two deployments at once -----------------------------------------------------------------
         started = time.monotonic()
-        procs = [indigo.start("deploy", str(template), "--deployment", d, "-i", "db_password=" + MARK_INPUT, "--json")
-                 for d in (a, b)]
+        procs = [indigo.start("deploy", str(template), "--deployment", d, "-i", "db_password=" + MARK_INPUT, "--json",
+                              "--group", group) for d, group in ((a, "physics"), (b, "default"))]
         results = [indigo.finish(p) for p in procs]
         timings["two deploys"] = time.monotonic() - started
         for code, out, err in results:
@@ -261,6 +263,9 @@ def test_journal_of_real_runs_record_by_record_and_no_secret_anywhere(local_site
     first = shown["history"][0]
     digest = "sha256:" + hashlib.sha256(TEMPLATE.encode()).hexdigest()
     assert (first["site"], first["template_digest"], first["inputs"]) == ("local", digest, {"db_password": "********"})
+    assert (shown["owner"], shown["group"]) == (_current_user(), "physics")
+    callback_note = re.compile(r"^run \S+ \(\w+\)$")  # the callback's rows know no group; the runtime's all do
+    assert {h["group"] for h in shown["history"] if not callback_note.match(h["note"] or "")} == {"physics"}
     assert shown["history"][4]["template_digest"] != digest  # the scaled template is another template
 
     runs_b = indigo.json("runs", "--deployment", b)

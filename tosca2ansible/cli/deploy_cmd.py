@@ -53,7 +53,8 @@ def _print_result(result, as_json):
 @click.option("--deployment", help="id of an existing deployment to converge (default: a new id)")
 @click.option("--site", "sites", multiple=True, default=("local",), show_default=True,
               help="site name in the catalogue; repeat to try sites in order; 'auto' = broker ranking")
-@click.option("--group", default="default", show_default=True, help="user group whose SLAs apply (with --site auto)")
+@click.option("--group", default=None, help="user group whose SLAs apply (with --site auto); default: the "
+              "deployment's group when it exists, else 'default'")
 @click.option("--attempt-timeout", default=1800, show_default=True, type=click.IntRange(1), help="seconds per site attempt")
 @click.option("--overall-timeout", default=7200, show_default=True, type=click.IntRange(1), help="seconds for the whole deployment")
 @click.option("--catalogue", help="site catalogue dir or file (default $INDIGO_SITES, then inventories/sites)")

@@ -123,7 +123,7 @@ def candidate_sites(site_names: List[str], catalogue: str, template: Path, input
 
 def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optional[str], site_name,
            catalogue: str, progress=None, attempt_timeout: int = DEFAULT_ATTEMPT_TIMEOUT,
-           overall_timeout: int = DEFAULT_OVERALL_TIMEOUT, group: str = "default", action: str = "deploy",
+           overall_timeout: int = DEFAULT_OVERALL_TIMEOUT, group: Optional[str] = None, action: str = "deploy",
            note: Optional[str] = None) -> Dict[str, Any]:
     """Compile and run deploy.yml on the first site that takes it; re-running with the same deployment id
     converges it. ``site_name`` is a site, a list of sites tried in order, or ``auto`` (broker ranking).
@@ -144,6 +144,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         raise UserInputError("template %s not found" % template)
     if previous.get("site") and site_names == ["auto"]:
         site_names = [previous["site"]]  # converge where it already lives, never duplicate elsewhere
+    group = group or previous.get("group") or "default"  # a re-deploy stays in its group unless told otherwise
     merged_inputs = dict(previous.get("inputs") or {})
     merged_inputs.update(inputs)
     sites = candidate_sites(site_names, catalogue, template, merged_inputs, group, progress)
@@ -159,7 +160,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
             shutil.rmtree(state.project_dir)
         shutil.move(str(Path(tmp) / "project"), state.project_dir)
     state.write_record(template=str(template.resolve()), inputs=merged_inputs, site=sites[0]["name"],
-                       catalogue=catalogue, status="deploying")
+                       catalogue=catalogue, status="deploying", group=group)
     _journal_status(state, "scaling" if action == "scale" else "deploying", note=note)
 
     def run_one(site, timeout):
@@ -222,7 +223,7 @@ def _journal_status(state: DeploymentState, status: str, note: Optional[str] = N
     with Journal() as journal:
         journal.record_deployment(state.id, status, site=record.get("site"),
                                   template=template if template.is_file() else None,
-                                  inputs=record.get("inputs"), note=note)
+                                  inputs=record.get("inputs"), group=record.get("group"), note=note)
 
 
 def _finish(state: DeploymentState, result: RunResult, done_status: str, action: str) -> Dict[str, Any]:
