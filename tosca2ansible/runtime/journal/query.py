@@ -106,7 +106,9 @@ def deployment_detail(store: JournalStore, deployment: str, home: Optional[str] 
                 outputs = {"error": "outputs.json is not valid JSON"}
     return {
         "deployment": deployment, "status": history[-1]["status"] if history else runs[-1]["status"], "site": site,
-        "template_digest": latest("template_digest"), "inputs": latest("inputs"), "owner": next((row["owner"] for row in history if row.get("owner")), None),  # who created it; rows after say who acted
+        "template_digest": latest("template_digest"), "inputs": latest("inputs"),
+        # who created it; the rows after say who acted
+        "owner": next((row["owner"] for row in history if row.get("owner")), None),
         "group": latest("group"), "resources": current_resources(resources), "resource_history": resources,
         "outputs": outputs, "history": history, "runs": runs,
     }
