@@ -86,16 +86,6 @@ def moto_left(endpoint, deployment):
     return left
 
 
-def emulator_left(emulator, deployment):
-    """Every emulator resource whose name, tags or metadata name ``deployment``."""
-    found = {}
-    for kind, items in emulator.leftovers().items():
-        mine = [item for item in items if deployment in json.dumps(item)]
-        if mine:
-            found[kind] = mine
-    return found
-
-
 def jobs_alive(run_ids):
     """Processes still carrying the environment of one of ``run_ids`` (detached provisioning jobs)."""
     markers = {("INDIGO_RUN_ID=%s" % r).encode() for r in run_ids if r and r != "-"}

@@ -12,7 +12,7 @@ import uuid
 import boto3
 import pytest
 
-from test_attempts_support import (aws_site, emulator_left, indigo, jobs_alive, journal_attempts, moto_left,
+from test_attempts_support import (aws_site, indigo, jobs_alive, journal_attempts, moto_left,
                                    openstack_site, write_catalogue)
 from test_ec2_support import FaultProxy
 from launcher import OpenStackEmulator
@@ -93,7 +93,7 @@ def test_overall_timeout_tears_down_the_attempt_in_progress(tmp_path, moto_serve
     cleaned = attempts[1]["message"].split("; cleaned: ", 1)[1]
     assert "%s-vm-0" % deployment in cleaned
     # nothing leaks: no server, network, router, port, key pair or security group of the deployment
-    assert emulator_left(emulator, deployment) == {}
+    assert emulator.leftovers() == {}  # this emulator served this test only: nothing at all is left
     assert moto_left(moto_server, deployment) == []
     assert jobs_alive([a["run_id"] for a in attempts]) == []
     assert proxy.calls.get("RunInstances", 0) >= 1  # the quota error came from the EC2 API, not before it
