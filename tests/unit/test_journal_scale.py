@@ -101,7 +101,7 @@ def test_scale_converges_through_deploy_as_action_scale(recorded, monkeypatch):
     result = _scale("demo", "--node", "fixed", "--count", "3", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["count"] == 3
-    assert calls == [(None, {}, "demo", ["local"], "/cat", "scale", "scale fixed: 2 -> 3")]  # group: the recorded one
+    assert calls == [(None, {}, "demo", None, "/cat", "scale", "scale fixed: 2 -> 3")]  # site, group: the recorded ones
     fixed = yaml.safe_load((recorded.dir / "template.yaml").read_text())["topology_template"]["node_templates"]["fixed"]
     assert fixed["capabilities"]["scalable"]["properties"]["count"] == 3
     result = _scale("demo", "--node", "wn", "--count", "2")

@@ -51,8 +51,9 @@ def _print_result(result, as_json):
 @click.argument("template", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-i", "--input", "inputs", multiple=True, metavar="NAME=VALUE", help="a TOSCA input value (repeatable)")
 @click.option("--deployment", help="id of an existing deployment to converge (default: a new id)")
-@click.option("--site", "sites", multiple=True, default=("local",), show_default=True,
-              help="site name in the catalogue; repeat to try sites in order; 'auto' = broker ranking")
+@click.option("--site", "sites", multiple=True,
+              help="site name in the catalogue; repeat to try sites in order; 'auto' = broker ranking "
+              "[default: the site an existing --deployment lives on, else local]")
 @click.option("--group", default=None, help="user group whose SLAs apply (with --site auto); default: the "
               "deployment's group when it exists, else 'default'")
 @click.option("--attempt-timeout", default=1800, show_default=True, type=click.IntRange(1), help="seconds per site attempt")
@@ -63,7 +64,9 @@ def deploy_command(template, inputs, deployment, sites, group, attempt_timeout, 
     """Compile TEMPLATE and deploy it; print the TOSCA outputs."""
     from tosca2ansible.runtime import deploy
 
-    result = deploy.deploy(template, _parse_inputs(inputs), deployment, list(sites), catalogue or deploy.default_catalogue(),
+    # no --site: None, so that an existing deployment converges on its own site (never a copy on 'local')
+    result = deploy.deploy(template, _parse_inputs(inputs), deployment, list(sites) or None,
+                           catalogue or deploy.default_catalogue(),
                            progress=_progress, attempt_timeout=attempt_timeout, overall_timeout=overall_timeout,
                            group=group)
     _print_result(result, as_json)

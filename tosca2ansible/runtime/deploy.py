@@ -121,14 +121,41 @@ def candidate_sites(site_names: List[str], catalogue: str, template: Path, input
     return [by_name[name] for name in kept]
 
 
-def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optional[str], site_name,
-           catalogue: str, progress=None, attempt_timeout: int = DEFAULT_ATTEMPT_TIMEOUT,
+DEFAULT_SITE = "local"
+
+
+def placed_site(previous: Dict[str, Any]) -> Optional[str]:
+    """The site a deployment lives on: the one of its last successful run (None before any)."""
+    return previous.get("site") if previous.get("last_run") else None
+
+
+def choose_sites(deployment: str, site_names: Optional[List[str]], previous: Dict[str, Any]) -> List[str]:
+    """The site names to try. A deployment that lives on a site converges there and nowhere else;
+    one that never ran successfully retries the sites it was asked for, unless others are given."""
+    placed = placed_site(previous)
+    if placed is None:
+        return site_names or list(previous.get("requested_sites") or [DEFAULT_SITE])
+    if not site_names or site_names in (["auto"], [placed]):
+        return [placed]
+    others = ", ".join(name for name in site_names if name != placed)
+    raise UserInputError(
+        "deployment %s lives on site %s; --site %s would deploy a second copy there. Moving a deployment is not a "
+        "re-deploy: run `indigo undeploy %s`, then deploy its template with --site %s (or leave --site out to "
+        "converge it on %s)" % (deployment, placed, others, deployment, others, placed))
+
+
+def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optional[str], site_name=None,
+           catalogue: Optional[str] = None, progress=None, attempt_timeout: int = DEFAULT_ATTEMPT_TIMEOUT,
            overall_timeout: int = DEFAULT_OVERALL_TIMEOUT, group: Optional[str] = None, action: str = "deploy",
            note: Optional[str] = None) -> Dict[str, Any]:
     """Compile and run deploy.yml on the first site that takes it; re-running with the same deployment id
-    converges it. ``site_name`` is a site, a list of sites tried in order, or ``auto`` (broker ranking).
-    ``action`` names the run in the journal (``scale`` when runtime/scale.py changed a count)."""
-    site_names = [site_name] if isinstance(site_name, str) else list(site_name)
+    converges it. ``site_name`` is a site, a list of sites tried in order, or ``auto`` (broker ranking);
+    None: the deployment's own site when it exists, else ``local``. ``action`` names the run in the
+    journal (``scale`` when runtime/scale.py changed a count)."""
+    if not site_name:
+        site_names = None
+    else:
+        site_names = [site_name] if isinstance(site_name, str) else list(site_name)
     if deployment:
         state = DeploymentState(deployment)
         previous = state.read_record() if state.exists() else {}
@@ -142,8 +169,9 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         template = state.dir / "template.yaml"
     if not template.is_file():
         raise UserInputError("template %s not found" % template)
-    if previous.get("site") and site_names == ["auto"]:
-        site_names = [previous["site"]]  # converge where it already lives, never duplicate elsewhere
+    placed = placed_site(previous)
+    site_names = choose_sites(state.id, site_names, previous)  # converge where it lives, never a second copy
+    catalogue = catalogue or previous.get("catalogue") or default_catalogue()
     group = group or previous.get("group") or "default"  # a re-deploy stays in its group unless told otherwise
     merged_inputs = dict(previous.get("inputs") or {})
     merged_inputs.update(inputs)
@@ -160,7 +188,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
             shutil.rmtree(state.project_dir)
         shutil.move(str(Path(tmp) / "project"), state.project_dir)
     state.write_record(template=str(template.resolve()), inputs=merged_inputs, site=sites[0]["name"],
-                       catalogue=catalogue, status="deploying", group=group)
+                       catalogue=catalogue, status="deploying", group=group, requested_sites=site_names)
     _journal_status(state, "scaling" if action == "scale" else "deploying", note=note)
 
     def run_one(site, timeout):
@@ -179,7 +207,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
 
     def teardown(site, result):
         stop_jobs_of_run(result.run_id)
-        if previous.get("site") == site["name"] and previous.get("last_run"):
+        if placed == site["name"]:
             return []  # a deployment that already ran here and failed to converge stays as it was, to fix
         deleted = provider_for(site).delete_deployment(state.id)
         _journal_deleted(state, result.run_id, deleted, site["name"])

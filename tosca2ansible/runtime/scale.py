@@ -95,7 +95,8 @@ def scale(deployment: str, node: str, count: int, progress=None) -> Dict[str, An
     new_inputs, new_text, previous = plan_scale(template.read_text(), plan.computes, inputs, node, count, deployment)
     if new_text is not None:
         template.write_text(new_text)
-    result = deploy.deploy(None, new_inputs, deployment, [record.get("site") or "local"],
+    # no site named: deploy() converges on the site the deployment lives on (or was asked for)
+    result = deploy.deploy(None, new_inputs, deployment, None,
                            record.get("catalogue") or deploy.default_catalogue(), progress=progress, action="scale",
                            note="scale %s: %s -> %d" % (node, previous, count))
     result.update(node=node, count=count, previous_count=previous)

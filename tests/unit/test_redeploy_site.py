@@ -1,0 +1,140 @@
+"""Re-deploy and scale of an existing deployment: they converge on the site it lives on (never a second
+copy on the default site), and a different --site is a usage error.
+
+The command line and runtime run for real (compiler, deployment state, journal, site catalogue); only
+ansible-runner is replaced by a fake that records which site each run was for and returns a RunResult.
+"""
+
+import json
+import textwrap
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from tosca2ansible.cli import IndigoGroup, deploy_cmd, scale_cmd
+from tosca2ansible.runtime import deploy
+from tosca2ansible.runtime.runner import RunResult
+from tosca2ansible.runtime.state import DeploymentState
+
+TEMPLATE = textwrap.dedent("""\
+    tosca_definitions_version: tosca_simple_yaml_1_0
+    imports:
+      - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
+    topology_template:
+      inputs:
+        vm_num: {type: integer, default: 1}
+      node_templates:
+        vm:
+          type: tosca.nodes.indigo.Compute
+          capabilities:
+            scalable: {properties: {count: {get_input: vm_num}}}
+            os: {properties: {type: linux, distribution: debian, version: "13"}}
+    """)
+FAILED_TASK = {"host": "demo-vm-0", "task": "indigo.paas.os_users : Check every user has a valid name",
+               "message": "user name must match ^[a-z_][a-z0-9_-]*$, got Bad Name"}
+
+
+def _site(name):
+    return {"name": name, "kind": "aws", "endpoint": "http://127.0.0.1:9", "region": "us-east-1",
+            "credentials": {"env": {"access_key": "AWS_ACCESS_KEY_ID", "secret_key": "AWS_SECRET_ACCESS_KEY"}},
+            "images": [{"name": "debian-13", "distribution": "debian", "version": "13", "id": "ami-1"}]}
+
+
+class FakeRunner:
+    """Stands in for ansible-runner: which site each run was for; the next outcome to return."""
+
+    def __init__(self):
+        self.sites = []
+        self.fail_next = False
+
+    def __call__(self, project_dir, playbook, *, deployment, action, extravars, **kwargs):
+        self.sites.append(extravars["indigo_site"])
+        run_id = "20250101T000000-%s-%s-%06d" % (deployment, action, len(self.sites))
+        if self.fail_next:
+            self.fail_next = False
+            return RunResult(run_id=run_id, status="failed", rc=2, changed=0, stats={}, artifacts_dir="/runs/x",
+                             failures=["%(host)s: %(task)s: %(message)s" % FAILED_TASK])
+        return RunResult(run_id=run_id, status="successful", rc=0, changed=1, failures=[], stats={},
+                         artifacts_dir="/runs/x")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("INDIGO_HOME", str(tmp_path / "home"))
+    catalogue = tmp_path / "sites.yml"
+    catalogue.write_text(yaml.safe_dump({"sites": [_site("aws-a"), _site("aws-b")]}))
+    monkeypatch.setenv("INDIGO_SITES", str(catalogue))  # no 'local' site in it at all
+    template = tmp_path / "vms.yaml"
+    template.write_text(TEMPLATE)
+    fake = FakeRunner()
+    monkeypatch.setattr(deploy, "run_playbook", fake)
+    # nothing may be torn down in these tests: a teardown would need the provider
+    monkeypatch.setattr(deploy, "provider_for", lambda site: pytest.fail("teardown on %s" % site["name"]))
+    return {"template": template, "runner": fake}
+
+
+def indigo(*args):
+    group = IndigoGroup(name="indigo")
+    deploy_cmd.register(group)
+    scale_cmd.register(group)
+    return CliRunner().invoke(group, [str(a) for a in args], catch_exceptions=False)
+
+
+def _deployed_on_b(env):
+    result = indigo("deploy", env["template"], "--deployment", "demo", "--site", "aws-b", "--json")
+    assert result.exit_code == 0, result.output
+    assert env["runner"].sites == ["aws-b"]
+    return result
+
+
+def test_redeploy_and_scale_converge_on_the_recorded_site(env):
+    _deployed_on_b(env)
+    result = indigo("deploy", "--deployment", "demo", "--json")  # no --site
+    assert result.exit_code == 0, result.output
+    assert env["runner"].sites == ["aws-b", "aws-b"]
+    assert indigo("deploy", "--deployment", "demo", "--site", "aws-b").exit_code == 0  # its own site, said aloud
+    assert indigo("deploy", "--deployment", "demo", "--site", "auto").exit_code == 0  # auto: where it lives
+    result = indigo("scale", "demo", "--node", "vm", "--count", "2", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["count"] == 2
+    assert env["runner"].sites == ["aws-b"] * 5
+    assert DeploymentState("demo").read_record()["site"] == "aws-b"
+
+
+@pytest.mark.parametrize("sites", [["aws-a"], ["aws-b", "aws-a"], ["local"]])
+def test_another_site_for_an_existing_deployment_is_a_usage_error(env, sites):
+    _deployed_on_b(env)
+    args = [a for name in sites for a in ("--site", name)]
+    result = indigo("deploy", "--deployment", "demo", *args)
+    assert result.exit_code == 2, result.output
+    moved = ", ".join(s for s in sites if s != "aws-b")
+    assert "deployment demo lives on site aws-b; --site %s would deploy a second copy there" % moved in result.output
+    assert "indigo undeploy demo" in result.output and "Traceback" not in result.output
+    assert env["runner"].sites == ["aws-b"]  # nothing ran
+
+
+class TeardownRecorder:
+    def __init__(self, site):
+        self.site = site
+
+    def delete_deployment(self, deployment):
+        TEARDOWNS.append(self.site["name"])
+        return []
+
+
+TEARDOWNS = []
+
+
+def test_a_deployment_that_never_ran_retries_the_sites_it_asked_for(env, monkeypatch):
+    env["runner"].fail_next = True
+    monkeypatch.setattr(deploy, "provider_for", TeardownRecorder)
+    TEARDOWNS.clear()
+    result = indigo("deploy", env["template"], "--deployment", "demo", "--site", "aws-a")
+    assert result.exit_code == 4 and "no site could take the deployment: aws-a: failed (configuration)" in result.output
+    assert TEARDOWNS == ["aws-a"]  # a new placement that failed is torn down
+    result = indigo("deploy", "--deployment", "demo")  # again, no --site: the site it was asked for
+    assert result.exit_code == 0, result.output
+    assert env["runner"].sites == ["aws-a", "aws-a"]
+    result = indigo("deploy", "--deployment", "demo", "--site", "aws-b")  # now it lives on aws-a
+    assert result.exit_code == 2 and "lives on site aws-a" in result.output
