@@ -195,7 +195,9 @@ def test_journal_of_real_runs_record_by_record_and_no_secret_anywhere(local_site
 
         # -- A: a re-deploy that fails on the node, which stays as it was ------------------------------
         code, out, err = indigo("deploy", "--deployment", a, "-i", "user_name=Bad Name")
-        assert code != 0 and "got Bad Name" in err, err[-3000:]
+        assert code == 4 and "got Bad Name" in err, err[-3000:]
+        assert "re-deploy of %s failed on its site local (configuration): host %s-node-0, task " % (a, a) in err
+        assert "left in place" in err and "no site could take" not in err
         assert [n["name"] for n in indigo.json("status", a)["nodes"]] == ["%s-node-0" % a]
 
         code, _, err = indigo("undeploy", a)

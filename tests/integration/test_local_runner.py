@@ -90,6 +90,7 @@ def test_failed_task_is_reported_with_host_task_and_message(tmp_path):
     result = run_playbook(project, "deploy.yml", deployment="tfail", action="deploy", progress=lambda line: None)
     assert not result.ok and result.status == "failed"
     assert result.failures == ["localhost: Boom: the answer is not 42"]
+    assert result.failed_tasks == [{"host": "localhost", "task": "Boom", "message": "the answer is not 42"}]
 
 
 NODES_PLAYBOOK = """

@@ -1,5 +1,6 @@
 """Re-deploy and scale of an existing deployment: they converge on the site it lives on (never a second
-copy on the default site), and a different --site is a usage error.
+copy on the default site), a different --site is a usage error, and a failed re-deploy says what failed
+where and that the deployment was left in place.
 
 The command line and runtime run for real (compiler, deployment state, journal, site catalogue); only
 ansible-runner is replaced by a fake that records which site each run was for and returns a RunResult.
@@ -54,7 +55,7 @@ class FakeRunner:
         if self.fail_next:
             self.fail_next = False
             return RunResult(run_id=run_id, status="failed", rc=2, changed=0, stats={}, artifacts_dir="/runs/x",
-                             failures=["%(host)s: %(task)s: %(message)s" % FAILED_TASK])
+                             failures=["%(host)s: %(task)s: %(message)s" % FAILED_TASK], failed_tasks=[FAILED_TASK])
         return RunResult(run_id=run_id, status="successful", rc=0, changed=1, failures=[], stats={},
                          artifacts_dir="/runs/x")
 
@@ -138,3 +139,31 @@ def test_a_deployment_that_never_ran_retries_the_sites_it_asked_for(env, monkeyp
     assert env["runner"].sites == ["aws-a", "aws-a"]
     result = indigo("deploy", "--deployment", "demo", "--site", "aws-b")  # now it lives on aws-a
     assert result.exit_code == 2 and "lives on site aws-a" in result.output
+
+
+def test_failed_redeploy_names_site_task_host_message_and_keeps_the_deployment(env):
+    _deployed_on_b(env)
+    env["runner"].fail_next = True
+    result = indigo("deploy", "--deployment", "demo", "-i", "vm_num=1")
+    assert result.exit_code == 4, result.output  # the exit code of every failed run
+    out = result.output
+    assert "no site could take" not in out
+    assert "re-deploy of demo failed on its site aws-b (configuration): host demo-vm-0, task " \
+           "'indigo.paas.os_users : Check every user has a valid name': user name must match" in out
+    assert "got Bad Name" in out
+    assert "The existing deployment was left in place (not torn down)" in out
+    assert "run 20250101T000000-demo-deploy-000002" in out and "Traceback" not in out
+    record = DeploymentState("demo").read_record()
+    assert record["site"] == "aws-b" and record["status"] == "failed"
+    # still lives there: the next re-deploy converges on aws-b again
+    assert indigo("deploy", "--deployment", "demo").exit_code == 0
+    assert env["runner"].sites == ["aws-b", "aws-b", "aws-b"]
+
+
+def test_failed_scale_says_scale(env):
+    _deployed_on_b(env)
+    env["runner"].fail_next = True
+    result = indigo("scale", "demo", "--node", "vm", "--count", "3")
+    assert result.exit_code == 4, result.output
+    assert "scale of demo failed on its site aws-b (configuration): host demo-vm-0" in result.output
+    assert "left in place" in result.output

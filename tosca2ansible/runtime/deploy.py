@@ -191,10 +191,12 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
                        catalogue=catalogue, status="deploying", group=group, requested_sites=site_names)
     _journal_status(state, "scaling" if action == "scale" else "deploying", note=note)
 
+    runs: List[RunResult] = []
+
     def run_one(site, timeout):
         check_site_host(site)
         state.write_record(site=site["name"])
-        return run_playbook(
+        result = run_playbook(
             state.project_dir, "deploy.yml", deployment=state.id, action=action, progress=progress, timeout=timeout,
             extravars={"indigo_site": site["name"], "indigo_catalogue": catalogue, "indigo_ssh_public_key": public_key,
                        "indigo_ssh_private_key_file": str(state.private_key),
@@ -204,6 +206,8 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
             known_hosts=known_hosts_files(state, site), envvars={"INDIGO_SITES": catalogue}, catalogue=catalogue,
             secret_vars=secret_vars,
         )
+        runs.append(result)
+        return result
 
     def teardown(site, result):
         stop_jobs_of_run(result.run_id)
@@ -226,12 +230,33 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
     try:
         result, site, _ = run_attempts(sites, run_one, teardown, record, attempt_timeout, overall_timeout,
                                        progress or (lambda line: None))
-    except DeploymentFailed:
+    except DeploymentFailed as exc:
         state.write_record(status="failed", attempts=attempts_log)
+        if placed and runs:
+            # one site, where the deployment lives: its run failed, no other site was (or may be) tried
+            message = failed_run_message(action, state.id, placed, runs[-1], attempts_log)
+            _journal_status(state, "failed", note="%s failed on %s; deployment left in place" % (action, placed))
+            raise DeploymentFailed(message) from exc
         _journal_status(state, "failed", note="%d attempt(s), all failed" % len(attempts_log))
         raise
     state.write_record(site=site["name"], attempts=attempts_log)
     return _finish(state, result, "deployed", action)
+
+
+def failed_run_message(action: str, deployment: str, site: str, result: RunResult, attempts: List[Dict[str, Any]]) -> str:
+    """Why a run on the site a deployment lives on failed: the failed tasks (host, task, message), and
+    that the deployment stays there (a failed re-deploy or scale is never torn down)."""
+    error_class = (attempts[-1].get("error_class") if attempts else None) or "configuration"
+    if result.status == "timeout":
+        what = "timed out (%s)" % (attempts[-1].get("message") if attempts else "run status timeout")
+    elif result.failed_tasks:
+        what = "; ".join("host %(host)s, task '%(task)s': %(message)s" % f for f in result.failed_tasks[:5])
+    else:
+        what = "ansible-runner status %s (rc %s)" % (result.status, result.rc)
+    return ("%s of %s failed on its site %s (%s): %s. The existing deployment was left in place (not torn down); "
+            "fix the cause and run `indigo deploy --deployment %s` again (run %s, artifacts: %s)"
+            % ("re-deploy" if action == "deploy" else action, deployment, site, error_class, what, deployment,
+               result.run_id, result.artifacts_dir))
 
 
 def _journal_deleted(state: DeploymentState, run_id: Optional[str], deleted, site: str) -> None:

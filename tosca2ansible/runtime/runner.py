@@ -34,6 +34,8 @@ class RunResult:
     stats: Dict[str, Any]
     artifacts_dir: str
     error_classes: List[str] = dataclasses.field(default_factory=list)  # from modules' `error_class`
+    # the same failures as {host, task, message}: a task name may hold ': ' (role tasks are "role : name")
+    failed_tasks: List[Dict[str, str]] = dataclasses.field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -106,11 +108,12 @@ def _progress_line(event: Dict[str, Any]) -> Optional[str]:
     return None
 
 
-def _failure(event: Dict[str, Any]) -> Optional[str]:
+def _failure(event: Dict[str, Any]) -> Optional[Dict[str, str]]:
+    """{host, task, message} of a failed or unreachable task result (not an ignored one)."""
     data = event.get("event_data") or {}
     if event.get("event") in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
         result = data.get("res") or {}
-        return "%s: %s: %s" % (data.get("host"), data.get("task"), _result_message(result, 600))
+        return {"host": str(data.get("host")), "task": str(data.get("task")), "message": _result_message(result, 600)}
     return None
 
 
@@ -168,6 +171,7 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
         emit(journal.redact(line))
 
     failures: List[str] = []
+    failed_tasks: List[Dict[str, str]] = []
     error_classes: List[str] = []
 
     def handle(event):
@@ -176,7 +180,9 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
             say(line)
         failure = _failure(event)
         if failure:
-            failures.append(journal.redact(failure))
+            failure = {key: journal.redact(value) for key, value in failure.items()}
+            failed_tasks.append(failure)
+            failures.append("%(host)s: %(task)s: %(message)s" % failure)
             error_class = ((event.get("event_data") or {}).get("res") or {}).get("error_class")
             if error_class:
                 error_classes.append(str(error_class))
@@ -223,4 +229,5 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
     changed = sum((stats.get("changed") or {}).values())
     return RunResult(run_id=run_id, status=runner.status, rc=runner.rc if runner.rc is not None else -1,
                      changed=changed, failures=failures, stats=stats,
-                     artifacts_dir=str(private_dir / "artifacts" / "run"), error_classes=error_classes)
+                     artifacts_dir=str(private_dir / "artifacts" / "run"), error_classes=error_classes,
+                     failed_tasks=failed_tasks)
