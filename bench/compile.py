@@ -4,12 +4,12 @@
 
 1. The shared corpus: our compiler (full compile, files written; and the same compile in memory, as
    `indigo validate` does) vs stock ToscaTemplate on the same files (imports mapped to the same local
-   type files), each side in one process. Goal: >= 10x faster. Writing ~800 small files is system time
-   that grows when other processes load the disk; stock tosca-parser writes nothing.
+   type files), each side in one process. Goal: >= 10x faster. The ~800 project files go to a tmpfs
+   unless --output-dir says otherwise (see DEFAULT_OUTPUT); stock tosca-parser writes nothing.
 2. One template, as a user runs it: whole `indigo validate` / `indigo compile` processes (interpreter
    start-up, CLI, imports, type library parse) vs a process running stock ToscaTemplate on it.
 3. Synthetic topologies of 10/100/1 000/10 000 nodes. Goal: 10 000 nodes in <= 5 s, linear growth.
-   Stock tosca-parser is run up to 1 000 nodes (10 000 takes ~93 s; --stock-10000 runs it anyway).
+   Stock tosca-parser is run up to 1 000 nodes (--stock-10000 runs it at 10 000 too: ~16 s, quadratic).
 Each measurement runs in a fresh process, so peak memory (ru_maxrss) is per measurement. Times are CPU
 seconds, user + system (the machine is shared; wall clock is printed too). Both sides run from
 byte-compiled modules, as after `pip install`: a warm-up process first writes any missing .pyc (the
@@ -36,6 +36,12 @@ ONE_TEMPLATE = os.path.join(CORPUS, "mesos_cluster.yaml")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INDIGO = os.path.join(os.path.dirname(sys.executable), "indigo")
 REPEATS = 5
+CORPUS_REPEATS = 3
+OUTPUT_ENV = "INDIGO_BENCH_OUTPUT"  # where children write compiled projects (one folder, removed at the end)
+# A tmpfs by default: on ext4, creating files right after other processes deleted many (test suites on a
+# shared machine) makes the kernel skip recently freed inodes, which costs 0.01-0.7 s of system time for
+# the same ~800 files here, depending on the neighbours. --output-dir /tmp measures a disk.
+DEFAULT_OUTPUT = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
 # Children write .pyc (see the module docstring); everything else in the environment is kept.
 CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
@@ -70,7 +76,7 @@ def _local_defs() -> dict:
 def _measure(kind: str, paths: list) -> dict:
     """Runs in a child process: compile or stock-parse every path; returns times and peak RSS."""
     failures = 0
-    out = tempfile.TemporaryDirectory()  # pylint: disable=consider-using-with  # removed after the clock stops
+    out = tempfile.mkdtemp(dir=os.environ.get(OUTPUT_ENV))  # removed with the bench's output folder
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if kind in ("ours", "ours-validate"):
         from tosca2ansible.compiler import compile_template, validate_template  # pylint: disable=import-outside-toplevel
@@ -79,7 +85,7 @@ def _measure(kind: str, paths: list) -> dict:
         for index, path in enumerate(paths):
             try:
                 if kind == "ours":
-                    compile_template(path, os.path.join(out.name, str(index)), {}, ["https://=" + TYPES_DIR],
+                    compile_template(path, os.path.join(out, str(index)), {}, ["https://=" + TYPES_DIR],
                                      None, defer_inputs=True)
                 else:  # the whole compile in memory: what `indigo validate` does
                     validate_template(path, {}, ["https://=" + TYPES_DIR], defer_inputs=True)
@@ -94,10 +100,12 @@ def _measure(kind: str, paths: list) -> dict:
                 ToscaTemplate(path, local_defs=defs)
             except Exception:  # pylint: disable=broad-except  # stock parser failures still cost time
                 failures += 1
-    result = {"cpu": time.process_time() - cpu0, "wall": time.perf_counter() - wall0,
-              "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "failures": failures}
-    out.cleanup()
-    return result
+    return {"cpu": time.process_time() - cpu0, "wall": time.perf_counter() - wall0,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "failures": failures}
+
+
+def _median(results: list) -> dict:
+    return {key: sorted(r[key] for r in results)[len(results) // 2] for key in results[0]}
 
 
 def _child(kind: str, paths: list) -> dict:
@@ -146,16 +154,42 @@ def _one_template() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stock-10000", action="store_true", help="also run stock tosca-parser on 10 000 nodes")
+    parser.add_argument("--output-dir", default=DEFAULT_OUTPUT,
+                        help="where compiled projects are written (default: %(default)s)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_measure(args.child[0], args.child[1:])))
         return
+    with tempfile.TemporaryDirectory(dir=args.output_dir) as output:
+        CHILD_ENV[OUTPUT_ENV] = output
+        print("compiled projects are written under %s (%s)\n" % (args.output_dir, _filesystem(args.output_dir)))
+        _compare(args.stock_10000)
+
+
+def _filesystem(path: str) -> str:
+    """Type of the filesystem holding `path` (longest mount point that contains it)."""
+    real, best = os.path.realpath(path), ("", "?")
+    with open("/proc/mounts", encoding="utf-8") as mounts:
+        for line in mounts:
+            fields = line.split()
+            point = fields[1]
+            if (real == point or real.startswith(point.rstrip("/") + "/")) and len(point) > len(best[0]):
+                best = (point, fields[2])
+    return best[1]
+
+
+def _compare(stock_10000: bool) -> None:
     corpus = sorted(glob.glob(os.path.join(CORPUS, "*.y*ml")))
     _child("ours", [ONE_TEMPLATE])  # warm-up: byte-compile both sides' modules (see the docstring)
     _child("stock", [ONE_TEMPLATE])
-    ours, in_memory, stock = _child("ours", corpus), _child("ours-validate", corpus), _child("stock", corpus)
-    print("corpus (%d templates)            cpu s    wall s   peak MB  failures" % len(corpus))
+    runs: dict = {"ours": [], "ours-validate": [], "stock": []}
+    for _ in range(CORPUS_REPEATS):  # interleaved, so a busy moment of the shared machine hits every side
+        for kind, results in runs.items():
+            results.append(_child(kind, corpus))
+    ours, in_memory, stock = (_median(runs[kind]) for kind in ("ours", "ours-validate", "stock"))
+    print("corpus (%d templates, median of %d runs)" % (len(corpus), CORPUS_REPEATS))
+    print("  %-30s %7s  %7s  %7s  %s" % ("", "cpu s", "wall s", "peak MB", "failures"))
     for label, figures in (("indigo compile (files written)", ours), ("indigo validate (in memory)", in_memory),
                            ("stock tosca-parser (parse)", stock)):
         print("  %-30s %7.2f  %7.2f  %7.0f  %d" % (label, figures["cpu"], figures["wall"], figures["peak_mb"],
@@ -173,11 +207,12 @@ def main() -> None:
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(synthetic_template(size))
             mine = _child("ours", [path])
-            if size < 10000 or args.stock_10000:
+            if size < 10000 or stock_10000:
                 theirs = _child("stock", [path])
-                stock_text = "%11.2f  %7.0f" % (theirs["cpu"], theirs["peak_mb"])
+                stock_text = "%11.2f  %7.0f  (%.1fx)" % (theirs["cpu"], theirs["peak_mb"],
+                                                       theirs["cpu"] / max(mine["cpu"], 1e-9))
             else:
-                stock_text = "    skipped (~93 s measured; --stock-10000)"
+                stock_text = "    skipped (--stock-10000 runs it)"
             growth = "" if previous is None else "  x%.1f for x10 nodes" % (mine["cpu"] / max(previous, 1e-9))
             print("%15d  %10.2f  %6.2f  %7.0f  %s%s" % (size, mine["cpu"], mine["wall"], mine["peak_mb"], stock_text, growth))
             assert mine["failures"] == 0, "synthetic template failed to compile"
