@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tosca2ansible.runtime.localsite import (
     NodeTimeout,
     host,
 )
+from tosca2ansible.runtime.localsite import machine
 
 
 # -- fast: guards that need no root ------------------------------------------------------------
@@ -105,6 +107,40 @@ def test_packages_come_through_the_apt_proxy(local_nodes):
     node = local_nodes(1)[0]
     node.ssh("apt-get update -qq && apt-get install -y -qq --no-install-recommends hello", timeout=300)
     assert "Hello, world!" in node.ssh("hello")
+
+
+def _descendants(pid):
+    """``pid`` and every process under it (for a node: systemd-nspawn, its init and all the node runs)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(machine.container_children(current))
+    return found
+
+
+@pytest.mark.slow
+def test_node_processes_get_none_of_the_creators_environment(local_site, local_nodes, monkeypatch):
+    # what the instance module's environment may hold when it creates a node: the run id, a cloud secret
+    marker = "MARKERenv5e1d" + uuid.uuid4().hex[:6]
+    for name in ("INDIGO_RUN_ID", "AWS_SECRET_ACCESS_KEY", "OS_PASSWORD"):
+        monkeypatch.setenv(name, marker)
+    node = local_nodes(1)[0]
+    pids = _descendants(node.record.pid)
+    environs, commands = {}, {}
+    for pid in pids:
+        try:
+            environs[pid] = Path("/proc/%d/environ" % pid).read_bytes()
+            commands[pid] = Path("/proc/%d/comm" % pid).read_text().strip()
+        except OSError:
+            pass  # a short-lived process of the node ended meanwhile
+    assert [(pid, commands.get(pid)) for pid in pids if marker.encode() in environs.get(pid, b"")] == []
+    assert environs[node.record.pid].split(b"\0")[:2] == [
+        b"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", b"LANG=C.UTF-8"]
+    init = machine.container_children(node.record.pid)
+    assert [commands[pid] for pid in init] == ["systemd"]  # the node's PID 1, seen from the host
+    assert "sshd" in commands.values() and len(environs) >= 4  # the node's own services were read too
+    assert marker not in node.ssh("cat /proc/1/environ; env")  # and as the node's root sees it
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import time
 
 from tosca2ansible.runtime.localsite.config import APT_PROXY_PORT, LocalSiteConfig
 from tosca2ansible.runtime.localsite.errors import LocalSiteError
-from tosca2ansible.runtime.localsite.host import pid_alive, which, write_atomic
+from tosca2ansible.runtime.localsite.host import clean_env, pid_alive, which, write_atomic
 
 CONFIG_TEMPLATE = """\
 # Written by tosca2ansible.runtime.localsite: the local site's package cache.
@@ -70,6 +70,7 @@ def ensure_proxy(cfg: LocalSiteConfig, timeout: float = 20.0) -> str:
     proc = subprocess.Popen(
         [exe, "-c", str(conf_dir), "ForeGround=1"],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        env=clean_env(),  # a host daemon outliving the run that started it: none of that run's environment
     )
     log.close()
     write_atomic(_pidfile(cfg), "%d\n" % proc.pid)

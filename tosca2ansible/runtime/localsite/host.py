@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 from tosca2ansible.runtime.localsite.errors import HostNotReady, LocalSiteError
 
@@ -23,6 +23,13 @@ REQUIRED_TOOLS = {
 }
 # apt-cacher-ng and debootstrap live in /usr/sbin, which a non-login PATH may miss.
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin", "/bin"])
+
+
+def clean_env() -> Dict[str, str]:
+    """The whole environment of the long-lived processes the site starts (systemd-nspawn, hence every
+    node, and apt-cacher-ng). They are started from inside a run (the instance module), whose environment
+    holds INDIGO_RUN_ID and may hold the operator's cloud credentials: none of it may reach them."""
+    return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
 def which(tool: str) -> Optional[str]:

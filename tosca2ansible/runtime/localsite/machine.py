@@ -14,7 +14,7 @@ from typing import Dict, Iterable, Optional
 
 from tosca2ansible.runtime.localsite.config import LocalSiteConfig
 from tosca2ansible.runtime.localsite.errors import LocalSiteError
-from tosca2ansible.runtime.localsite.host import mounted, pid_alive, remove_tree, run, which, write_atomic
+from tosca2ansible.runtime.localsite.host import clean_env, mounted, pid_alive, remove_tree, run, which, write_atomic
 
 
 def hostname_for(name: str) -> str:
@@ -84,7 +84,8 @@ def start_machine(cfg: LocalSiteConfig, name: str, netns: str) -> int:
         "--resolv-conf=off", "--timezone=off", "--link-journal=no",
     ]
     log = open(paths["log"], "ab")
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                            env=clean_env())  # the node gets nothing of the run that creates it
     log.close()
     time.sleep(0.2)
     if proc.poll() is not None:
