@@ -13,8 +13,10 @@ type: notification
 short_description: Record every run in the INDIGO audit journal
 description:
   - Appends the run (start, end, host stats), task results summarised per host (status, failure
-    message) and the resources reported created or deleted by M(indigo.paas.instance) and
-    M(indigo.paas.deployment_teardown) to the hash-chained SQLite journal C($INDIGO_HOME/journal.sqlite).
+    message) and the resources reported created or deleted by M(indigo.paas.instance) (instances, and
+    the networks, security groups, key pairs, IPs and volumes in its C(created_resources) and
+    C(deleted_resources)) and M(indigo.paas.deployment_teardown) to the hash-chained SQLite journal
+    C($INDIGO_HOME/journal.sqlite), each resource change once per run.
   - Works the same under ansible-runner, plain ansible-playbook and AWX; the indigo runtime enables it
     and sets the run id, deployment and action.
   - Never stores module arguments or results of C(no_log) tasks (only their status); masks the values of
@@ -106,6 +108,7 @@ class CallbackModule(CallbackBase):
         self._play_name = None
         self._started = False
         self._secrets_loaded = False
+        self._resources_seen = set()  # (change, site, kind, id) already journaled in this run
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super(CallbackModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
@@ -191,6 +194,17 @@ class CallbackModule(CallbackBase):
         if not no_log and status in ("ok", "changed"):
             self._record_resources(res, task)
 
+    def _resource(self, change, site, kind, resource_id, **values):
+        """One resource row, once per run: concurrent provisioning tasks of one deployment (one per node)
+        may each see the network or key pair that one of them created."""
+        key = (change, site, kind, resource_id)
+        if key in self._resources_seen:
+            return
+        self._resources_seen.add(key)
+        values.setdefault("deployment", self._deployment)
+        self._append("resources", run_id=self._run_id, site=site, kind=kind, resource_id=resource_id, change=change,
+                     **values)
+
     def _record_resources(self, res, task):
         for item in res.get("results") or []:  # a loop (e.g. async_status over every node's job)
             if isinstance(item, dict) and not item.get("_ansible_no_log") and "censored" not in item:
@@ -205,20 +219,21 @@ class CallbackModule(CallbackBase):
         for inst in instances:
             if str(inst.get("id")) in created:
                 detail = {k: inst.get(k) for k in ("node", "index", "status", "private_ips", "public_ips", "flavor", "image")}
-                self._append("resources", run_id=self._run_id, deployment=inst.get("deployment") or self._deployment,
-                             site=inst.get("site") or task_site, kind="instance", resource_id=str(inst.get("id")),
-                             name=inst.get("name"), change="created", detail_json=self._journal.redactor.data(detail))
+                self._resource("created", inst.get("site") or task_site, "instance", str(inst.get("id")),
+                               deployment=inst.get("deployment") or self._deployment, name=inst.get("name"),
+                               detail_json=self._journal.redactor.data(detail))
                 created.discard(str(inst.get("id")))
-        for change, items in (("created", sorted(created)), ("deleted", res.get("deleted") or [])):
+        # created_resources/deleted_resources: the networks, groups, keys, IPs and volumes that came or went
+        # with the instances (indigo.paas.instance); deleted: everything a teardown removed
+        for change, items in (("created", sorted(created)), ("created", res.get("created_resources") or []),
+                              ("deleted", res.get("deleted") or []), ("deleted", res.get("deleted_resources") or [])):
             for item in items:
                 if isinstance(item, dict):  # Resource.to_dict(): kind, id, name, site
-                    self._append("resources", run_id=self._run_id, deployment=self._deployment,
-                                 site=item.get("site") or task_site, kind=item.get("kind") or "instance",
-                                 resource_id=str(item.get("id")), name=item.get("name"), change=change)
+                    self._resource(change, item.get("site") or task_site, item.get("kind") or "instance",
+                                   str(item.get("id")), name=item.get("name"))
                 else:
-                    self._append("resources", run_id=self._run_id, deployment=self._deployment, site=task_site,
-                                 kind="instance" if change == "created" or of_instances else "resource",
-                                 resource_id=str(item), change=change)
+                    self._resource(change, task_site, "instance" if change == "created" or of_instances else "resource",
+                                   str(item))
 
     # ---------------------------------------------------------------- events
     def v2_playbook_on_start(self, playbook):

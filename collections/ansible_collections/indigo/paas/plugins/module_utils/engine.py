@@ -36,10 +36,14 @@ class EnsureResult:
     created: list  # ids of instances created by this call (names in check mode)
     deleted: list  # ids of instances deleted by this call
     adopted: list  # ids of instances that existed already and were kept
+    # other resources of the deployment (networks, groups, keys, IPs, volumes) that appeared or went away
+    # on the site during this call, as Resource dicts {kind, id, name, site}
+    created_resources: list = dataclasses.field(default_factory=list)
+    deleted_resources: list = dataclasses.field(default_factory=list)
 
     @property
     def changed(self):
-        return bool(self.created or self.deleted)
+        return bool(self.created or self.deleted or self.created_resources or self.deleted_resources)
 
 
 def wait_for_port(address, port, timeout, interval=1.0, connect_timeout=3.0):
@@ -112,6 +116,9 @@ class Engine:
             planned = [spec_for_index(index).name for index in missing]
             return EnsureResult(sorted(kept.values(), key=lambda i: i.index), planned, [s.id for s in surplus],
                                 [k.id for k in kept.values()])
+        # What the site holds besides instances, before and after: the difference is what this call's
+        # creates and deletes brought or took along (tags are the only record, as for instances).
+        resources_before = self._resources(deployment) if missing or surplus else None
         deleted = self._delete_many(surplus) if surplus else []
         created_ids = []
         lock = threading.Lock()
@@ -120,8 +127,7 @@ class Engine:
         if missing:
             specs = [spec_for_index(index) for index in missing]
             # a deployment this call starts from nothing is removed entirely when the call fails
-            fresh = not kept and not self._live(deployment, None) and not self._retry(
-                lambda: self.provider.find_resources(deployment))
+            fresh = not kept and not resources_before and not self._live(deployment, None)
             try:
                 self._retry(lambda: self.provider.prepare_deployment(deployment, specs))
             except Exception as exc:  # pylint: disable=broad-except
@@ -154,7 +160,17 @@ class Engine:
             self._rollback(created_ids, deployment if fresh else None)
             raise self._classify(error)
         results.sort(key=lambda inst: inst.index)
-        return EnsureResult(results, list(created_ids), deleted, [k.id for k in kept.values()])
+        created_resources, deleted_resources = [], []
+        if resources_before is not None:
+            before = {(r.kind, r.id): r for r in resources_before}
+            after = {(r.kind, r.id): r for r in self._resources(deployment)}
+            created_resources = [r.to_dict() for key, r in after.items() if key not in before]
+            deleted_resources = [r.to_dict() for key, r in before.items() if key not in after]
+        return EnsureResult(results, list(created_ids), deleted, [k.id for k in kept.values()],
+                            created_resources, deleted_resources)
+
+    def _resources(self, deployment):
+        return self._retry(lambda: self.provider.find_resources(deployment))
 
     def _create_adopting(self, spec, created_ids, lock):
         """Create one instance; before a retry, adopt an instance the failed attempt may have left."""

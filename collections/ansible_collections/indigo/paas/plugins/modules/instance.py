@@ -183,6 +183,25 @@ deleted:
   returned: success
   type: list
   elements: raw
+created_resources:
+  description:
+    - The deployment's other resources (network, subnet, router, security group, key pair, floating or
+      elastic IP, volume, ...) that this run created, found by the deployment's tag on the site before
+      and after the run. Empty in check mode and when no instance was created or deleted.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - {kind: security_group, id: 6f1c2e3a-0d4b-4c43-9b0e-2f5d8a7c9e10, name: indigo-slurm-demo-lrms_wn, site: recas-bari}
+    - {kind: network, id: 0b6e1c52-7f3a-4d2b-8c1e-5a9f3d2e7b64, name: indigo-slurm-demo, site: recas-bari}
+deleted_resources:
+  description:
+    - The deployment's other resources that went away with the instances this run deleted (their
+      floating IPs, volumes), same form as RV(created_resources). A deployment teardown lists
+      everything it deleted in RV(deleted) instead.
+  returned: success
+  type: list
+  elements: dict
 error_class:
   description: On failure, the class of the error, C(quota), C(auth), C(transient) or C(fatal).
   returned: failure
@@ -267,12 +286,14 @@ class InstanceModule(IndigoModule):
         engine = Engine(provider, log=self.log)
         if params["state"] == "absent" and not params["node"]:
             deleted = engine.teardown(params["deployment"], check_mode=self.check_mode)
-            return dict(changed=bool(deleted), deleted=deleted, created=[], instances=[])
+            return dict(changed=bool(deleted), deleted=deleted, created=[], instances=[], created_resources=[],
+                        deleted_resources=[])
         count = params["count"] if params["state"] == "present" else 0
         result = engine.ensure(self.spec_factory(), params["deployment"], params["node"], count,
                                wait=params["wait"], wait_timeout=params["wait_timeout"], check_mode=self.check_mode)
         return dict(changed=result.changed, instances=[inst.to_dict() for inst in result.instances],
-                    created=result.created, deleted=result.deleted, site=site["name"])
+                    created=result.created, deleted=result.deleted, site=site["name"],
+                    created_resources=result.created_resources, deleted_resources=result.deleted_resources)
 
 
 def main():
