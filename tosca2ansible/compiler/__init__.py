@@ -37,6 +37,7 @@ def default_deployment_id(template_path: str) -> str:
 
 def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
     # Imported lazily: `indigo --help` must not pay for tosca-parser.
+    from tosca2ansible.compiler import artifacts  # pylint: disable=import-outside-toplevel
     from tosca2ansible.compiler.emit import Emitter  # pylint: disable=import-outside-toplevel
     from tosca2ansible.compiler.loader import load_template  # pylint: disable=import-outside-toplevel
     from tosca2ansible.compiler.model import build_topology  # pylint: disable=import-outside-toplevel
@@ -50,11 +51,13 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
                              Location(field="--deployment"))
     loaded = load_template(template_path, types_paths)
     topology = build_topology(loaded, inputs or {}, defer_inputs)
+    artifact_files = artifacts.read_files(artifacts.localise(topology))
     plan = build_plan(topology)
     emitter = Emitter(topology, plan)
     with open(template_path, "rb") as handle:
         template_bytes = handle.read()
     files = project_files(topology, emitter, deployment, template_bytes)
+    files.update(artifact_files)
     secret_inputs = {d.var_name: d.value for d in topology.inputs.values()
                      if is_secret_input(d.name) and d.value is not MISSING}
     return Compiled(deployment, files, loaded.notices, secret_inputs)

@@ -6,12 +6,20 @@ import re
 from typing import Any
 
 from tosca2ansible.compiler import modargs, typemap
-from tosca2ansible.compiler.model import MISSING, Node, Topology, is_secret_input
+from tosca2ansible.compiler.artifacts import ProjectFile
+from tosca2ansible.compiler.model import MISSING, Node, Requirement, Topology, is_secret_input
 from tosca2ansible.compiler.plan import Plan
-from tosca2ansible.compiler.render import Expr, Renderer, Unsafe
+from tosca2ansible.compiler.render import Expr, Renderer, Unsafe, literal
 from tosca2ansible.errors import Location, UnsupportedError, UserInputError
 
 OPERATION_ORDER = ("create", "configure", "start")
+# Relationship operations around the source's own steps (TOSCA's workflow; the target is started already,
+# it sits on a lower level): phase -> (operation, runs on the source?) in order.
+RELATIONSHIP_PHASES = {
+    "pre": (("pre_configure_source", True), ("pre_configure_target", False)),
+    "post": (("post_configure_source", True), ("post_configure_target", False)),
+    "add": (("add_target", True), ("add_source", False)),
+}
 GALAXY_ROLE = "tosca.artifacts.AnsibleGalaxy.role"
 ASYNC_SECONDS = 3600
 LOCALHOST = "localhost"
@@ -196,36 +204,97 @@ class Emitter:
                 "gather_facts": False, "tasks": tasks}
 
     # -- configuration -------------------------------------------------------------------------
+    @staticmethod
+    def _on(compute: str) -> str:
+        return "inventory_hostname in groups[%r]" % compute
+
+    @staticmethod
+    def _playbook_ref(implementation: Any) -> Any:
+        if isinstance(implementation, ProjectFile):  # the project's copy, wherever the project is run from
+            return Expr("{{ playbook_dir ~ %s }}" % literal("/" + implementation.path))
+        return Unsafe(str(implementation))
+
+    def _operation_task(self, title: str, work_name: str, node: Node, operation: dict, inputs: Any) -> dict:
+        """The operation role running one INDIGO-era operation playbook on `node`'s Compute."""
+        galaxy = sorted(str(a.get("file")) for a in node.artifacts.values()
+                        if isinstance(a, dict) and a.get("type") == GALAXY_ROLE and isinstance(a.get("file"), str))
+        return {"name": title, "ansible.builtin.include_role": {"name": typemap.OPERATION_ROLE},
+                "vars": {"tosca_operation_node": node.name, "tosca_operation_name": work_name,
+                         "tosca_operation_playbook": self._playbook_ref(operation["implementation"]),
+                         "tosca_operation_galaxy_roles": [Unsafe(g) for g in galaxy],
+                         "tosca_operation_inputs": inputs},
+                "when": [self._on(self.plan.compute_of[node.name])]}
+
+    def _artifact_copy_tasks(self, node: Node) -> list:
+        """The node's file artifacts, put on its Compute where get_artifact on the node says they are."""
+        files = sorted({a["file"] for a in node.artifacts.values()
+                        if isinstance(a, dict) and isinstance(a.get("file"), ProjectFile)}, key=lambda f: f.path)
+        if not files:
+            return []
+        return [{"name": "Copy the artifacts of %s" % node.name,
+                 "ansible.builtin.copy": {"src": Expr("{{ playbook_dir }}/{{ item.src }}"),
+                                          "dest": Expr("{{ item.dest }}"), "mode": "0700"},
+                 "loop": [{"src": Unsafe(f.path), "dest": Unsafe(f.on_node.rsplit("/", 1)[0] + "/")} for f in files],
+                 "when": [self._on(self.plan.compute_of[node.name])]}]
+
+    def _relationship_tasks(self, node: Node, phase: str) -> list:
+        """Configure operations of `node`'s requirements for one phase, each on the Compute of its side."""
+        tasks = []
+        for req in node.requirements:
+            for op_name, on_source in RELATIONSHIP_PHASES[phase]:
+                operation = req.operations.get(op_name)
+                if not operation:
+                    continue
+                side = node if on_source else self.topology.nodes[req.target]
+                self._check_relationship_side(node, req, op_name, side)
+                inputs = self.render.value(operation.get("inputs") or {}, side.name, True)
+                tasks.append(self._operation_task("Run %s %s %s" % (node.name, req.name, op_name),
+                                                  "%s_%s_%s" % (node.name, req.name, op_name), side, operation, inputs))
+        return tasks
+
+    def _check_relationship_side(self, node: Node, req: Requirement, op_name: str, side: Node) -> None:
+        if not self.plan.compute_of.get(side.name) or (side is node and self.kinds[node.name][0] not in
+                                                       ("compute", "roles", "operation")):
+            raise UnsupportedError(
+                "not supported yet: relationship operation %s needs %s (%s) configured on a Compute node"
+                % (op_name, side.name, side.type),
+                Location(self.topology.file, req.line, node.name, "requirements.%s.relationship.interfaces.%s"
+                         % (req.name, op_name)))
+
     def _node_tasks(self, node: Node) -> list:
         kind, mapping = self.kinds[node.name]
-        compute = self.plan.compute_of.get(node.name)
-        when = "inventory_hostname in groups[%r]" % compute
-        tasks = []
+        own = {op: [] for op in OPERATION_ORDER}
         if kind == "roles":
             for step in mapping.roles:
                 task = {"name": "Apply %s to %s" % (step.role, node.name),
                         "ansible.builtin.include_role": {"name": step.role},
-                        "vars": self._step_vars(step, node), "when": [when]}
+                        "vars": self._step_vars(step, node), "when": [self._on(self.plan.compute_of[node.name])]}
                 if step.when_property:
                     task["when"].append("%s_tosca_properties[%r] | default(true) | bool"
                                         % (step.role.rsplit(".", 1)[-1], step.when_property))
-                tasks.append(task)
+                own["configure"].append(task)
         elif kind == "operation":
-            galaxy = sorted(str(a.get("file")) for a in node.artifacts.values()
-                            if isinstance(a, dict) and a.get("type") == GALAXY_ROLE and isinstance(a.get("file"), str))
             for op_name in OPERATION_ORDER:
                 operation = node.operations.get("Standard", {}).get(op_name)
-                if not operation or not operation.get("implementation"):
-                    continue
-                tasks.append({
-                    "name": "Run %s %s" % (node.name, op_name),
-                    "ansible.builtin.include_role": {"name": typemap.OPERATION_ROLE},
-                    "vars": {"tosca_operation_node": node.name, "tosca_operation_name": op_name,
-                             "tosca_operation_playbook": Unsafe(str(operation["implementation"])),
-                             "tosca_operation_galaxy_roles": [Unsafe(g) for g in galaxy],
-                             "tosca_operation_inputs": self.render.value(operation.get("inputs") or {}, node.name, True)},
-                    "when": [when]})
-        return tasks
+                if operation and operation.get("implementation"):
+                    inputs = self.render.value(operation.get("inputs") or {}, node.name, True)
+                    own[op_name].append(self._operation_task("Run %s %s" % (node.name, op_name), op_name, node,
+                                                             operation, inputs))
+        return (self._artifact_copy_tasks(node) + own["create"] + self._relationship_tasks(node, "pre")
+                + own["configure"] + self._relationship_tasks(node, "post") + own["start"]
+                + self._relationship_tasks(node, "add"))
+
+    def compute_relationships_play(self) -> list:
+        """Relationship operations of Compute nodes (e.g. INDIGO's storage mounts): once every Compute is up."""
+        tasks = []
+        for compute in self.plan.computes:
+            node = self.topology.nodes[compute]
+            for phase in ("pre", "post", "add"):
+                tasks.extend(self._relationship_tasks(node, phase))
+        if not tasks:
+            return []
+        return [{"name": "Configure the relationships of the Compute nodes", "hosts": ":".join(_hosts_of(tasks)),
+                 "become": True, "gather_facts": False, "tasks": tasks}]
 
     def _module_task(self, node: Node, mapping, state: str = "present") -> dict:
         host = self.plan.host_of.get(node.name)
@@ -248,10 +317,14 @@ class Emitter:
             plays.append({"name": "Create operating system users", "hosts": ":".join(os_users), "become": True,
                           "gather_facts": False, "tasks": tasks})
         for index, names in enumerate(self.plan.levels, start=1):
-            host_tasks, local_tasks, groups = [], [], []
+            host_tasks, local_tasks = [], []
             for name in names:
                 node = self.topology.nodes[name]
                 kind, mapping = self.kinds[name]
+                if kind not in ("roles", "operation"):
+                    for req in node.requirements:  # nothing runs on these nodes' side: say so
+                        for op_name in sorted(req.operations):
+                            self._check_relationship_side(node, req, op_name, node)
                 if kind == "module":
                     local_tasks.append(self._module_task(node, mapping))
                     # The module's result holds the node's runtime attributes (get_attribute reads them).
@@ -261,15 +334,11 @@ class Emitter:
                             "{{ indigo_attributes | default({}) | combine({'%s': indigo_result_%s}) }}"
                             % (name, slug(name)))}})
                 elif kind in ("roles", "operation"):
-                    tasks = self._node_tasks(node)
-                    if tasks:
-                        host_tasks.extend(tasks)
-                        if self.plan.compute_of[name] not in groups:
-                            groups.append(self.plan.compute_of[name])
+                    host_tasks.extend(self._node_tasks(node))
             if host_tasks:
                 configured = sorted(n for n in names if self.kinds[n][0] in ("roles", "operation"))
                 plays.append({"name": "Configure level %d: %s" % (index, ", ".join(configured)),
-                              "hosts": ":".join(sorted(groups)), "become": True, "gather_facts": False,
+                              "hosts": ":".join(_hosts_of(host_tasks)), "become": True, "gather_facts": False,
                               "tasks": host_tasks})
             if local_tasks:
                 plays.append({"name": "Deploy level %d services" % index, "hosts": LOCALHOST, "connection": "local",
@@ -291,7 +360,8 @@ class Emitter:
                                "mode": "0600"}}]}
 
     def deploy(self) -> list:
-        return [self.provision_play(), self.facts_play()] + self.level_plays() + [self.outputs_play()]
+        return ([self.provision_play(), self.facts_play()] + self.compute_relationships_play() + self.level_plays()
+                + [self.outputs_play()])
 
     def undeploy(self) -> list:
         tasks = []
@@ -307,3 +377,12 @@ class Emitter:
 
     def modules_used(self) -> list:
         return sorted({m.module for kind, m in self.kinds.values() if kind == "module"} | {"indigo.paas.instance"})
+
+
+def _hosts_of(tasks: list) -> list:
+    """The Compute groups a play's tasks run on (each task's `when` names its group first), sorted."""
+    groups = set()
+    for task in tasks:
+        match = re.match(r"inventory_hostname in groups\['(.*)'\]$", task["when"][0])
+        groups.add(match.group(1))
+    return sorted(groups)

@@ -16,8 +16,8 @@ from toscaparser.elements.constraints import Constraint
 
 from tosca2ansible.compiler import yamlload
 from tosca2ansible.compiler.loader import LoadedTemplate
-from tosca2ansible.compiler.types import TypeRegistry
-from tosca2ansible.compiler.values import SYMBOLIC, parse_value, walk
+from tosca2ansible.compiler.types import CONFIGURE_OPERATIONS, TypeRegistry, _normalise_operation
+from tosca2ansible.compiler.values import SYMBOLIC, Artifact, Attribute, Concat, Property, Token, parse_value, walk
 from tosca2ansible.errors import Location, UserInputError
 
 MISSING = object()
@@ -56,6 +56,9 @@ class Requirement:
     relationship: Optional[str]
     properties: dict
     line: Optional[int]
+    # Configure operations of the relationship: {name: {implementation, inputs, origin}}, inputs bound
+    # (SELF = the relationship's properties, SOURCE/TARGET = its ends)
+    operations: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -69,6 +72,7 @@ class Node:
     operations: dict
     artifacts: dict
     line: Optional[int]
+    artifact_origins: dict = dataclasses.field(default_factory=dict)   # artifact -> Location defining it
 
 
 @dataclasses.dataclass
@@ -241,7 +245,7 @@ def _build_requirements(tpl, name, spec, known_nodes, where) -> list:
         rwhere = Location(where.file, line, name, "requirements.%s" % req_name)
         if req_name not in defs:
             raise UserInputError("unknown requirement %s (type %s defines: %s)" % (req_name, spec["type"], ", ".join(sorted(defs)) or "none"), rwhere)
-        rel_type, rel_props = tpl.registry.relationship_of(spec["type"], req_name), {}
+        rel_type, rel_props, rel_interfaces = tpl.registry.relationship_of(spec["type"], req_name), {}, None
         if isinstance(value, dict):
             unknown = set(value) - REQUIREMENT_KEYS
             if unknown:
@@ -251,11 +255,13 @@ def _build_requirements(tpl, name, spec, known_nodes, where) -> list:
             if isinstance(rel, dict):
                 rel_type = rel.get("type", rel_type)
                 rel_props = parse_value(rel.get("properties") or {}, name, rwhere)
+                rel_interfaces = rel.get("interfaces")
             elif isinstance(rel, str):
                 templates = (tpl.doc.get("topology_template") or {}).get("relationship_templates") or {}
                 if isinstance(templates.get(rel), dict):
                     rel_type = templates[rel].get("type", rel_type)
                     rel_props = parse_value(templates[rel].get("properties") or {}, name, rwhere)
+                    rel_interfaces = templates[rel].get("interfaces")
                 else:
                     rel_type = rel
             if rel_type:
@@ -269,8 +275,55 @@ def _build_requirements(tpl, name, spec, known_nodes, where) -> list:
         if target not in known_nodes:
             raise UserInputError("requirement %s points at %s, which is not a node template of this topology"
                                  % (req_name, target), rwhere)
-        reqs.append(Requirement(req_name, target, rel_type, rel_props, line))
+        operations = _relationship_operations(tpl, rel_type, rel_interfaces, rel_props, name, target, rwhere)
+        reqs.append(Requirement(req_name, target, rel_type, rel_props, line, operations))
     return reqs
+
+
+def _relationship_operations(tpl, rel_type, interfaces, rel_props, source, target, where) -> dict:
+    """The relationship's Configure operations (type, then template), inputs bound to its ends."""
+    merged = dict(tpl.registry.relationship_operations(rel_type)) if rel_type else {}
+    for ops in (interfaces or {}).values() if isinstance(interfaces, dict) else ():
+        if isinstance(ops, dict):
+            for op_name, op in ops.items():
+                if op_name in CONFIGURE_OPERATIONS:
+                    origin = Location(where.file, yamlload.line_of(ops, op_name) or where.line)
+                    merged[op_name] = _normalise_operation(op, merged.get(op_name), origin)
+    if not any(op.get("implementation") for op in merged.values()):
+        return {}
+    props = dict(rel_props)
+    for key, definition in (tpl.registry.relationship_properties(rel_type) if rel_type else {}).items():
+        if key not in props and isinstance(definition, dict) and "default" in definition:
+            props[key] = parse_value(definition["default"], source, where)
+    result = {}
+    for op_name in CONFIGURE_OPERATIONS:
+        op = merged.get(op_name)
+        if op and op.get("implementation"):
+            inputs = parse_value(op.get("inputs") or {}, source, where)
+            result[op_name] = {"implementation": op["implementation"], "origin": op.get("origin"),
+                               "inputs": bind_relationship(inputs, source, target, props)}
+    return result
+
+
+def bind_relationship(value: Any, source: str, target: str, rel_props: dict) -> Any:
+    """In a relationship's operation SELF is the relationship (its properties), SOURCE and TARGET its ends."""
+    if isinstance(value, dict):
+        return {k: bind_relationship(v, source, target, rel_props) for k, v in value.items()}
+    if isinstance(value, list):
+        return [bind_relationship(v, source, target, rel_props) for v in value]
+    if isinstance(value, Concat):
+        return Concat(tuple(bind_relationship(p, source, target, rel_props) for p in value.parts))
+    if isinstance(value, Token):
+        return dataclasses.replace(value, value=bind_relationship(value.value, source, target, rel_props))
+    if isinstance(value, Property) and value.node == "SELF":
+        found = rel_props.get(value.path[0])
+        for step in value.path[1:]:
+            found = found.get(step) if isinstance(found, dict) else None
+        return found
+    if isinstance(value, (Property, Attribute, Artifact)) and value.node in ("SELF", "SOURCE", "TARGET"):
+        end = target if value.node == "TARGET" else source
+        return dataclasses.replace(value, node=end, context=end)
+    return value
 
 
 def _build_node(tpl: LoadedTemplate, name: str, spec: Any, known_nodes, line) -> Node:
@@ -318,26 +371,26 @@ def _build_node(tpl: LoadedTemplate, name: str, spec: Any, known_nodes, line) ->
             for op_name, op in ops.items():
                 if op_name in ("type", "inputs"):
                     continue
-                impl = op.get("implementation") if isinstance(op, dict) else op
-                inputs = op.get("inputs") if isinstance(op, dict) else None
-                current = dict(operations.setdefault(iface, {}).get(op_name) or {"implementation": None, "inputs": {}})
-                if impl is not None:
-                    current["implementation"] = impl
-                current["inputs"] = {**current.get("inputs", {}), **(inputs or {})}
-                operations[iface][op_name] = current
+                origin = Location(file, yamlload.line_of(ops, op_name) or line)
+                operations[iface][op_name] = _normalise_operation(
+                    op, operations.setdefault(iface, {}).get(op_name), origin)
     operations = {
-        iface: {op: {"implementation": d.get("implementation"),
+        iface: {op: {"implementation": d.get("implementation"), "origin": d.get("origin"),
                      "inputs": parse_value(d.get("inputs") or {}, name, Location(file, line, name, "interfaces"))}
                 for op, d in ops.items()}
         for iface, ops in operations.items()
     }
     artifacts = {}
-    for source in (registry.node_artifacts(ntype), spec.get("artifacts") or {}):
+    artifact_origins = dict(registry.node_artifact_origins(ntype))
+    own_artifacts = spec.get("artifacts") or {}
+    for source in (registry.node_artifacts(ntype), own_artifacts):
         if isinstance(source, dict):
             for art_name, art in source.items():
                 art = art if isinstance(art, dict) else {"file": art}
                 artifacts[art_name] = parse_value(art, name, Location(file, line, name, "artifacts.%s" % art_name))
-    return Node(name, ntype, chain, props, capabilities, requirements, operations, artifacts, line)
+    if isinstance(own_artifacts, dict):
+        artifact_origins.update({a: Location(file, yamlload.line_of(own_artifacts, a) or line) for a in own_artifacts})
+    return Node(name, ntype, chain, props, capabilities, requirements, operations, artifacts, line, artifact_origins)
 
 
 def build_topology(tpl: LoadedTemplate, given_inputs: Optional[dict] = None, defer_missing: bool = False) -> Topology:
@@ -410,5 +463,8 @@ def _check_references(tpl, inputs, nodes, outputs):
         check(node.properties, dataclasses.replace(where, field="properties"))
         check(node.capabilities, dataclasses.replace(where, field="capabilities"))
         check(node.artifacts, dataclasses.replace(where, field="artifacts"))
+        for req in node.requirements:
+            check([op["inputs"] for op in req.operations.values()],
+                  Location(file, req.line, node.name, "requirements.%s.relationship.interfaces" % req.name))
     for name, value in outputs.items():
         check(value, Location(file, None, None, "outputs.%s" % name))

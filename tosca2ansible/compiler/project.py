@@ -117,7 +117,9 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
            "roles_path = %s/roles:~/.ansible/roles\n"
            "host_key_checking = True\n"
            "retry_files_enabled = False\n"
-           "interpreter_python = auto_silent\n\n"
+           "interpreter_python = auto_silent\n"
+           # every run of the project is journaled, also under plain ansible-playbook or AWX
+           "callbacks_enabled = indigo.paas.journal\n\n"
            "[inventory]\n"
            "enable_plugins = indigo.paas.deployment, ansible.builtin.yaml\n" % (collections, FRAMEWORK_ROOT))
     return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
+from tosca2ansible.compiler.artifacts import ProjectFile
 from tosca2ansible.compiler.model import Topology
 from tosca2ansible.compiler.plan import Plan
 from tosca2ansible.compiler.values import (SYMBOLIC, Artifact, Attribute, Concat, Input, OperationOutput,
@@ -50,6 +51,8 @@ class Renderer:
             return value
         if isinstance(value, str):
             return Unsafe(value)
+        if isinstance(value, ProjectFile):
+            return Unsafe(value.on_node) if on_host else Expr("{{ %s }}" % _project_file(value))
         return value
 
     def expr(self, value: Any, context: str = "", on_host: bool = False, depth: int = 0) -> str:
@@ -75,6 +78,8 @@ class Renderer:
             return self.expr(resolved, context, on_host, depth + 1)
         if isinstance(value, OperationOutput):
             return "none"
+        if isinstance(value, ProjectFile):
+            return _literal(value.on_node) if on_host else _project_file(value)
         if isinstance(value, dict):
             return "{" + ", ".join("%s: %s" % (_literal(str(k)), self.expr(v, context, on_host, depth + 1))
                                    for k, v in value.items()) + "}"
@@ -152,6 +157,11 @@ class Renderer:
 _DYNAMIC = object()
 
 
+def _project_file(value: ProjectFile) -> str:
+    """The project's copy of a file, on the machine running the playbook."""
+    return "(playbook_dir ~ %s)" % _literal("/" + value.path)
+
+
 def _index(base: str, rest: list) -> str:
     for step in rest:
         base = "%s[%s]" % (base, _literal(step))
@@ -204,3 +214,6 @@ def _literal(value: Any) -> str:
 
 def has_symbols(value: Any) -> bool:
     return any(True for _ in walk(value)) or isinstance(value, SYMBOLIC)
+
+
+literal = _literal

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from toscaparser.elements.entity_type import EntityType
 
+from tosca2ansible.compiler import yamlload
 from tosca2ansible.errors import Location, UserInputError
 
 SECTIONS = (
@@ -30,6 +31,10 @@ ATTACHES_TO = "tosca.relationships.AttachesTo"
 CONNECTS_TO = "tosca.relationships.ConnectsTo"
 DEPENDS_ON = "tosca.relationships.DependsOn"
 COMPUTE = "tosca.nodes.Compute"
+# tosca.interfaces.relationship.Configure, in the order TOSCA's workflow runs them
+CONFIGURE_OPERATIONS = ("pre_configure_source", "pre_configure_target", "post_configure_source",
+                        "post_configure_target", "add_target", "add_source", "target_changed", "remove_target",
+                        "remove_source")
 
 
 def _normative_sections() -> dict:
@@ -154,8 +159,40 @@ class TypeRegistry:
                 for op_name, op in ops.items():
                     if op_name in ("type", "inputs"):
                         continue
-                    target[op_name] = _normalise_operation(op, target.get(op_name))
+                    target[op_name] = _normalise_operation(op, target.get(op_name), self._origin_of(name, ops, op_name))
         return {k: v for k, v in merged.items() if v}
+
+    def _origin_of(self, type_name: str, block: dict, key: str) -> Optional[Location]:
+        """File and line of `key` inside a type's definition (the type's line when unknown)."""
+        origin = self.origin.get(type_name)
+        if origin is None:
+            return None
+        return Location(file=origin.file, line=yamlload.line_of(block, key) or origin.line)
+
+    @functools.lru_cache(maxsize=None)
+    def node_artifact_origins(self, type_name: str) -> dict:
+        """Where each inherited artifact is defined (relative files resolve against that file)."""
+        origins: dict = {}
+        for name in reversed(self.chain("node_types", type_name)):
+            block = self.sections["node_types"][name].get("artifacts")
+            if isinstance(block, dict):
+                origins.update({art: self._origin_of(name, block, art) for art in block})
+        return origins
+
+    @functools.lru_cache(maxsize=None)
+    def relationship_operations(self, rel_type: str) -> dict:
+        """{operation: {implementation, inputs, origin}} of the Configure operations up the chain. The
+        operation name decides, whatever the interface is called (INDIGO templates also use `Standard`)."""
+        merged: dict = {}
+        for name in reversed(self.chain("relationship_types", rel_type)):
+            for ops in (self.sections["relationship_types"][name].get("interfaces") or {}).values():
+                if not isinstance(ops, dict):
+                    continue
+                for op_name, op in ops.items():
+                    if op_name in CONFIGURE_OPERATIONS:
+                        merged[op_name] = _normalise_operation(op, merged.get(op_name),
+                                                               self._origin_of(name, ops, op_name))
+        return merged
 
     @functools.lru_cache(maxsize=None)
     def capability_properties(self, cap_type: str) -> dict:
@@ -177,16 +214,18 @@ class TypeRegistry:
         return rel if isinstance(rel, str) else None
 
 
-def _normalise_operation(op: Any, inherited: Optional[dict]) -> dict:
-    base = dict(inherited or {"implementation": None, "inputs": {}})
+def _normalise_operation(op: Any, inherited: Optional[dict], origin: Optional[Location] = None) -> dict:
+    base = dict(inherited or {"implementation": None, "inputs": {}, "origin": None})
     if isinstance(op, str):
         base["implementation"] = op
+        base["origin"] = origin
     elif isinstance(op, dict):
         impl = op.get("implementation")
         if isinstance(impl, dict):
             impl = impl.get("primary")
         if impl is not None:
             base["implementation"] = impl
+            base["origin"] = origin
         if isinstance(op.get("inputs"), dict):
             base["inputs"] = {**base.get("inputs", {}), **op["inputs"]}
     return base
