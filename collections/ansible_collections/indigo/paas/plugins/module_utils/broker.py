@@ -105,8 +105,8 @@ class _Prepared:
         self.flavor_needs = list(flavor_needs.items())  # (needs, first node with them)
         self.os_needs = list(os_needs.items())
         self.node_keys = node_keys
-        self.names = [node.name for node, _, _ in node_keys]
-        self.flavor_keys = [fkey for _, fkey, _ in node_keys]
+        self.names = [key[0].name for key in node_keys]
+        self.flavor_keys = [key[1] for key in node_keys]
         self.gpu_match = any(fkey[4] or fkey[5] for fkey in flavor_needs)
         self.free_sizing = dict.fromkeys(flavor_needs)  # every need answered "no flavor, sized freely"
         self.node_sites = [(node, allowed) for node, allowed in sorted(request.node_sites.items()) if allowed]
@@ -161,7 +161,7 @@ def _first_fit(table, needs):
     """Name of the first (smallest) flavor of ``table`` meeting ``needs`` (a flavor-needs key), or None."""
     cpus, mem, disk, gpus, vendor, model = needs
     if not (vendor or model):  # the common case: a plain comparison per flavor
-        for f_gpus, f_cpus, f_mem, f_disk, name, _, _ in table:
+        for f_gpus, f_cpus, f_mem, f_disk, name, _vendor, _model in table:
             if f_cpus >= cpus and f_mem >= mem and f_gpus >= gpus and (not disk or f_disk >= disk):
                 return name
         return None
@@ -321,7 +321,7 @@ def rank_site(site, request, health, usage, rules, weights=None, prepared=None):
     # flavors and images: each distinct need is answered once; per-node reasons only when one fails
     if site.get("flavors"):
         table = _flavor_table(site, prepared.gpu_match)
-        chosen = {fkey: _first_fit(table, fkey) for fkey, _ in prepared.flavor_needs}
+        chosen = {fkey: _first_fit(table, fkey) for fkey, _first_node in prepared.flavor_needs}
         unfit = None in chosen.values()
     else:
         chosen = prepared.free_sizing  # the site sizes instances freely

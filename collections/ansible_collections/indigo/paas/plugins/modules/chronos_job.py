@@ -246,5 +246,6 @@ def main():
                         lambda client, params, check: ensure_job(Chronos(client), params, check))
     module.exit_json(**result)
 
+
 if __name__ == "__main__":
     main()

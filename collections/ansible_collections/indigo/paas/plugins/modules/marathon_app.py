@@ -275,5 +275,6 @@ def main():
     result["service_ports"] = service_ports(result.get("app"))
     module.exit_json(**result)
 
+
 if __name__ == "__main__":
     main()

@@ -123,5 +123,6 @@ def main():
                         lambda client, params, check: ensure_space(Onezone(client), params, check))
     module.exit_json(**result)
 
+
 if __name__ == "__main__":
     main()
