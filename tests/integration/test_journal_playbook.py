@@ -4,7 +4,9 @@ A test-local module (``library/fake_instance.py``) returns what ``indigo.paas.in
 (instances, created, deleted) so resource recording is exercised without a cloud.
 """
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -217,3 +219,101 @@ def test_unwritable_journal_warns_and_never_breaks_the_playbook(project):
                           cwd=project["dir"], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "indigo.paas.journal disabled: journal %s" % not_a_file in " ".join((proc.stdout + proc.stderr).split())
+
+
+# -- a compiled project: its own ansible.cfg enables the journal --------------------------------------
+
+OPERATIONS_TEMPLATE = ROOT / "tests" / "fixtures" / "operations_template"
+CORPUS_TYPES = Path("/work/shared/corpus/types")
+
+
+@pytest.fixture
+def compiled(tmp_path, monkeypatch):
+    """The fixture template compiled from a copy that is deleted afterwards: the project must carry its
+    operation playbooks and file artifacts. Its Compute nodes have count 0 (the local site, in a private
+    state dir, creates nothing); a static inventory stands localhost in for both Compute groups."""
+    from tosca2ansible.compiler import compile_template
+
+    user_dir = tmp_path / "user"
+    shutil.copytree(OPERATIONS_TEMPLATE, user_dir)
+    project_dir = tmp_path / "project"
+    log = tmp_path / "steps.log"
+    types = ["https://=%s/" % CORPUS_TYPES] if CORPUS_TYPES.is_dir() else []
+    compile_template(str(user_dir / "small.yaml"), str(project_dir), {"log_file": str(log), "vm_count": 0}, types)
+    shutil.rmtree(user_dir)
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    (sites / "local.yml").write_text("sites:\n  - name: local\n    kind: local\n    local: {state_dir: %s}\n"
+                                     % (tmp_path / "localsite"))
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  hosts:\n    localhost: {ansible_connection: local, ansible_python_interpreter: %s, IM_NODE_PRIVATE_IP: 127.0.0.1}\n"
+        "  children:\n    vm_app: {hosts: {localhost: {}}}\n    vm_db: {hosts: {localhost: {}}}\n"
+        "    indigo_deployment: {hosts: {localhost: {}}}\n" % sys.executable)
+    for name in ("ANSIBLE_CALLBACKS_ENABLED", "ANSIBLE_CONFIG", "ANSIBLE_COLLECTIONS_PATH", "INDIGO_DEPLOYMENT",
+                 "INDIGO_ACTION", "INDIGO_RUN_ID", "INDIGO_JOURNAL"):
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("INDIGO_HOME", str(home))
+    monkeypatch.setenv("INDIGO_SITES", str(sites))
+    monkeypatch.setenv("ANSIBLE_LOCAL_TEMP", str(tmp_path / "atmp"))
+    monkeypatch.setenv("PATH", "%s:%s" % (VENV_BIN, os.environ.get("PATH", "")))
+    return {"dir": project_dir, "log": log, "tmp": tmp_path, "journal": home / "journal.sqlite"}
+
+
+def _on_localhost(compiled):
+    """Extra vars making localhost a stand-in node: the operation role runs the playbooks with this venv."""
+    tmp = compiled["tmp"]
+    extra = {"ansible_become": False, "tosca_operation_install_ansible": False,
+             "tosca_operation_ansible_playbook": str(VENV_BIN / "ansible-playbook"),
+             "tosca_operation_python_interpreter": sys.executable, "tosca_operation_work_dir": str(tmp / "work"),
+             "indigo_artifacts_dir": str(tmp / "node")}
+    return ["-i", str(tmp / "hosts.yml"), "-e", json.dumps(extra)]
+
+
+def test_compiled_project_journals_under_plain_ansible_playbook_from_its_own_ansible_cfg(compiled):
+    assert "callbacks_enabled = indigo.paas.journal\n" in (compiled["dir"] / "ansible.cfg").read_text()
+    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "deploy.yml"] + _on_localhost(compiled),
+                          cwd=compiled["dir"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "indigo.paas.journal" not in proc.stdout + proc.stderr  # no warning: it journaled
+    # the playbook and the file artifact came from the project (the template's directory is gone); the
+    # relationship's operation ran on its target's end with SOURCE bound
+    notes = compiled["tmp"] / "node" / "scripts" / "notes.txt"
+    assert compiled["log"].read_text().splitlines() == ["app_configure %s" % notes, "add_source the-app"]
+    assert notes.read_text() == "notes for the app\n"
+    with Journal(str(compiled["journal"])) as journal:
+        runs = list_runs(journal.store)
+        assert [(r["deployment"], r["action"], r["status"], r["rc"]) for r in runs] == [("small", "deploy", "successful", 0)]
+        events = [(e["task"], e["status"]) for e in journal.store.rows("host_events")]
+        assert [task for task, _ in events if task.startswith("Run ")] == [
+            "Run app configure", "Run app dependency add_source"]
+        assert events.count(("indigo.paas.tosca_operation : Run the operation playbook on the node in local mode",
+                             "changed")) == 2
+        assert not [e for e in events if e[1] == "failed"]
+        assert [d["status"] for d in journal.store.rows("deployments")] == ["deployed"]
+        assert journal.store.verify()["ok"]
+
+
+def test_journal_callback_without_the_framework_warns_once_and_the_playbook_runs(compiled):
+    """An AWX execution environment: the collection installed on its own (outside the framework's tree),
+    tosca2ansible not importable by the controller, the compiled ansible.cfg enabling the callback."""
+    collections = compiled["tmp"] / "ee-collections"
+    shutil.copytree(ROOT / "collections" / "ansible_collections" / "indigo" / "paas",
+                    collections / "ansible_collections" / "indigo" / "paas",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (compiled["dir"] / "check.yml").write_text(
+        "- name: Check\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - name: Say hello\n      ansible.builtin.debug:\n        msg: hello from the EE\n")
+    without_framework = ("import sys; sys.modules['tosca2ansible'] = None; sys.argv[0] = 'ansible-playbook'; "
+                         "from ansible.cli.playbook import main; main()")
+    proc = subprocess.run([sys.executable, "-c", without_framework, "check.yml", "-i", str(compiled["tmp"] / "hosts.yml")],
+                          cwd=compiled["dir"], env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections)),
+                          capture_output=True, text=True, timeout=120)
+    output = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 0, output
+    assert "hello from the EE" in output and "ok=1" in output
+    assert output.count("[WARNING]") == 1 and output.count("indigo.paas.journal disabled") == 1, output
+    assert "indigo.paas.journal disabled: the INDIGO framework's Python package (tosca2ansible) cannot be imported" \
+        in output
+    assert "Failure using method" not in output and "Traceback" not in output
+    assert not compiled["journal"].exists()

@@ -69,11 +69,12 @@ def test_relative_playbooks_and_files_are_copied_into_the_project_and_referenced
     configure = tasks["Run app configure"]["vars"]
     assert configure["tosca_operation_playbook"] == "{{ playbook_dir ~ '/artifacts/scripts/step.yml' }}"
     # get_artifact on the node: the copy the play puts there before the node's operations
-    assert configure["tosca_operation_inputs"]["detail"] == ("UNSAFE", "/var/lib/indigo/artifacts/scripts/notes.txt")
+    node_dir = "(indigo_artifacts_dir | default('/var/lib/indigo/artifacts'))"
+    assert configure["tosca_operation_inputs"]["detail"] == "{{ (%s ~ '/scripts/notes.txt') }}" % node_dir
     copy = tasks["Copy the artifacts of app"]
-    assert copy["loop"] == [{"src": ("UNSAFE", "artifacts/scripts/notes.txt"),
-                             "dest": ("UNSAFE", "/var/lib/indigo/artifacts/scripts/")}]
-    assert copy["ansible.builtin.copy"]["src"] == "{{ playbook_dir }}/{{ item.src }}"
+    assert copy["loop"] == [{"src": ("UNSAFE", "artifacts/scripts/notes.txt"), "dir": ("UNSAFE", "scripts/")}]
+    assert copy["ansible.builtin.copy"] == {"src": "{{ playbook_dir }}/{{ item.src }}",
+                                            "dest": "{{ %s }}/{{ item.dir }}" % node_dir, "mode": "0700"}
     # the type's relationship operation (defined in the template, relative too)
     assert tasks["Run app dependency pre_configure_target"]["vars"]["tosca_operation_playbook"] == \
         "{{ playbook_dir ~ '/artifacts/scripts/step.yml' }}"

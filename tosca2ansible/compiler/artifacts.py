@@ -17,8 +17,10 @@ from tosca2ansible.compiler.model import Topology
 from tosca2ansible.errors import Location, UserInputError
 
 PROJECT_DIR = "artifacts"
-# Where a node's file artifacts are put on the node (get_artifact on the node names this copy).
-NODE_DIR = "/var/lib/indigo"
+# Where a node's file artifacts are put on the node (get_artifact on the node names this copy); the
+# variable moves them (e.g. -e indigo_artifacts_dir=/srv/artifacts).
+NODE_DIR_VAR = "indigo_artifacts_dir"
+NODE_DIR = "/var/lib/indigo/artifacts"
 FILE_ARTIFACT_TYPES = ("tosca.artifacts.File", "tosca.artifacts.Implementation", "tosca.artifacts.Deployment")
 NOT_FILES = ("tosca.artifacts.Deployment.Image",)
 
@@ -30,8 +32,9 @@ class ProjectFile:
     path: str
 
     @property
-    def on_node(self) -> str:
-        return "%s/%s" % (NODE_DIR, self.path)
+    def in_dir(self) -> str:
+        """The path below the project's artifacts directory (also below the node's)."""
+        return self.path.split("/", 1)[1]
 
 
 def is_url(reference: str) -> bool:

@@ -9,7 +9,7 @@ from tosca2ansible.compiler import modargs, typemap
 from tosca2ansible.compiler.artifacts import ProjectFile
 from tosca2ansible.compiler.model import MISSING, Node, Requirement, Topology, is_secret_input
 from tosca2ansible.compiler.plan import Plan
-from tosca2ansible.compiler.render import Expr, Renderer, Unsafe, literal
+from tosca2ansible.compiler.render import Expr, Renderer, Unsafe, literal, node_dir
 from tosca2ansible.errors import Location, UnsupportedError, UserInputError
 
 OPERATION_ORDER = ("create", "configure", "start")
@@ -231,10 +231,12 @@ class Emitter:
                         if isinstance(a, dict) and isinstance(a.get("file"), ProjectFile)}, key=lambda f: f.path)
         if not files:
             return []
+        # dest ending in "/": copy creates the directories
         return [{"name": "Copy the artifacts of %s" % node.name,
                  "ansible.builtin.copy": {"src": Expr("{{ playbook_dir }}/{{ item.src }}"),
-                                          "dest": Expr("{{ item.dest }}"), "mode": "0700"},
-                 "loop": [{"src": Unsafe(f.path), "dest": Unsafe(f.on_node.rsplit("/", 1)[0] + "/")} for f in files],
+                                          "dest": Expr("{{ %s }}/{{ item.dir }}" % node_dir()), "mode": "0700"},
+                 "loop": [{"src": Unsafe(f.path), "dir": Unsafe(f.in_dir.rsplit("/", 1)[0] + "/" if "/" in f.in_dir else "")}
+                          for f in files],
                  "when": [self._on(self.plan.compute_of[node.name])]}]
 
     def _relationship_tasks(self, node: Node, phase: str) -> list:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from tosca2ansible.compiler.artifacts import ProjectFile
+from tosca2ansible.compiler.artifacts import NODE_DIR, NODE_DIR_VAR, ProjectFile
 from tosca2ansible.compiler.model import Topology
 from tosca2ansible.compiler.plan import Plan
 from tosca2ansible.compiler.values import (SYMBOLIC, Artifact, Attribute, Concat, Input, OperationOutput,
@@ -52,7 +52,7 @@ class Renderer:
         if isinstance(value, str):
             return Unsafe(value)
         if isinstance(value, ProjectFile):
-            return Unsafe(value.on_node) if on_host else Expr("{{ %s }}" % _project_file(value))
+            return Expr("{{ %s }}" % (node_file(value) if on_host else _project_file(value)))
         return value
 
     def expr(self, value: Any, context: str = "", on_host: bool = False, depth: int = 0) -> str:
@@ -79,7 +79,7 @@ class Renderer:
         if isinstance(value, OperationOutput):
             return "none"
         if isinstance(value, ProjectFile):
-            return _literal(value.on_node) if on_host else _project_file(value)
+            return node_file(value) if on_host else _project_file(value)
         if isinstance(value, dict):
             return "{" + ", ".join("%s: %s" % (_literal(str(k)), self.expr(v, context, on_host, depth + 1))
                                    for k, v in value.items()) + "}"
@@ -160,6 +160,15 @@ _DYNAMIC = object()
 def _project_file(value: ProjectFile) -> str:
     """The project's copy of a file, on the machine running the playbook."""
     return "(playbook_dir ~ %s)" % _literal("/" + value.path)
+
+
+def node_dir() -> str:
+    return "(%s | default(%s))" % (NODE_DIR_VAR, _literal(NODE_DIR))
+
+
+def node_file(value: ProjectFile) -> str:
+    """The copy of a file artifact on the node (put there before the node's operations)."""
+    return "(%s ~ %s)" % (node_dir(), _literal("/" + value.in_dir))
 
 
 def _index(base: str, rest: list) -> str:

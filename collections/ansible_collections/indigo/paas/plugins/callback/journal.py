@@ -114,6 +114,14 @@ class CallbackModule(CallbackBase):
         super(CallbackModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         try:
             api, self._redact = _framework()
+        except ImportError as exc:  # e.g. an AWX execution environment with the collection only
+            self._display.warning(
+                "indigo.paas.journal disabled: the INDIGO framework's Python package (tosca2ansible) cannot be "
+                "imported by this controller (%s); this run is not journaled. Install the framework where "
+                "ansible-playbook runs, or drop indigo.paas.journal from callbacks_enabled." % exc)
+            self.disabled = True
+            return
+        try:
             path = self.get_option("journal_path") or os.path.join(
                 os.path.expanduser(self.get_option("indigo_home") or "~/.indigo"), "journal.sqlite")
             self._journal = api.Journal(path)
