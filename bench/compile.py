@@ -29,8 +29,15 @@ import sys
 import tempfile
 import time
 
-CORPUS = "/work/shared/corpus/indigo-tosca-types/examples"
-TYPES_DIR = "/work/shared/corpus/types/"
+
+def _corpus_root() -> str:
+    """$INDIGO_CORPUS, else ../shared/corpus beside the checkout, else /work/shared/corpus."""
+    beside = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "corpus")
+    return os.environ.get("INDIGO_CORPUS") or (beside if os.path.isdir(beside) else "/work/shared/corpus")
+
+
+CORPUS = os.path.join(_corpus_root(), "indigo-tosca-types", "examples")
+TYPES_DIR = os.path.join(_corpus_root(), "types") + "/"
 SIZES = (10, 100, 1000, 10000)
 ONE_TEMPLATE = os.path.join(CORPUS, "mesos_cluster.yaml")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -10,6 +10,8 @@ import urllib.request
 import pytest
 from hypothesis import settings
 
+from tests.fixtures.corpus import corpus_required  # noqa: F401  (fixture behind needs_corpus)
+
 # CI gates on the same examples every run (a new random counter-example must not fail an unrelated
 # change); elsewhere hypothesis explores freely.
 settings.register_profile("ci", derandomize=True, deadline=None)

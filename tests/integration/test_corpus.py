@@ -11,9 +11,10 @@ import pytest
 
 from tosca2ansible.compiler import compile_template
 from tosca2ansible.errors import UnsupportedError, UserInputError
+from tests.fixtures.corpus import EXAMPLES, TYPES_MAPPING, needs_corpus, require_corpus
 
-CORPUS = "/work/shared/corpus/indigo-tosca-types/examples"
-CORPUS_TYPES = "https://=/work/shared/corpus/types/"
+CORPUS = str(EXAMPLES)
+CORPUS_TYPES = TYPES_MAPPING
 BIN = os.path.dirname(sys.executable)
 FRAMEWORK_COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                      "collections")
@@ -30,7 +31,7 @@ UNSUPPORTED = {
     "qcg-job.yaml": ":70, node qcg_job, field type: not supported yet: qcg_job (tosca.nodes.indigo.Qcg.Job)",
 }
 
-pytestmark = pytest.mark.skipif(not os.path.isdir(CORPUS), reason="shared corpus not present")
+pytestmark = needs_corpus
 
 
 def _compile_all(out_root, types_paths):
@@ -59,6 +60,7 @@ def _check_sets(compiled, wrong, unsupported):
 
 @pytest.fixture(scope="module", name="corpus_projects")
 def fixture_corpus_projects(tmp_path_factory):
+    require_corpus()
     out_root = str(tmp_path_factory.mktemp("corpus"))
     return out_root, _compile_all(out_root, [CORPUS_TYPES])
 

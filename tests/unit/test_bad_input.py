@@ -6,12 +6,13 @@ import os
 import textwrap
 
 import pytest
+
 from click.testing import CliRunner
 
 from tosca2ansible.cli import _register, cli
+from tests.fixtures.corpus import PRESENT, TYPES_MAPPING
 
-CORPUS_TYPES = "/work/shared/corpus/types/"
-TYPES_ARGS = ["--types-path", "https://=" + CORPUS_TYPES] if os.path.isdir(CORPUS_TYPES) else []
+TYPES_ARGS = ["--types-path", TYPES_MAPPING] if PRESENT else []
 HEADER = """\
 tosca_definitions_version: tosca_simple_yaml_1_0
 imports:

@@ -10,14 +10,15 @@ import sys
 import textwrap
 
 import pytest
+
+from tests.fixtures.corpus import EXAMPLES, PRESENT, TYPES_MAPPING, require_corpus
 import yaml
 
 from tosca2ansible.compiler import compile_template, default_deployment_id
 from tosca2ansible.errors import UserInputError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CORPUS_TYPES = "/work/shared/corpus/types/"
-TYPES = ["https://=" + CORPUS_TYPES] if os.path.isdir(CORPUS_TYPES) else []
+TYPES = [TYPES_MAPPING] if PRESENT else []
 SLURM_EXAMPLE = os.path.join(ROOT, "examples", "slurm_cluster.yaml")
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 HEADER = """\
@@ -161,9 +162,8 @@ def test_survey_from_inputs(tmp_path):
 
 
 def test_lrms_hosting_and_elastic_cluster_operation(tmp_path):
-    corpus = "/work/shared/corpus/indigo-tosca-types/examples/elastic_cluster.yaml"
-    if not os.path.exists(corpus):
-        pytest.skip("shared corpus not present")
+    require_corpus()
+    corpus = str(EXAMPLES / "elastic_cluster.yaml")
     compile_template(corpus, str(tmp_path / "p"), {}, TYPES)
     deploy = load(tmp_path / "p" / "deploy.yml")
     level2 = [p for p in deploy if p["name"].startswith("Configure level 2")][0]
@@ -274,9 +274,8 @@ def test_unsupported_type_is_named(tmp_path):
 
 
 def test_module_nodes_run_on_localhost(tmp_path):
-    corpus = "/work/shared/corpus/indigo-tosca-types/examples/indigo_marathon_app.yaml"
-    if not os.path.exists(corpus):
-        pytest.skip("shared corpus not present")
+    require_corpus()
+    corpus = str(EXAMPLES / "indigo_marathon_app.yaml")
     compile_template(corpus, str(tmp_path / "p"), {}, TYPES)
     deploy = load(tmp_path / "p" / "deploy.yml")
     services = [p for p in deploy if p["name"].startswith("Deploy level")]

@@ -9,12 +9,14 @@ import os
 
 import pytest
 
+from tests.fixtures.corpus import EXAMPLES, TYPES_MAPPING, require_corpus
+
 from tosca2ansible.compiler import build
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOLDEN = os.path.join(ROOT, "tests", "golden")
-CORPUS = "/work/shared/corpus/indigo-tosca-types/examples"
-TYPES = ["https://=/work/shared/corpus/types/"]
+CORPUS = str(EXAMPLES)
+TYPES = [TYPES_MAPPING]
 CASES = {
     "slurm_cluster": os.path.join(ROOT, "examples", "slurm_cluster.yaml"),
     "mesos_cluster": os.path.join(CORPUS, "mesos_cluster.yaml"),
@@ -26,8 +28,8 @@ SKIPPED = ("ansible.cfg", "template.yaml")
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_golden(case):
-    if not os.path.exists(CASES[case]):
-        pytest.skip("template not present")
+    if CASES[case].startswith(CORPUS):
+        require_corpus()
     compiled = build(CASES[case], {}, TYPES, None, defer_inputs=True)
     files = {k: v for k, v in compiled.files.items() if k not in SKIPPED}
     folder = os.path.join(GOLDEN, case)

@@ -6,6 +6,8 @@ import glob
 import os
 
 import pytest
+
+from tests.fixtures.corpus import CORPUS as CORPUS_DIR, needs_corpus
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from tosca2ansible.compiler.yamlload import MarkedDict, line_of, load_yaml_text, plain
 from tosca2ansible.errors import UserInputError
 
-CORPUS = "/work/shared/corpus"
+CORPUS = str(CORPUS_DIR)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 FEATURES = """\
@@ -108,7 +110,7 @@ def _files():
     return found
 
 
-@pytest.mark.skipif(not os.path.isdir(CORPUS), reason="the shared corpus is not on this machine")
+@needs_corpus
 def test_every_corpus_and_bundled_file_loads_as_pyyaml_does():
     files = _files()
     assert len(files) > 60

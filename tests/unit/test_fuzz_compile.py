@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 
 from tosca2ansible.compiler import build
 from tosca2ansible.errors import UserInputError
+from tests.fixtures.corpus import PRESENT, TYPES_MAPPING
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED = os.path.join(ROOT, "examples", "slurm_cluster.yaml")
-TYPES = ["https://=/work/shared/corpus/types/"]
+TYPES = [TYPES_MAPPING] if PRESENT else []
 with open(SEED, encoding="utf-8") as _handle:
     SEED_TEXT = _handle.read()
 SEED_DATA = yaml.safe_load(SEED_TEXT)

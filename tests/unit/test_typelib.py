@@ -1,7 +1,8 @@
 """The bundled INDIGO type library (tosca2ansible/typelib) against tosca-parser and the real corpus.
 
 The corpus (66 INDIGO templates and the three upstream custom_types.yaml files they import) lives in
-../shared/corpus (override with INDIGO_CORPUS); tests that need it are skipped when it is absent.
+../shared/corpus (override with INDIGO_CORPUS); tests that need it are skipped when it is absent
+(and fail under CI: tests/fixtures/corpus.py).
 """
 from __future__ import annotations
 
@@ -27,9 +28,8 @@ from tosca2ansible.typelib import (BUNDLED_TYPES_DIR, INDIGO_TYPES_FILE, bundled
                                    is_indigo_types_url)
 from tosca2ansible.typelib.tools import build_indigo_types
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CORPUS = Path(os.environ.get("INDIGO_CORPUS", REPO_ROOT.parent / "shared" / "corpus"))
-EXAMPLES = CORPUS / "indigo-tosca-types" / "examples"
+from tests.fixtures.corpus import CORPUS, EXAMPLES, REPO_ROOT, needs_corpus
+
 UPSTREAM = CORPUS / "types" / "raw.githubusercontent.com" / "indigo-dc" / "tosca-types"
 INDIGO_URL = re.compile(
     r"https://raw\.githubusercontent\.com/indigo-dc/tosca-types/([^/\s]+)/custom_types\.yaml")
@@ -37,8 +37,6 @@ INDIGO_URL = re.compile(
 # a Placement policy given an availability_zone its branch does not define, and a misspelt property.
 TEMPLATES_WRONG_AGAINST_THEIR_TYPES = {"node_with_availability_zone.yaml", "vm_docker_deepass.yml"}
 
-needs_corpus = pytest.mark.skipif(not UPSTREAM.is_dir() or not EXAMPLES.is_dir(),
-                                  reason=f"INDIGO corpus not found at {CORPUS}")
 logging.getLogger("tosca.model").setLevel(logging.CRITICAL)
 
 
