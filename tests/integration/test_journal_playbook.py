@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.corpus import PRESENT as CORPUS_PRESENT, TYPES_MAPPING
 from tosca2ansible.runtime.journal import Journal, RunJournal, new_run_id
 from tosca2ansible.runtime.journal.api import _current_user
 from tosca2ansible.runtime.journal.query import deployment_detail, list_runs, run_detail
@@ -224,7 +225,6 @@ def test_unwritable_journal_warns_and_never_breaks_the_playbook(project):
 # -- a compiled project: its own ansible.cfg enables the journal --------------------------------------
 
 OPERATIONS_TEMPLATE = ROOT / "tests" / "fixtures" / "operations_template"
-CORPUS_TYPES = Path("/work/shared/corpus/types")
 
 
 @pytest.fixture
@@ -238,7 +238,7 @@ def compiled(tmp_path, monkeypatch):
     shutil.copytree(OPERATIONS_TEMPLATE, user_dir)
     project_dir = tmp_path / "project"
     log = tmp_path / "steps.log"
-    types = ["https://=%s/" % CORPUS_TYPES] if CORPUS_TYPES.is_dir() else []
+    types = [TYPES_MAPPING] if CORPUS_PRESENT else []  # else the bundled type library
     compile_template(str(user_dir / "small.yaml"), str(project_dir), {"log_file": str(log), "vm_count": 0}, types)
     shutil.rmtree(user_dir)
     sites = tmp_path / "sites"

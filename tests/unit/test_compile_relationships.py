@@ -8,13 +8,13 @@ import textwrap
 
 import pytest
 
+from tests.fixtures.corpus import EXAMPLES, require_corpus
 from tosca2ansible.compiler import compile_template
 from tosca2ansible.errors import UnsupportedError
 
-from test_compile import HEADER, TYPES, load, tasks_of
+from test_compile import HEADER, TYPES, load
 
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "operations_template")
-CORPUS = "/work/shared/corpus/indigo-tosca-types/examples"
 
 
 def _plays(project):
@@ -51,10 +51,10 @@ def test_operations_follow_the_tosca_workflow_on_the_right_compute(tmp_path):
     assert ops["Run app dependency pre_configure_source"]["tosca_operation_inputs"]["log_file"] == "{{ input_log_file }}"
 
 
-@pytest.mark.skipif(not os.path.isdir(CORPUS), reason="shared corpus not present")
 def test_indigo_storage_mount_runs_on_the_compute_before_level_one(tmp_path):
     """onedata_client_on_aws.yaml: the Compute AttachesTo a OneData space with pre_configure_source."""
-    compile_template(os.path.join(CORPUS, "onedata_client_on_aws.yaml"), str(tmp_path / "p"), {}, TYPES,
+    require_corpus()
+    compile_template(str(EXAMPLES / "onedata_client_on_aws.yaml"), str(tmp_path / "p"), {}, TYPES,
                      defer_inputs=True)
     names = [p["name"] for p in load(tmp_path / "p" / "deploy.yml")]
     assert names.index("Configure the relationships of the Compute nodes") == names.index(

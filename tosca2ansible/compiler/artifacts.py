@@ -46,14 +46,18 @@ class _Collector:
         self.topology = topology
         self.root = os.path.realpath(os.path.dirname(os.path.abspath(topology.file)))
         self.files: dict = {}      # project path -> absolute source path
+        self._seen: dict = {}      # (defining file, reference) -> ProjectFile: checked once
 
     def localise(self, reference, origin: Optional[Location], node, field: str):
         """A ProjectFile for a local path (the file checked and registered), else the reference unchanged."""
         if not isinstance(reference, str) or not reference.strip() or is_url(reference):
             return reference
         origin = origin or Location(self.topology.file, node.line)
+        key = (origin.file or self.topology.file, reference)
+        if key in self._seen:
+            return self._seen[key]
         where = Location(origin.file or self.topology.file, origin.line or node.line, node.name, field)
-        base = os.path.dirname(os.path.abspath(origin.file or self.topology.file))
+        base = os.path.dirname(os.path.abspath(key[0]))
         source = os.path.realpath(os.path.join(base, reference))
         if os.path.commonpath([self.root, source]) != self.root:
             what = "is an absolute path outside" if os.path.isabs(reference) else "leads out of"
@@ -63,7 +67,8 @@ class _Collector:
             raise UserInputError("%s: no such file (looked for %s)" % (reference, source), where)
         project_path = "%s/%s" % (PROJECT_DIR, os.path.relpath(source, self.root).replace(os.sep, "/"))
         self.files[project_path] = source
-        return ProjectFile(project_path)
+        self._seen[key] = ProjectFile(project_path)
+        return self._seen[key]
 
 
 def is_file_artifact(topology: Topology, artifact: dict) -> bool:
