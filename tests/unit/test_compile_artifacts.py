@@ -63,6 +63,7 @@ def test_relative_playbooks_and_files_are_copied_into_the_project_and_referenced
     assert files["artifacts/scripts/notes.txt"] == (template_dir / "scripts" / "notes.txt").read_bytes()
     assert sorted(p for p in files if p.startswith("artifacts/")) == ["artifacts/scripts/notes.txt",
                                                                      "artifacts/scripts/step.yml"]
+    assert files[".ansible-lint"] == b"---\nexclude_paths:\n  - template.yaml\n  - artifacts\n"  # user content
     # nothing in the project points back at the user's directory
     assert not [p for p, data in files.items() if str(template_dir).encode() in data]
     tasks = {t["name"]: t for t in tasks_of(load(out / "deploy.yml"))}

@@ -56,8 +56,7 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
     emitter = Emitter(topology, plan)
     with open(template_path, "rb") as handle:
         template_bytes = handle.read()
-    files = project_files(topology, emitter, deployment, template_bytes)
-    files.update(artifact_files)
+    files = project_files(topology, emitter, deployment, template_bytes, artifact_files)
     secret_inputs = {d.var_name: d.value for d in topology.inputs.values()
                      if is_secret_input(d.name) and d.value is not MISSING}
     return Compiled(deployment, files, loaded.notices, secret_inputs)

@@ -16,7 +16,7 @@ from toscaparser.elements.constraints import Constraint
 
 from tosca2ansible.compiler import yamlload
 from tosca2ansible.compiler.loader import LoadedTemplate
-from tosca2ansible.compiler.types import CONFIGURE_OPERATIONS, TypeRegistry, _normalise_operation
+from tosca2ansible.compiler.types import CONFIGURE_OPERATIONS, TypeRegistry, normalise_operation
 from tosca2ansible.compiler.values import SYMBOLIC, Artifact, Attribute, Concat, Property, Token, parse_value, walk
 from tosca2ansible.errors import Location, UserInputError
 
@@ -288,7 +288,7 @@ def _relationship_operations(tpl, rel_type, interfaces, rel_props, source, targe
             for op_name, op in ops.items():
                 if op_name in CONFIGURE_OPERATIONS:
                     origin = Location(where.file, yamlload.line_of(ops, op_name) or where.line)
-                    merged[op_name] = _normalise_operation(op, merged.get(op_name), origin)
+                    merged[op_name] = normalise_operation(op, merged.get(op_name), origin)
     if not any(op.get("implementation") for op in merged.values()):
         return {}
     props = dict(rel_props)
@@ -372,7 +372,7 @@ def _build_node(tpl: LoadedTemplate, name: str, spec: Any, known_nodes, line) ->
                 if op_name in ("type", "inputs"):
                     continue
                 origin = Location(file, yamlload.line_of(ops, op_name) or line)
-                operations[iface][op_name] = _normalise_operation(
+                operations[iface][op_name] = normalise_operation(
                     op, operations.setdefault(iface, {}).get(op_name), origin)
     operations = {
         iface: {op: {"implementation": d.get("implementation"), "origin": d.get("origin"),

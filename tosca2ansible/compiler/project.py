@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Optional
 import shutil
 import tempfile
 
@@ -93,7 +94,8 @@ def survey(topology: Topology, deployment: str) -> dict:
     return {"name": deployment, "description": topology.description, "spec": spec}
 
 
-def project_files(topology: Topology, emitter: Emitter, deployment: str, template_bytes: bytes) -> dict:
+def project_files(topology: Topology, emitter: Emitter, deployment: str, template_bytes: bytes,
+                  artifact_files: Optional[dict] = None) -> dict:
     # Secret inputs are passed at launch (indigo deploy does it through a 0600 vars file; AWX through
     # its survey password fields), never written here.
     inputs = {d.var_name: _unsafe_tree(d.value) for d in topology.inputs.values()
@@ -136,8 +138,9 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
         "requirements.yml": dump_yaml({"collections": [{"name": "indigo.paas"}]}),
         "awx/survey.json": json.dumps(survey(topology, deployment), indent=2, sort_keys=True) + "\n",
         "template.yaml": template_bytes,
-        # The audit copy is TOSCA, not Ansible content: keep linters off it.
-        ".ansible-lint": dump_yaml({"exclude_paths": ["template.yaml"]}),
+        # The audit copy is TOSCA and artifacts/ the user's own files, carried as they are: keep linters off.
+        ".ansible-lint": dump_yaml({"exclude_paths": ["template.yaml"] + (["artifacts"] if artifact_files else [])}),
+        **(artifact_files or {}),
     }
 
 

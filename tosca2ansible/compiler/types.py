@@ -159,7 +159,7 @@ class TypeRegistry:
                 for op_name, op in ops.items():
                     if op_name in ("type", "inputs"):
                         continue
-                    target[op_name] = _normalise_operation(op, target.get(op_name), self._origin_of(name, ops, op_name))
+                    target[op_name] = normalise_operation(op, target.get(op_name), self._origin_of(name, ops, op_name))
         return {k: v for k, v in merged.items() if v}
 
     def _origin_of(self, type_name: str, block: dict, key: str) -> Optional[Location]:
@@ -190,7 +190,7 @@ class TypeRegistry:
                     continue
                 for op_name, op in ops.items():
                     if op_name in CONFIGURE_OPERATIONS:
-                        merged[op_name] = _normalise_operation(op, merged.get(op_name),
+                        merged[op_name] = normalise_operation(op, merged.get(op_name),
                                                                self._origin_of(name, ops, op_name))
         return merged
 
@@ -214,7 +214,7 @@ class TypeRegistry:
         return rel if isinstance(rel, str) else None
 
 
-def _normalise_operation(op: Any, inherited: Optional[dict], origin: Optional[Location] = None) -> dict:
+def normalise_operation(op: Any, inherited: Optional[dict], origin: Optional[Location] = None) -> dict:
     base = dict(inherited or {"implementation": None, "inputs": {}, "origin": None})
     if isinstance(op, str):
         base["implementation"] = op
