@@ -288,6 +288,17 @@ def test_module_nodes_run_on_localhost(tmp_path):
     shutil.rmtree(tmp_path / "p")
 
 
+def test_framework_apps_use_their_own_framework_credentials(tmp_path):
+    """Marathon and Chronos get separate credentials from their roles: each app module reads its own
+    framework's extra vars, falling back to the shared indigo_mesos_* pair."""
+    require_corpus()
+    compile_template(str(EXAMPLES / "indigo_job_onedata.yaml"), str(tmp_path / "p"), {}, TYPES, None, defer_inputs=True)
+    tasks = [t for play in load(tmp_path / "p" / "deploy.yml") for t in play.get("tasks", [])]
+    job = [t["indigo.paas.chronos_job"] for t in tasks if "indigo.paas.chronos_job" in t][0]
+    assert job["username"] == "{{ indigo_chronos_username | default(indigo_mesos_username) | default(omit) }}"
+    assert job["password"] == "{{ indigo_chronos_password | default(indigo_mesos_password) | default(omit) }}"
+
+
 def test_compute_os_users_become_the_os_users_role(tmp_path):
     path = write(tmp_path, """
         topology_template:

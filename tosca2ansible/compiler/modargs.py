@@ -1,7 +1,9 @@
 """Arguments of the localhost modules for platform-realised node types (Marathon, Chronos, Onedata,
 Helm). Service endpoints and credentials of the platform come from extra vars the operator or AWX
-passes (`indigo_marathon_endpoint`, `indigo_chronos_endpoint`, `indigo_mesos_username`,
-`indigo_mesos_password`, `indigo_kubeconfig`); TOSCA properties fill the rest.
+passes (`indigo_marathon_endpoint`, `indigo_chronos_endpoint`, `indigo_kubeconfig`, and the frameworks'
+HTTP credentials `indigo_marathon_username`/`_password` and `indigo_chronos_username`/`_password`, each
+falling back to `indigo_mesos_username`/`_password`, since the roles give Marathon and Chronos their own
+credentials); TOSCA properties fill the rest.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ from typing import Any
 
 from tosca2ansible.compiler.render import Expr
 
-MESOS_CREDENTIALS = {
-    "username": Expr("{{ indigo_mesos_username | default(omit) }}"),
-    "password": Expr("{{ indigo_mesos_password | default(omit) }}"),
-}
+
+def _framework_credentials(framework: str) -> dict:
+    return {field: Expr("{{ indigo_%s_%s | default(indigo_mesos_%s) | default(omit) }}" % (framework, field, field))
+            for field in ("username", "password")}
 
 
 def _runtime_resources(host_caps: dict) -> dict:
@@ -38,7 +40,7 @@ def _container_common(node, host_caps: dict) -> dict:
 
 
 def marathon_app(node, host_caps: dict, state: str) -> dict:
-    args: dict = {"endpoint": Expr("{{ indigo_marathon_endpoint }}"), **MESOS_CREDENTIALS,
+    args: dict = {"endpoint": Expr("{{ indigo_marathon_endpoint }}"), **_framework_credentials("marathon"),
                   "id": Expr("/{{ indigo_deployment_id }}/%s" % node.name), "state": Expr(state)}
     if state == "present":
         ports = host_caps.get("publish_ports")
@@ -52,7 +54,7 @@ def marathon_app(node, host_caps: dict, state: str) -> dict:
 
 
 def chronos_job(node, host_caps: dict, state: str) -> dict:
-    args: dict = {"endpoint": Expr("{{ indigo_chronos_endpoint }}"), **MESOS_CREDENTIALS,
+    args: dict = {"endpoint": Expr("{{ indigo_chronos_endpoint }}"), **_framework_credentials("chronos"),
                   "name": Expr("{{ indigo_deployment_id }}-%s" % node.name), "state": Expr(state)}
     if state == "present":
         props = node.properties
