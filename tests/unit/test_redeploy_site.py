@@ -167,3 +167,26 @@ def test_failed_scale_says_scale(env):
     assert result.exit_code == 4, result.output
     assert "scale of demo failed on its site aws-b (configuration): host demo-vm-0" in result.output
     assert "left in place" in result.output
+
+
+def test_redeploy_and_scale_need_not_the_users_directory(env, tmp_path):
+    """A template with a relative type import, a relative operation playbook and a file artifact: the
+    deployment keeps them with its copy, so re-deploy and scale recompile after the user's folder is gone."""
+    import shutil
+    from pathlib import Path
+
+    user_dir = tmp_path / "user"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "operations_template", user_dir)
+    result = indigo("deploy", user_dir / "small.yaml", "--deployment", "ops", "--site", "aws-a", "--json")
+    assert result.exit_code == 0, result.output
+    shutil.rmtree(user_dir)
+
+    result = indigo("deploy", "--deployment", "ops", "--json")
+    assert result.exit_code == 0, result.output
+    result = indigo("scale", "ops", "--node", "vm_app", "--count", "2", "--json")
+    assert result.exit_code == 0, result.output
+    state = DeploymentState("ops")
+    assert (state.source_dir / "types" / "step_types.yaml").is_file()
+    assert (state.project_dir / "artifacts" / "scripts" / "step.yml").is_file()
+    assert "vm_app" in (state.dir / "template.yaml").read_text()
+    assert env["runner"].sites == ["aws-a"] * 3

@@ -25,6 +25,9 @@ class Compiled:
     notices: list
     # values of secret inputs (by Ansible variable name): kept out of the project, passed at launch
     secret_inputs: dict = dataclasses.field(default_factory=dict)
+    # {path relative to the template's directory: absolute path}: the local files the template needs
+    # (relative imports, operation playbooks, file artifacts); the runtime keeps them with its copy
+    sources: dict = dataclasses.field(default_factory=dict)
 
 
 def default_deployment_id(template_path: str) -> str:
@@ -51,7 +54,8 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
                              Location(field="--deployment"))
     loaded = load_template(template_path, types_paths)
     topology = build_topology(loaded, inputs or {}, defer_inputs)
-    artifact_files = artifacts.read_files(artifacts.localise(topology))
+    localised = artifacts.localise(topology)
+    artifact_files = artifacts.read_files(localised)
     plan = build_plan(topology)
     emitter = Emitter(topology, plan)
     with open(template_path, "rb") as handle:
@@ -59,7 +63,20 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
     files = project_files(topology, emitter, deployment, template_bytes, artifact_files)
     secret_inputs = {d.var_name: d.value for d in topology.inputs.values()
                      if is_secret_input(d.name) and d.value is not MISSING}
-    return Compiled(deployment, files, loaded.notices, secret_inputs)
+    return Compiled(deployment, files, loaded.notices, secret_inputs,
+                    _template_sources(template_path, loaded.relative_imports, localised.values()))
+
+
+def _template_sources(template_path, imported, artifact_sources) -> dict:
+    """Local files below the template's directory, by their path relative to it."""
+    base = os.path.dirname(os.path.realpath(template_path))
+    sources = {}
+    for path in list(imported) + list(artifact_sources):
+        real = os.path.realpath(path)
+        relative = os.path.relpath(real, base)
+        if not relative.startswith(".." + os.sep) and relative != "..":
+            sources[relative] = real
+    return dict(sorted(sources.items()))
 
 
 @contextlib.contextmanager

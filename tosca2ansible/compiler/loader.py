@@ -28,6 +28,8 @@ class LoadedTemplate:
     doc: dict
     registry: TypeRegistry
     notices: list
+    # type files imported by a path relative to the importing file (not mapped, not bundled)
+    relative_imports: list = dataclasses.field(default_factory=list)
 
 
 def parse_types_paths(values: list) -> list:
@@ -73,6 +75,7 @@ class ImportResolver:
         self.mappings = mappings
         self.bundled = bundled if bundled is not None else _bundled_lookup
         self.notices: list = []
+        self.relative: list = []
 
     def resolve(self, target: str, base_dir: str, where: Location) -> str:
         for prefix, folder in self.mappings:
@@ -83,6 +86,7 @@ class ImportResolver:
         if "://" not in target:
             candidate = os.path.join(base_dir, target)
             if os.path.isfile(candidate):
+                self.relative.append(candidate)
                 return candidate
         bundled = self.bundled(target)
         if bundled:
@@ -178,4 +182,4 @@ def load_template(path: str, types_paths: Optional[list] = None, bundled=None) -
         registry = registry_for(files, tuple(keys))
     for notice in resolver.notices:
         print(notice, file=sys.stderr)
-    return LoadedTemplate(path, display, doc, registry, resolver.notices)
+    return LoadedTemplate(path, display, doc, registry, resolver.notices, resolver.relative)

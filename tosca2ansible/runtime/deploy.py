@@ -84,15 +84,31 @@ def new_deployment_id(template: Path) -> str:
     return "%s-%s" % (stem[:30].rstrip("-"), secrets.token_hex(3))
 
 
-def compile_project(template: Path, out_dir: Path, deployment: str, inputs: Dict[str, str]) -> Dict[str, Any]:
-    """Compile with the compiler's public API; inputs typed on the command line are CliText so the
-    compiler parses them by the input's declared type."""
+def compile_project(template: Path, out_dir: Path, deployment: str, inputs: Dict[str, str]):
+    """Compile with the compiler's public API (returns its Compiled); inputs typed on the command line are
+    CliText so the compiler parses them by the input's declared type."""
     from tosca2ansible.compiler import compile_template
     from tosca2ansible.compiler.model import CliText
 
-    compiled = compile_template(str(template), str(out_dir), inputs={k: CliText(v) for k, v in inputs.items()},
-                                deployment=deployment)
-    return compiled.secret_inputs
+    return compile_template(str(template), str(out_dir), inputs={k: CliText(v) for k, v in inputs.items()},
+                            deployment=deployment)
+
+
+def keep_template(state: DeploymentState, template: Path, sources: Dict[str, str]) -> None:
+    """Copy the template and the local files it needs (relative imports, playbooks, artifacts) into the
+    deployment's state, so that a re-deploy or scale recompiles without the user's directory."""
+    staging = state.dir / ".source-new"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    for relative, path in sources.items():
+        (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, staging / relative)
+    shutil.copyfile(template, staging / "template.yaml")
+    if state.source_dir.exists():
+        shutil.rmtree(state.source_dir)
+    staging.rename(state.source_dir)
+    shutil.copyfile(template, state.dir / "template.yaml")  # the flat copy status and audit read
 
 
 def candidate_sites(site_names: List[str], catalogue: str, template: Path, inputs: Dict[str, str],
@@ -166,7 +182,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
     if template is None:
         if not previous:
             raise UserInputError("deployment %s does not exist: give its TEMPLATE" % state.id)
-        template = state.dir / "template.yaml"
+        template = state.template_file
     if not template.is_file():
         raise UserInputError("template %s not found" % template)
     placed = placed_site(previous)
@@ -179,11 +195,14 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
     if len(sites) == 1:
         check_site_host(sites[0])  # one site: what is missing on this host is the answer (exit 3)
     state.dir.mkdir(parents=True, exist_ok=True)
-    if template.resolve() != (state.dir / "template.yaml").resolve():
-        shutil.copyfile(template, state.dir / "template.yaml")
     public_key = state.ensure_ssh_key()
     with tempfile.TemporaryDirectory(dir=state.dir, prefix=".compile-") as tmp:
-        secret_vars = compile_project(template, Path(tmp) / "project", state.id, merged_inputs)
+        compiled = compile_project(template, Path(tmp) / "project", state.id, merged_inputs)
+        secret_vars = compiled.secret_inputs
+        if template.resolve() != state.template_file.resolve():
+            keep_template(state, template, compiled.sources)
+        elif state.template_file != state.dir / "template.yaml":
+            shutil.copyfile(template, state.dir / "template.yaml")  # scale rewrote the source copy
         if state.project_dir.exists():
             shutil.rmtree(state.project_dir)
         shutil.move(str(Path(tmp) / "project"), state.project_dir)

@@ -86,7 +86,7 @@ def scale(deployment: str, node: str, count: int, progress=None) -> Dict[str, An
 
     state = DeploymentState(deployment)
     record = state.read_record()
-    template = state.dir / "template.yaml"
+    template = state.template_file
     if not template.is_file():
         raise UserInputError("deployment %s has no template copy at %s: deploy it again with its TEMPLATE"
                              % (deployment, template))

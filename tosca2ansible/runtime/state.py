@@ -5,6 +5,9 @@
     deployments/<id>/deployment.json template, inputs, site, times (no secrets)
     deployments/<id>/secret_inputs.json  inputs whose name says secret/password/token/key (0600)
     deployments/<id>/outputs.json    TOSCA outputs written by deploy.yml
+    deployments/<id>/template.yaml   the template as last deployed (status, audit)
+    deployments/<id>/source/         template.yaml and the local files it names (relative imports,
+                                     playbooks, artifacts), recompiled by re-deploy and scale
     runs/<run-id>/                   ansible-runner private data dir (artifacts kept)
 """
 
@@ -44,6 +47,17 @@ class DeploymentState:
     @property
     def project_dir(self) -> Path:
         return self.dir / "project"
+
+    @property
+    def source_dir(self) -> Path:
+        """The deployment's copy of its template, with the local files it names at the same relative paths."""
+        return self.dir / "source"
+
+    @property
+    def template_file(self) -> Path:
+        """The template a re-deploy or scale recompiles (older deployments kept only template.yaml)."""
+        copy = self.source_dir / "template.yaml"
+        return copy if copy.is_file() else self.dir / "template.yaml"
 
     @property
     def private_key(self) -> Path:
