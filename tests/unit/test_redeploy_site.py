@@ -188,5 +188,5 @@ def test_redeploy_and_scale_need_not_the_users_directory(env, tmp_path):
     state = DeploymentState("ops")
     assert (state.source_dir / "types" / "step_types.yaml").is_file()
     assert (state.project_dir / "artifacts" / "scripts" / "step.yml").is_file()
-    assert "vm_app" in (state.dir / "template.yaml").read_text()
+    assert "vm_app" in state.template_file.read_text() and state.template_file.parent == state.source_dir
     assert env["runner"].sites == ["aws-a"] * 3

@@ -121,7 +121,7 @@ def compile_template(template_path: str, out_dir: str, inputs: Optional[dict] = 
                      defer_inputs: bool = False) -> Compiled:
     from tosca2ansible.compiler.project import write_project  # pylint: disable=import-outside-toplevel
 
-    with _cyclic_gc_paused():
-        compiled = build(template_path, inputs, types_paths, deployment, defer_inputs)
+    with _cyclic_gc_paused():  # build's own pause, held over the writes too
+        compiled = _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs)
         write_project(out_dir, compiled.files)
     return compiled

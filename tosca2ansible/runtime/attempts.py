@@ -129,8 +129,6 @@ def run_attempts(sites: List[dict], run_one: Callable, teardown: Callable, recor
         record(attempt)
         if cut_short:
             break
-    else:
-        cut_short = False
     summary = "; ".join("%s: %s (%s)" % (a.site, a.outcome, a.error_class) for a in attempts) or "no site to try"
     if cut_short:
         raise DeploymentFailed("overall timeout of %ds reached after %d attempt(s): %s" % (overall_timeout, len(attempts), summary))

@@ -108,7 +108,6 @@ def keep_template(state: DeploymentState, template: Path, sources: Dict[str, str
     if state.source_dir.exists():
         shutil.rmtree(state.source_dir)
     staging.rename(state.source_dir)
-    shutil.copyfile(template, state.dir / "template.yaml")  # the flat copy status and audit read
 
 
 def candidate_sites(site_names: List[str], catalogue: str, template: Path, inputs: Dict[str, str],
@@ -201,8 +200,6 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         secret_vars = compiled.secret_inputs
         if template.resolve() != state.template_file.resolve():
             keep_template(state, template, compiled.sources)
-        elif state.template_file != state.dir / "template.yaml":
-            shutil.copyfile(template, state.dir / "template.yaml")  # scale rewrote the source copy
         if state.project_dir.exists():
             shutil.rmtree(state.project_dir)
         shutil.move(str(Path(tmp) / "project"), state.project_dir)
@@ -291,7 +288,7 @@ def _journal_status(state: DeploymentState, status: str, note: Optional[str] = N
     from tosca2ansible.runtime.journal.api import Journal
 
     record = state.read_record() if state.exists() else {}
-    template = state.dir / "template.yaml"
+    template = state.template_file
     with Journal() as journal:
         journal.record_deployment(state.id, status, site=record.get("site"),
                                   template=template if template.is_file() else None,

@@ -5,9 +5,9 @@
     deployments/<id>/deployment.json template, inputs, site, times (no secrets)
     deployments/<id>/secret_inputs.json  inputs whose name says secret/password/token/key (0600)
     deployments/<id>/outputs.json    TOSCA outputs written by deploy.yml
-    deployments/<id>/template.yaml   the template as last deployed (status, audit)
-    deployments/<id>/source/         template.yaml and the local files it names (relative imports,
-                                     playbooks, artifacts), recompiled by re-deploy and scale
+    deployments/<id>/source/         template.yaml as last deployed and the local files it names
+                                     (relative imports, playbooks, artifacts), recompiled by re-deploy
+                                     and scale (deployments made before kept a flat template.yaml)
     runs/<run-id>/                   ansible-runner private data dir (artifacts kept)
 """
 
