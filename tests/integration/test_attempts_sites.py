@@ -27,8 +27,7 @@ import boto3
 import pytest
 
 from test_attempts_support import (aws_site, indigo, jobs_alive, journal_attempts, local_site_entry,
-                                   moto_left, openstack_site, write_catalogue)
-from test_ec2_support import FaultProxy
+                                   moto_left, openstack_site, proxy, write_catalogue)  # noqa: F401  (fixture)
 from launcher import OpenStackEmulator
 from tests.fixtures.local_nodes import leftovers, local_site  # noqa: F401
 
@@ -114,13 +113,6 @@ class BrokenMirror(threading.Thread):
                     except OSError:
                         pass
             time.sleep(0.1)
-
-
-@pytest.fixture
-def proxy(moto_server):
-    proxy = FaultProxy(moto_server)
-    yield proxy
-    proxy.close()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import boto3
+import pytest
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -16,6 +17,15 @@ INDIGO = os.path.join(os.path.dirname(sys.executable), "indigo")
 sys.path.insert(0, os.path.join(ROOT, "tests", "emulators", "openstack"))
 
 from launcher import PASSWORD_AUTH  # noqa: E402
+from test_ec2_support import FaultProxy  # noqa: E402
+
+
+@pytest.fixture
+def proxy(moto_server):
+    """moto behind the fault proxy, one per test (each injects its own faults)."""
+    proxy = FaultProxy(moto_server)
+    yield proxy
+    proxy.close()
 
 
 def aws_site(name, endpoint, image_id):

@@ -13,8 +13,7 @@ import boto3
 import pytest
 
 from test_attempts_support import (aws_site, indigo, jobs_alive, journal_attempts, moto_left,
-                                   openstack_site, write_catalogue)
-from test_ec2_support import FaultProxy
+                                   openstack_site, proxy, write_catalogue)  # noqa: F401  (fixture)
 from launcher import OpenStackEmulator
 
 pytestmark = pytest.mark.emulator
@@ -37,13 +36,6 @@ topology_template:
           properties: {distribution: debian, version: "13", type: linux}
 """
 OVERALL_TIMEOUT = 60
-
-
-@pytest.fixture
-def proxy(moto_server):
-    proxy = FaultProxy(moto_server)
-    yield proxy
-    proxy.close()
 
 
 @pytest.fixture
