@@ -31,9 +31,9 @@ import time
 
 
 def _corpus_root() -> str:
-    """$INDIGO_CORPUS, else ../shared/corpus beside the checkout, else /work/shared/corpus."""
+    """$INDIGO_CORPUS, else ../shared/corpus beside the checkout."""
     beside = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "corpus")
-    return os.environ.get("INDIGO_CORPUS") or (beside if os.path.isdir(beside) else "/work/shared/corpus")
+    return os.environ.get("INDIGO_CORPUS") or beside
 
 
 CORPUS = os.path.join(_corpus_root(), "indigo-tosca-types", "examples")
