@@ -79,6 +79,7 @@ class Emitter:
         self._networks = None
         self._instance_args: dict = {}
         self.kinds = {name: classify(topology, plan, node) for name, node in sorted(topology.nodes.items())}
+        self._group_of_condition: dict = {}  # the `when` that limits a task to a Compute group -> the group
 
     # -- groups --------------------------------------------------------------------------------
     def group_of_type(self, node_type: str) -> Any:
@@ -184,7 +185,7 @@ class Emitter:
         if missing:
             # Compiled with --defer-inputs: the values must come as extra vars (AWX survey, -e).
             tasks.append({"name": "Check that the required inputs were given",
-                          "ansible.builtin.assert": {"that": ["%s is defined" % v for v in missing],
+                          "ansible.builtin.assert": {"that": [Expr("%s is defined" % v) for v in missing],
                                                      "fail_msg": "required inputs missing: %s" % ", ".join(missing),
                                                      "quiet": True}})
         for compute in self.plan.computes:
@@ -195,18 +196,20 @@ class Emitter:
                           "changed_when": False})
         for compute in self.plan.computes:
             tasks.append({"name": "Wait for %s" % compute,
-                          "ansible.builtin.async_status": {"jid": "{{ indigo_job_%s.ansible_job_id }}" % slug(compute)},
+                          "ansible.builtin.async_status": {"jid": Expr("{{ indigo_job_%s.ansible_job_id }}" % slug(compute))},
                           "register": "indigo_done_%s" % slug(compute),
-                          "until": "indigo_done_%s.finished" % slug(compute),
+                          "until": Expr("indigo_done_%s.finished" % slug(compute)),
                           "retries": ASYNC_SECONDS // 5, "delay": 5})
         tasks.append({"name": "Refresh the deployment inventory", "ansible.builtin.meta": "refresh_inventory"})
         return {"name": "Provision the Compute nodes", "hosts": LOCALHOST, "connection": "local",
                 "gather_facts": False, "tasks": tasks}
 
     # -- configuration -------------------------------------------------------------------------
-    @staticmethod
-    def _on(compute: str) -> str:
-        return "inventory_hostname in groups[%r]" % compute
+    def _on(self, compute: str) -> Expr:
+        """The condition limiting a task to one Compute group (remembered: the play's hosts come from it)."""
+        condition = Expr("inventory_hostname in groups[%s]" % literal(compute))
+        self._group_of_condition[condition] = compute
+        return condition
 
     @staticmethod
     def _playbook_ref(implementation: Any) -> Any:
@@ -250,8 +253,10 @@ class Emitter:
                 side = node if on_source else self.topology.nodes[req.target]
                 self._check_relationship_side(node, req, op_name, side)
                 inputs = self.render.value(operation.get("inputs") or {}, side.name, True)
+                # The work name is a directory on the node: only [a-z0-9_] of the requirement's name
                 tasks.append(self._operation_task("Run %s %s %s" % (node.name, req.name, op_name),
-                                                  "%s_%s_%s" % (node.name, req.name, op_name), side, operation, inputs))
+                                                  slug("%s_%s_%s" % (node.name, req.name, op_name)), side, operation,
+                                                  inputs))
         return tasks
 
     def _check_relationship_side(self, node: Node, req: Requirement, op_name: str, side: Node) -> None:
@@ -272,8 +277,8 @@ class Emitter:
                         "ansible.builtin.include_role": {"name": step.role},
                         "vars": self._step_vars(step, node), "when": [self._on(self.plan.compute_of[node.name])]}
                 if step.when_property:
-                    task["when"].append("%s_tosca_properties[%r] | default(true) | bool"
-                                        % (step.role.rsplit(".", 1)[-1], step.when_property))
+                    task["when"].append(Expr("%s_tosca_properties[%s] | default(true) | bool"
+                                             % (step.role.rsplit(".", 1)[-1], literal(step.when_property))))
                 own["configure"].append(task)
         elif kind == "operation":
             for op_name in OPERATION_ORDER:
@@ -295,7 +300,7 @@ class Emitter:
                 tasks.extend(self._relationship_tasks(node, phase))
         if not tasks:
             return []
-        return [{"name": "Configure the relationships of the Compute nodes", "hosts": ":".join(_hosts_of(tasks)),
+        return [{"name": "Configure the relationships of the Compute nodes", "hosts": ":".join(self._hosts_of(tasks)),
                  "become": True, "gather_facts": False, "tasks": tasks}]
 
     def _module_task(self, node: Node, mapping, state: str = "present") -> dict:
@@ -315,7 +320,7 @@ class Emitter:
             tasks = [{"name": "Create the users of %s" % c, "ansible.builtin.include_role": {"name": typemap.OS_USERS_ROLE},
                       "vars": {"os_users_list": self.render.value(
                           _role_users(self.topology.nodes[c].properties["os_users"]), c, True)},
-                      "when": ["inventory_hostname in groups[%r]" % c]} for c in os_users]
+                      "when": [self._on(c)]} for c in os_users]
             plays.append({"name": "Create operating system users", "hosts": ":".join(os_users), "become": True,
                           "gather_facts": False, "tasks": tasks})
         for index, names in enumerate(self.plan.levels, start=1):
@@ -333,14 +338,14 @@ class Emitter:
                     local_tasks.append({
                         "name": "Record the attributes of %s" % name,
                         "ansible.builtin.set_fact": {"indigo_attributes": Expr(
-                            "{{ indigo_attributes | default({}) | combine({'%s': indigo_result_%s}) }}"
-                            % (name, slug(name)))}})
+                            "{{ indigo_attributes | default({}) | combine({%s: indigo_result_%s}) }}"
+                            % (literal(name), slug(name)))}})
                 elif kind in ("roles", "operation"):
                     host_tasks.extend(self._node_tasks(node))
             if host_tasks:
                 configured = sorted(n for n in names if self.kinds[n][0] in ("roles", "operation"))
                 plays.append({"name": "Configure level %d: %s" % (index, ", ".join(configured)),
-                              "hosts": ":".join(_hosts_of(host_tasks)), "become": True, "gather_facts": False,
+                              "hosts": ":".join(self._hosts_of(host_tasks)), "become": True, "gather_facts": False,
                               "tasks": host_tasks})
             if local_tasks:
                 plays.append({"name": "Deploy level %d services" % index, "hosts": LOCALHOST, "connection": "local",
@@ -357,8 +362,8 @@ class Emitter:
                 "vars": {"indigo_outputs": outputs},
                 "tasks": [{"name": "Write outputs.json",
                            "ansible.builtin.copy": {
-                               "content": "{{ indigo_outputs | to_nice_json }}\n",
-                               "dest": "{{ indigo_outputs_file | default(playbook_dir ~ '/outputs.json') }}",
+                               "content": Expr("{{ indigo_outputs | to_nice_json }}\n"),
+                               "dest": Expr("{{ indigo_outputs_file | default(playbook_dir ~ '/outputs.json') }}"),
                                "mode": "0600"}}]}
 
     def deploy(self) -> list:
@@ -380,11 +385,6 @@ class Emitter:
     def modules_used(self) -> list:
         return sorted({m.module for kind, m in self.kinds.values() if kind == "module"} | {"indigo.paas.instance"})
 
-
-def _hosts_of(tasks: list) -> list:
-    """The Compute groups a play's tasks run on (each task's `when` names its group first), sorted."""
-    groups = set()
-    for task in tasks:
-        match = re.match(r"inventory_hostname in groups\['(.*)'\]$", task["when"][0])
-        groups.add(match.group(1))
-    return sorted(groups)
+    def _hosts_of(self, tasks: list) -> list:
+        """The Compute groups a play's tasks run on (each task's first `when` limits it to its group), sorted."""
+        return sorted({self._group_of_condition[task["when"][0]] for task in tasks})

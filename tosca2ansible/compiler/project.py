@@ -132,7 +132,7 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
             {"plugin": "indigo.paas.deployment", "deployment": deployment}),
         "inventory/localhost.yml": dump_yaml(
             {"all": {"hosts": {"localhost": {"ansible_connection": "local",
-                                             "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}}),
+                                             "ansible_python_interpreter": Expr("{{ ansible_playbook_python }}")}}}}),
         "group_vars/all/inputs.yml": dump_yaml(inputs),
         "group_vars/all/topology.yml": dump_yaml(topology_vars),
         "requirements.yml": dump_yaml({"collections": [{"name": "indigo.paas"}]}),

@@ -7,7 +7,10 @@ them; functions become Jinja expressions over top-level input variables, `groups
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import math
+import re
 from typing import Any, Optional
 
 from tosca2ansible.compiler.artifacts import NODE_DIR, NODE_DIR_VAR, ProjectFile
@@ -204,16 +207,27 @@ def _lookup(topology: Topology, node, path: tuple) -> Any:
     return None
 
 
+# Text that reads the same as a Jinja string literal in every Ansible context: no quote, backslash, brace,
+# `#`, `%`, line break or non-ASCII. (Ansible doubles backslashes in literals inside `{{ }}` but not in
+# conditionals, and Jinja turns "\r" into "\n"; no escape means the same in both.)
+_SAFE_LITERAL = re.compile(r"[A-Za-z0-9 _./:@,+=*()\[\]<>!?$&;^|~-]*")
+
+
 def _literal(value: Any) -> str:
     """A Jinja literal for a plain value (never evaluated as a template)."""
     if value is None:
         return "none"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "(%s | float)" % _literal(repr(value))  # 'inf', '-inf', 'nan'
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
+        if _SAFE_LITERAL.fullmatch(value):
+            return "'" + value + "'"
+        # Any other text travels base64-encoded: its letters cannot be misread by YAML, Ansible or Jinja.
+        return "('%s' | b64decode)" % base64.b64encode(value.encode("utf-8")).decode("ascii")
     if isinstance(value, dict):
         return "{" + ", ".join("%s: %s" % (_literal(str(k)), _literal(v)) for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):

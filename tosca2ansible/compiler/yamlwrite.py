@@ -1,10 +1,19 @@
-"""A small, fast block-style YAML serializer for the compiled project.
+"""A small, fast block-style YAML serializer for the compiled project, and the project's trust boundary.
 
 PyYAML's pure-Python emitter is the slowest part of compiling 10 000 nodes, and libyaml cannot indent
 block sequences the way yamllint (ansible-lint) wants. The data we write is only dicts, lists, str,
-`Unsafe` str (tagged `!unsafe`), int, float, bool and None, so a serializer for exactly that is short:
+`Unsafe` str, `Expr` str, int, float, bool and None, so a serializer for exactly that is short:
 strings are plain when unambiguous, otherwise JSON-escaped double-quoted scalars (valid YAML), folded
 at single spaces to stay under the line-length limit. Tests round-trip every output through PyYAML.
+
+Trust (the one rule, see docs/trust.md): only an `Expr` (a Jinja expression the compiler wrote) is
+written as a template. Every other text is data and must reach Ansible as the same `str`, never rendered:
+- data (`Unsafe`) and any text Ansible could take for a template get the `!unsafe` tag: ansible-core
+  2.19 then loads an untrusted string, which templating returns as it is;
+- except where 2.19's `!unsafe` would change the type: its constructor re-resolves the scalar as if it
+  were plain (`!unsafe "0755"` loads as 493, `!unsafe ""` as None). Such text (a YAML 1.1 number, bool,
+  null, timestamp, `=`, `<<`) cannot contain a template delimiter, so it is written as a quoted plain
+  string: a `str`, and inert however trusted (templating returns text without delimiters unchanged).
 """
 
 from __future__ import annotations
@@ -14,20 +23,52 @@ from json.encoder import encode_basestring as _encode_json_string
 import re
 from typing import Any
 
+from yaml.nodes import ScalarNode
+from yaml.resolver import Resolver
+
 from tosca2ansible.compiler.render import Expr, Unsafe
 
 MAX_LINE = 150
 INDENT = "  "
 # Plain scalars we are sure every YAML 1.1/1.2 reader gives back as the same string.
 _PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*")  # used with fullmatch: "$" would accept a final newline
-_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Escaped in quoted scalars: what YAML may not carry raw, and the YAML 1.1 line breaks NEL, LS, PS (a raw
+# one inside a quoted scalar is folded into a space), and the BOM.
+_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
+                            "\U00010000-\U0010ffff]")
 _RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "none", "nan", "inf"}
 # Text classes written as text (checked first: nearly every scalar is one of them)
 _TEXT_TYPES = frozenset((str, Unsafe, Expr))
-# Text -> may it be written plain; key -> its rendering. Both pure functions of the text, so cached.
-_PLAIN_TEXT: dict = {}
+# Text -> (may it be written plain, may it carry !unsafe); key -> its rendering. Pure functions of the text.
+_TEXT_FORM: dict = {}
 _KEYS: dict = {}
 _CACHE_MAX = 100_000
+# ansible-core loads YAML with PyYAML's Resolver (ansible/_internal/_yaml/_loader.py); its `!unsafe`
+# re-resolves the scalar as plain, `implicit=(True, False)` (_internal/_yaml/_constructor.py).
+_RESOLVER = Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+_JINJA_OVERRIDE = "#jinja2:"  # a header that sets other delimiters (ansible/_internal/_templating/_jinja_bits.py)
+
+
+def possibly_template(text: str) -> bool:
+    """Could some Ansible take this text for a Jinja template? (Wider than Ansible's own test: any `{`.)"""
+    return "{" in text or text.startswith(_JINJA_OVERRIDE)
+
+
+def unsafe_keeps_str(text: str) -> bool:
+    """Does `!unsafe <text>` load as a str under ansible-core 2.19 (not an int, bool, None, float, date)?"""
+    return _RESOLVER.resolve(ScalarNode, text, (True, False)) == _STR_TAG
+
+
+def _form(text: str) -> tuple:
+    form = _TEXT_FORM.get(text)
+    if form is None:
+        plain = bool(_PLAIN.fullmatch(text)) and text.lower() not in _RESERVED
+        form = (plain, unsafe_keeps_str(text))
+        if len(_TEXT_FORM) >= _CACHE_MAX:
+            _TEXT_FORM.clear()
+        _TEXT_FORM[text] = form
+    return form
 
 
 def _scalar(value: Any, indent: str, column: int) -> str:
@@ -56,13 +97,10 @@ def _scalar(value: Any, indent: str, column: int) -> str:
 
 def _text(value: Any, indent: str, column: int) -> str:
     text = str(value)
-    prefix = "!unsafe " if isinstance(value, Unsafe) else ""
-    plain = _PLAIN_TEXT.get(text)
-    if plain is None:
-        plain = bool(_PLAIN.fullmatch(text)) and text.lower() not in _RESERVED
-        if len(_PLAIN_TEXT) >= _CACHE_MAX:
-            _PLAIN_TEXT.clear()
-        _PLAIN_TEXT[text] = plain
+    plain, keeps_str = _form(text)
+    prefix = ""
+    if value.__class__ is not Expr and keeps_str and (value.__class__ is Unsafe or possibly_template(text)):
+        prefix = "!unsafe "
     if plain and column + len(text) < MAX_LINE:
         return prefix + text
     return prefix + _fold(_quote(text), indent + INDENT, column + len(prefix))
@@ -133,6 +171,8 @@ def _key(key: Any) -> str:
 
 def _render_key(key: Any) -> str:
     text = str(key)
+    if key.__class__ is not Expr and possibly_template(text):
+        return "!unsafe " + _quote(text)  # keys are not rendered by 2.19; tagged for any other reader
     if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED:
         return text
     return _quote(text)
