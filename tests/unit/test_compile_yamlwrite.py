@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tosca2ansible.compiler.render import Unsafe
-from tosca2ansible.compiler.yamlwrite import MAX_LINE, dump
+from tosca2ansible.compiler.yamlwrite import MAX_LINE, dump, possibly_template, unsafe_keeps_str
 
 
 class _Loader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
@@ -22,13 +22,14 @@ def _same(left, right):
         return isinstance(right, dict) and list(left) == list(right) and all(_same(left[k], right[k]) for k in left)
     if isinstance(left, list):
         return isinstance(right, list) and len(left) == len(right) and all(map(_same, left, right))
-    if isinstance(left, Unsafe):
-        return isinstance(right, Unsafe) and str(left) == str(right)
+    if isinstance(left, str):
+        # data keeps `!unsafe` unless ansible-core 2.19 would retype it; other text gets it where it could be Jinja
+        tagged = unsafe_keeps_str(left) and (isinstance(left, Unsafe) or possibly_template(left))
+        return isinstance(right, Unsafe) == tagged and isinstance(right, str) and str(left) == str(right)
     return type(left) is type(right) and left == right
 
 
-TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\ufeff\x85\u2028\u2029"),
-               max_size=300)
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), TEXT,
                     TEXT.map(Unsafe), st.sampled_from(["yes", "No", "null", "~", "1.5", "0600", "- a", "a: b",
                                                        "{{ x }}", "  lead", "trail ", "#c", "a\\ b" * 30]))
