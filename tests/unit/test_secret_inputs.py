@@ -1,5 +1,6 @@
 """Secret inputs never land in the compiled project; at launch they arrive literally (never templated)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -42,7 +43,9 @@ def test_secret_input_value_is_not_written_and_must_come_at_launch(tmp_path):
 
 
 def test_secret_vars_file_is_unsafe_for_ansible(tmp_path):
-    (tmp_path / "secrets.yml").write_text(unsafe_vars_yaml({"input_db_password": MARKER}))
+    # a password 0123 reached the node as 83 under 2.19's `!unsafe` (issue 11)
+    secret = [MARKER, "0123", "yes", "", "it's\n{{ x }}"]
+    (tmp_path / "secrets.yml").write_text(unsafe_vars_yaml({"input_db_password": secret}))
     play = tmp_path / "play.yml"
     play.write_text(textwrap.dedent("""\
         - hosts: localhost
@@ -50,7 +53,7 @@ def test_secret_vars_file_is_unsafe_for_ansible(tmp_path):
           tasks:
             - name: Write the secret where the test can read it
               ansible.builtin.copy:
-                content: "{{ input_db_password }}"
+                content: "{{ input_db_password | to_json }}"
                 dest: "%s"
                 mode: "0600"
         """ % (tmp_path / "seen")))
@@ -59,4 +62,4 @@ def test_secret_vars_file_is_unsafe_for_ansible(tmp_path):
                            "-e", "@%s" % (tmp_path / "secrets.yml"), str(play)], capture_output=True, text=True,
                           timeout=120, env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (tmp_path / "seen").read_text() == MARKER  # literal: the lookup was never run
+    assert json.loads((tmp_path / "seen").read_text()) == secret  # literal: the lookup was never run

@@ -118,25 +118,19 @@ def _failure(event: Dict[str, Any]) -> Optional[Dict[str, str]]:
 
 
 def unsafe_vars_yaml(variables: Dict[str, Any]) -> str:
-    """YAML of ``variables`` with every string tagged ``!unsafe`` (Ansible never templates those)."""
-    import yaml  # pylint: disable=import-outside-toplevel
-
-    class Unsafe(str):
-        pass
-
-    class Dumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
-        pass
-
-    Dumper.add_representer(Unsafe, lambda dumper, data: dumper.represent_scalar("!unsafe", str(data)))
+    """A vars file of ``variables`` as data: every string reaches Ansible as written, never rendered, with
+    its type kept (the compiled project's writer, one trust rule: tosca2ansible/compiler/yamlwrite.py)."""
+    from tosca2ansible.compiler.render import Unsafe  # pylint: disable=import-outside-toplevel
+    from tosca2ansible.compiler.yamlwrite import dump  # pylint: disable=import-outside-toplevel
 
     def mark(value):
         if isinstance(value, dict):
             return {str(k): mark(v) for k, v in value.items()}
-        if isinstance(value, list):
+        if isinstance(value, (list, tuple)):
             return [mark(v) for v in value]
         return Unsafe(value) if isinstance(value, str) else value
 
-    return yaml.dump(mark(variables), Dumper=Dumper, default_flow_style=False)
+    return dump(mark(variables))
 
 
 def ssh_common_args(known_hosts: Iterable[Path]) -> str:
