@@ -119,7 +119,7 @@ def validate_template(template_path: str, inputs: Optional[dict] = None, types_p
 def compile_template(template_path: str, out_dir: str, inputs: Optional[dict] = None,
                      types_paths: Optional[list] = None, deployment: Optional[str] = None,
                      defer_inputs: bool = False) -> Compiled:
-    from tosca2ansible.compiler.project import write_project  # pylint: disable=import-outside-toplevel
+    from tosca2ansible.compiler.outdir import write_project  # pylint: disable=import-outside-toplevel
 
     with _cyclic_gc_paused():  # build's own pause, held over the writes too
         compiled = _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs)
