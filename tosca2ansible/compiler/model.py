@@ -18,15 +18,26 @@ from tosca2ansible.compiler import yamlload
 from tosca2ansible.compiler.loader import LoadedTemplate
 from tosca2ansible.compiler.types import CONFIGURE_OPERATIONS, TypeRegistry, normalise_operation
 from tosca2ansible.compiler.values import SYMBOLIC, Artifact, Attribute, Concat, Property, Token, parse_value, walk
+from tosca2ansible.collection import secrets_rule
 from tosca2ansible.errors import Location, UserInputError
 
+_SECRETS = secrets_rule()
+
 MISSING = object()
-SECRET_WORDS = ("password", "passwd", "secret", "token", "credential", "_key")
 
 
 def is_secret_input(name: str) -> bool:
-    """Inputs whose name says they are secret never get their value written into the project."""
-    return any(word in name.lower() for word in SECRET_WORDS)
+    """Whether an input's name says it is secret (the one rule, collection module_utils/secrets.py);
+    `InputDef.secret` adds what its TOSCA definition declares."""
+    return _SECRETS.is_secret_name(name)
+
+
+def _declared_secret(registry: TypeRegistry, spec: dict) -> bool:
+    try:
+        chain = registry.chain("data_types", spec["type"]) or (spec["type"],)
+    except UserInputError:
+        chain = (spec["type"],)
+    return _SECRETS.is_declared_secret(chain, spec.get("metadata"))
 NODE_KEYS = {"type", "properties", "capabilities", "requirements", "interfaces", "artifacts", "description",
              "metadata", "directives", "attributes", "copy", "node_filter"}
 TOPOLOGY_KEYS = {"description", "inputs", "node_templates", "relationship_templates", "outputs", "groups",
@@ -47,6 +58,7 @@ class InputDef:
     entry_schema: Any = None
     value: Any = MISSING          # default or the value given at compile time
     line: Optional[int] = None
+    secret: bool = False          # by the one secrets rule: declared, then name (never written in the project)
 
 
 @dataclasses.dataclass
@@ -164,7 +176,7 @@ def build_inputs(tpl: LoadedTemplate, topo: dict, given: dict, defer_missing: bo
             description=str(spec.get("description") or "").strip(),
             default=spec.get("default", MISSING), required=spec.get("required", True) is not False,
             constraints=list(spec.get("constraints") or []), entry_schema=spec.get("entry_schema"),
-            line=where.line,
+            line=where.line, secret=_declared_secret(tpl.registry, spec) or is_secret_input(str(name)),
         )
         if definition.default is not MISSING and definition.default is not None:
             check_value(tpl.registry, spec, definition.default, where, "default of input %s" % name)

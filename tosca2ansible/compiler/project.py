@@ -10,7 +10,7 @@ import yaml
 
 from tosca2ansible.compiler import yamlwrite
 from tosca2ansible.compiler.emit import Emitter
-from tosca2ansible.compiler.model import MISSING, Topology, is_secret_input
+from tosca2ansible.compiler.model import MISSING, Topology
 from tosca2ansible.compiler.render import Expr, Unsafe
 
 FRAMEWORK_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -76,11 +76,11 @@ def survey(topology: Topology, deployment: str) -> dict:
             question["type"] = "float"
         elif definition.type in ("list", "map"):
             question["type"] = "textarea"
-        elif is_secret_input(definition.name):
+        elif definition.secret:
             question["type"] = "password"
         else:
             question["type"] = "text"
-        if definition.value is not MISSING and definition.value is not None and not is_secret_input(definition.name):
+        if definition.value is not MISSING and definition.value is not None and not definition.secret:
             value = definition.value
             if isinstance(value, bool):
                 value = "true" if value else "false"
@@ -96,7 +96,7 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
     # Secret inputs are passed at launch (indigo deploy does it through a 0600 vars file; AWX through
     # its survey password fields), never written here.
     inputs = {d.var_name: _unsafe_tree(d.value) for d in topology.inputs.values()
-              if d.value is not MISSING and not is_secret_input(d.name)}
+              if d.value is not MISSING and not d.secret}
     nodes = {}
     for compute in emitter.plan.computes:
         args = emitter.instance_args(compute)
