@@ -68,16 +68,6 @@ class Journal:
         self.path = path or default_path()
         self.store = JournalStore(self.path)
         self.redactor = Redactor(secrets)
-        self._close_dead_runs()
-
-    def _close_dead_runs(self) -> None:
-        """Runs whose process died (their lease is free): secrets removed, recorded as interrupted."""
-        for run_id in lease.sweep_dead(os.path.dirname(os.path.abspath(self.path))):
-            rows = self.store.rows("runs", "run_id = ?", [run_id])
-            if rows and not any(row["phase"] == "closed" for row in rows):
-                self.store.append("runs", run_id=run_id, deployment=rows[0].get("deployment"),
-                                  action=rows[0].get("action"), phase="closed", rc=-1, status="interrupted",
-                                  source="runtime")
 
     def close(self) -> None:
         self.store.close()

@@ -84,3 +84,17 @@ def sweep_dead(home) -> List[str]:
             shutil.rmtree(entry, ignore_errors=True)
             dead.append(entry.name)
     return dead
+
+
+def close_dead_runs(store) -> List[str]:
+    """Sweep the dead leases beside ``store``'s journal; record each of their runs that never closed as
+    ``interrupted`` (rc -1). Returns those run ids."""
+    closed = []
+    for run_id in sweep_dead(os.path.dirname(os.path.abspath(store.path))):
+        rows = store.rows("runs", "run_id = ?", [run_id])
+        if rows and not any(row["phase"] == "closed" for row in rows):
+            store.append("runs", run_id=run_id, deployment=rows[0].get("deployment"), action=rows[0].get("action"),
+                         phase="closed", rc=-1, status="interrupted", source="runtime",
+                         artifacts=rows[0].get("artifacts"))
+            closed.append(run_id)
+    return closed
