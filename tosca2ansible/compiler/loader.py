@@ -48,12 +48,18 @@ _FILE_CACHE: dict = {}
 
 
 def _read_types_file(path: str) -> tuple:
-    """(sections, lines, nested imports, cache key) for a type file, memoised by path/mtime/size."""
-    stat = os.stat(path)
+    """(sections, lines, nested imports, cache key, notices) for a type file, memoised by path/mtime/size.
+    Duplicate keys are notices here: a type library is usually upstream's, not the user's to fix."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise UserInputError("cannot read type file: %s" % exc.strerror, Location(file=path)) from None
     key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
     cached = _FILE_CACHE.get(key)
     if cached is None:
-        doc = yamlload.load_yaml_file(path)
+        notices: list = []
+        doc = yamlload.load_yaml_file(
+            path, on_duplicate=lambda dup: notices.append("notice: %s:%d: %s" % (path, dup.second_line, dup.message())))
         if not isinstance(doc, dict):
             raise UserInputError("a type file must be a mapping", Location(file=path))
         sections, lines = {}, {}
@@ -65,7 +71,7 @@ def _read_types_file(path: str) -> tuple:
                 raise UserInputError("%s must be a mapping" % section, Location(file=path, line=yamlload.line_of(doc, section)))
             sections[section] = block
             lines.update({name: yamlload.line_of(block, name) for name in block})
-        cached = (sections, lines, doc.get("imports") or [], key)
+        cached = (sections, lines, doc.get("imports") or [], key, notices)
         _FILE_CACHE[key] = cached
     return cached
 
@@ -165,7 +171,8 @@ def load_template(path: str, types_paths: Optional[list] = None, bundled=None) -
             if real in seen:
                 continue
             seen.add(real)
-            sections, lines, nested, key = _read_types_file(resolved)
+            sections, lines, nested, key, notices = _read_types_file(resolved)
+            resolver.notices.extend(n for n in notices if n not in resolver.notices)
             visit(nested, {}, os.path.dirname(resolved), resolved, None)
             files.append((resolved, sections, lines))
             keys.append(key)
