@@ -50,7 +50,7 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
     from tosca2ansible.compiler.model import MISSING  # pylint: disable=import-outside-toplevel
     from tosca2ansible.compiler.project import project_files  # pylint: disable=import-outside-toplevel
 
-    deployment = deployment or default_deployment_id(template_path)
+    deployment = default_deployment_id(template_path) if deployment is None else deployment
     if not DEPLOYMENT_RE.match(deployment):
         raise UserInputError("deployment id %r must match %s" % (deployment, DEPLOYMENT_RE.pattern),
                              Location(field="--deployment"))

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from toscaparser.common.exception import ExceptionCollector
 from toscaparser.dataentity import DataEntity
+from toscaparser.elements import constraints as constraints_module
 from toscaparser.elements.constraints import Constraint
 
 from tosca2ansible.compiler import yamlload
@@ -125,6 +126,41 @@ _SCALAR_TYPES = frozenset(("string", "integer", "float", "number", "boolean", "t
                            "scalar-unit.size", "scalar-unit.frequency", "scalar-unit.time"))
 _CHECKED: dict = {}
 _CHECKED_MAX = 50_000
+
+
+PATTERN_TIMEOUT_S = 1.0
+
+
+class _BoundedPattern(constraints_module.Pattern):
+    """tosca-parser's `pattern` constraint (inputs, properties, data type fields alike), matched with the
+    `regex` engine under a time limit: a user's `(a+)+$` cannot hang the compiler (the standard `re`
+    cannot be interrupted)."""
+
+    def __init__(self, property_name, property_type, constraint):  # pylint: disable=super-init-not-called
+        constraints_module.Constraint.__init__(self, property_name, property_type, constraint)
+        import regex  # pylint: disable=import-outside-toplevel
+
+        if not isinstance(self.constraint_value, str):
+            raise ValueError('The property "pattern" expects a string.')
+        try:
+            compiled = regex.compile(self.constraint_value)
+        except regex.error as exc:
+            raise ValueError("invalid pattern %r: %s" % (self.constraint_value, exc)) from None
+
+        def match(value):
+            try:
+                return compiled.fullmatch(value, timeout=PATTERN_TIMEOUT_S)
+            except TimeoutError:
+                raise ValueError("pattern %r takes over %.0f s to match %r; simplify it (nested repetition such as "
+                                 "(a+)+ backtracks exponentially)" % (self.constraint_value, PATTERN_TIMEOUT_S,
+                                                                      value)) from None
+        self.match = match
+
+    def _is_valid(self, value):
+        return self.match(value) is not None
+
+
+constraints_module.constraint_mapping[constraints_module.Constraint.PATTERN] = _BoundedPattern
 
 
 def check_value(registry: TypeRegistry, definition: dict, value: Any, where: Location, what: str) -> Any:

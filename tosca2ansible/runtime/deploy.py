@@ -171,7 +171,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         site_names = None
     else:
         site_names = [site_name] if isinstance(site_name, str) else list(site_name)
-    if deployment:
+    if deployment is not None:  # --deployment '' is a bad id (exit 2), not "no id"
         state = DeploymentState(deployment)
         previous = state.read_record() if state.exists() else {}
     else:
