@@ -139,3 +139,22 @@ def test_empty_deployment_id_is_rejected_by_deploy(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["deploy", str(template), "--deployment", ""])
     assert result.exit_code == 2 and "deployment id ''" in result.output, result.output
     assert not (tmp_path / "home" / "deployments").exists()
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("  node_templates:\n    vm:\n      type: tosca.nodes.indigo.Compute\n      interfaces: [a, b]\n",
+     "t.yaml:8, node vm, field interfaces: interfaces must be a mapping of interface name to operations, not a list"),
+    ("  node_templates:\n    vm: {type: tosca.nodes.indigo.Compute}\n  policies:\n"
+     "    - p: {type: tosca.policies.Placement, targets: [[vm]]}\n",
+     "t.yaml:8, field policies.p.targets: a policy target must be the name of a node template, not a list"),
+    ("  node_templates:\n    vm: {type: tosca.nodes.indigo.Compute}\n  policies:\n"
+     "    - p: {type: tosca.policies.Placement, targets: [{a: vm}]}\n",
+     "t.yaml:8, field policies.p.targets: a policy target must be the name of a node template, not a mapping"),
+    ("  inputs:\n    x: {type: string, default: a, constraints: a}\n  node_templates: {}\n",
+     "t.yaml:6, field inputs.x: default of input x: Invalid constraint schema."),
+])
+def test_malformed_shapes_name_file_line_node_and_field(tmp_path, body, expected):
+    template = tmp_path / "t.yaml"
+    template.write_text(HEADER + "topology_template:\n" + body)
+    output = run(compile_args(template, tmp_path), tmp_path)
+    assert expected in output and "internal error" not in output

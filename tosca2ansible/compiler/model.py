@@ -414,7 +414,12 @@ def _build_node(tpl: LoadedTemplate, name: str, spec: Any, known_nodes, line) ->
                                  Location(file, yamlload.line_of(given_caps, cap_name), name, "capabilities.%s" % cap_name))
     requirements = _build_requirements(tpl, name, spec, known_nodes, where)
     operations = {iface: dict(ops) for iface, ops in registry.node_operations(ntype).items()}
-    for iface, ops in (spec.get("interfaces") or {}).items():
+    given_interfaces = spec.get("interfaces") or {}
+    if not isinstance(given_interfaces, dict):
+        raise UserInputError("interfaces must be a mapping of interface name to operations, not a %s"
+                             % type(given_interfaces).__name__, Location(file, yamlload.line_of(spec, "interfaces"),
+                                                                         name, "interfaces"))
+    for iface, ops in given_interfaces.items():
         if isinstance(ops, dict):
             for op_name, op in ops.items():
                 if op_name in ("type", "inputs"):
@@ -482,6 +487,10 @@ def build_topology(tpl: LoadedTemplate, given_inputs: Optional[dict] = None, def
             raise UserInputError("unknown policy type %r" % (pspec.get("type") if isinstance(pspec, dict) else pspec,), where)
         targets = pspec.get("targets") or []
         for target in targets if isinstance(targets, list) else [targets]:
+            if not isinstance(target, str):
+                raise UserInputError("a policy target must be the name of a node template, not a %s"
+                                     % ("mapping" if isinstance(target, dict) else type(target).__name__), Location(file, where.line, None,
+                                                                       "policies.%s.targets" % pname))
             if target not in nodes:
                 raise UserInputError("policy target %s is not a node template" % target, where)
         ptype = tpl.registry.chain("policy_types", pspec["type"])[0]
