@@ -202,9 +202,13 @@ def build_inputs(tpl: LoadedTemplate, topo: dict, given: dict, defer_missing: bo
     file = tpl.display_name
     if not isinstance(raw_inputs, dict):
         raise UserInputError("inputs must be a mapping", Location(file, yamlload.line_of(topo, "inputs")))
-    inputs, taken = {}, set()
+    inputs, taken, specs = {}, set(), {}
     for name, spec in raw_inputs.items():
         where = Location(file, yamlload.line_of(raw_inputs, name), field="inputs.%s" % name)
+        imported = tpl.imported_inputs.get(name)
+        if isinstance(spec, dict) and "type" not in spec and isinstance(imported, dict):
+            spec = dict(imported, **spec)  # re-declared by the importing template (e.g. only a new default)
+        specs[str(name)] = spec
         if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
             raise UserInputError("input needs a mapping with a type", where)
         definition = InputDef(
@@ -223,7 +227,7 @@ def build_inputs(tpl: LoadedTemplate, topo: dict, given: dict, defer_missing: bo
             raise UserInputError("unknown input %r (the template declares: %s)" % (name, ", ".join(sorted(inputs)) or "none"),
                                  Location(file, field="inputs.%s" % name))
         definition = inputs[name]
-        spec = raw_inputs[name]
+        spec = specs[name]
         value = coerce_cli_value(definition.type, value)
         where = Location(file, definition.line, field="inputs.%s" % name)
         definition.value = check_value(tpl.registry, spec, value, where, "input %s" % name)
