@@ -16,3 +16,15 @@ COLLECTIONS_DIR = FRAMEWORK_ROOT / "collections"
 def ensure_importable() -> None:
     if str(COLLECTIONS_DIR) not in sys.path:
         sys.path.insert(0, str(COLLECTIONS_DIR))
+
+
+def secrets_rule():
+    """The collection's module_utils/secrets.py: the one rule for what is secret (the installed collection
+    when Ansible's loader already provides it, as inside the journal callback; else the one beside us)."""
+    # pylint: disable=import-outside-toplevel
+    try:
+        from ansible_collections.indigo.paas.plugins.module_utils import secrets
+    except ImportError:
+        ensure_importable()
+        from ansible_collections.indigo.paas.plugins.module_utils import secrets
+    return secrets

@@ -24,6 +24,8 @@ TEMPLATE_WRONG = {
     "node_with_availability_zone.yaml": ":49, field policies.deploy_on_cloudid.properties.availability_zone: "
                                         "unknown property availability_zone (tosca.policies.indigo.SlaPlacement",
     "vm_docker_deepass.yml": ":63, node deepaas_app, field properties.rclone_pass: unknown property rclone_pass",
+    # two `ports` keys under one endpoint: YAML would silently keep only the second (the YARN port is lost)
+    "hadoop_cluster.yaml": ":27: duplicate key 'ports' on lines 23 and 27 (YAML keeps only the last one)",
 }
 # Valid, but realised by services the project does not drive (batch job brokers).
 UNSUPPORTED = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -47,7 +48,20 @@ def _register():
     sites_cmd.register(cli)
 
 
+def _private_files() -> None:
+    """Everything this process creates (state, journal with its WAL/SHM, projects, run artifacts, and what
+    ansible-playbook writes as our child) is readable by the owner only; $INDIGO_HOME itself 0700."""
+    os.umask(0o077)
+    home = os.environ.get("INDIGO_HOME") or os.path.expanduser("~/.indigo")
+    try:
+        if os.path.isdir(home) and not os.path.islink(home) and os.stat(home).st_uid == os.getuid():
+            os.chmod(home, 0o700)
+    except OSError:
+        pass
+
+
 def main(argv=None):
+    _private_files()
     # tosca-parser logs warnings (e.g. 'Minor version assumed "0".') that our own validation already
     # reports precisely; keep the user's terminal for our messages.
     logging.getLogger("tosca").setLevel(logging.ERROR)

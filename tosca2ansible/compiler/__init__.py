@@ -28,6 +28,8 @@ class Compiled:
     # {path relative to the template's directory: absolute path}: the local files the template needs
     # (relative imports, operation playbooks, file artifacts); the runtime keeps them with its copy
     sources: dict = dataclasses.field(default_factory=dict)
+    # names of the inputs that are secret by the one rule (declared or named so)
+    secret_names: list = dataclasses.field(default_factory=list)
 
 
 def default_deployment_id(template_path: str) -> str:
@@ -45,10 +47,10 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
     from tosca2ansible.compiler.loader import load_template  # pylint: disable=import-outside-toplevel
     from tosca2ansible.compiler.model import build_topology  # pylint: disable=import-outside-toplevel
     from tosca2ansible.compiler.plan import build_plan  # pylint: disable=import-outside-toplevel
-    from tosca2ansible.compiler.model import MISSING, is_secret_input  # pylint: disable=import-outside-toplevel
+    from tosca2ansible.compiler.model import MISSING  # pylint: disable=import-outside-toplevel
     from tosca2ansible.compiler.project import project_files  # pylint: disable=import-outside-toplevel
 
-    deployment = deployment or default_deployment_id(template_path)
+    deployment = default_deployment_id(template_path) if deployment is None else deployment
     if not DEPLOYMENT_RE.match(deployment):
         raise UserInputError("deployment id %r must match %s" % (deployment, DEPLOYMENT_RE.pattern),
                              Location(field="--deployment"))
@@ -62,9 +64,10 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
         template_bytes = handle.read()
     files = project_files(topology, emitter, deployment, template_bytes, artifact_files)
     secret_inputs = {d.var_name: d.value for d in topology.inputs.values()
-                     if is_secret_input(d.name) and d.value is not MISSING}
+                     if d.secret and d.value is not MISSING}
     return Compiled(deployment, files, loaded.notices, secret_inputs,
-                    _template_sources(template_path, loaded.relative_imports, localised.values()))
+                    _template_sources(template_path, loaded.relative_imports, localised.values()),
+                    sorted(d.name for d in topology.inputs.values() if d.secret))
 
 
 def _template_sources(template_path, imported, artifact_sources) -> dict:
@@ -119,7 +122,7 @@ def validate_template(template_path: str, inputs: Optional[dict] = None, types_p
 def compile_template(template_path: str, out_dir: str, inputs: Optional[dict] = None,
                      types_paths: Optional[list] = None, deployment: Optional[str] = None,
                      defer_inputs: bool = False) -> Compiled:
-    from tosca2ansible.compiler.project import write_project  # pylint: disable=import-outside-toplevel
+    from tosca2ansible.compiler.outdir import write_project  # pylint: disable=import-outside-toplevel
 
     with _cyclic_gc_paused():  # build's own pause, held over the writes too
         compiled = _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs)

@@ -7,7 +7,7 @@ from typing import Any
 
 from tosca2ansible.compiler import modargs, typemap
 from tosca2ansible.compiler.artifacts import ProjectFile
-from tosca2ansible.compiler.model import MISSING, Node, Requirement, Topology, is_secret_input
+from tosca2ansible.compiler.model import MISSING, Node, Requirement, Topology
 from tosca2ansible.compiler.plan import Plan
 from tosca2ansible.compiler.render import Expr, Renderer, Unsafe, literal, node_dir
 from tosca2ansible.errors import Location, UnsupportedError, UserInputError
@@ -181,7 +181,7 @@ class Emitter:
     def provision_play(self) -> dict:
         tasks = []
         missing = [d.var_name for d in self.topology.inputs.values()
-                   if (d.required and d.value is MISSING) or (is_secret_input(d.name) and d.value is not MISSING)]
+                   if (d.required and d.value is MISSING) or (d.secret and d.value is not MISSING)]
         if missing:
             # Compiled with --defer-inputs: the values must come as extra vars (AWX survey, -e).
             tasks.append({"name": "Check that the required inputs were given",

@@ -30,6 +30,8 @@ class LoadedTemplate:
     notices: list
     # type files imported by a path relative to the importing file (not mapped, not bundled)
     relative_imports: list = dataclasses.field(default_factory=list)
+    # topology inputs declared by imported files: an importing template may re-declare one with a new default
+    imported_inputs: dict = dataclasses.field(default_factory=dict)
 
 
 def parse_types_paths(values: list) -> list:
@@ -48,12 +50,18 @@ _FILE_CACHE: dict = {}
 
 
 def _read_types_file(path: str) -> tuple:
-    """(sections, lines, nested imports, cache key) for a type file, memoised by path/mtime/size."""
-    stat = os.stat(path)
+    """(sections, lines, nested imports, cache key, notices) for a type file, memoised by path/mtime/size.
+    Duplicate keys are notices here: a type library is usually upstream's, not the user's to fix."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise UserInputError("cannot read type file: %s" % exc.strerror, Location(file=path)) from None
     key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
     cached = _FILE_CACHE.get(key)
     if cached is None:
-        doc = yamlload.load_yaml_file(path)
+        notices: list = []
+        doc = yamlload.load_yaml_file(
+            path, on_duplicate=lambda dup: notices.append("notice: %s:%d: %s" % (path, dup.second_line, dup.message())))
         if not isinstance(doc, dict):
             raise UserInputError("a type file must be a mapping", Location(file=path))
         sections, lines = {}, {}
@@ -65,7 +73,9 @@ def _read_types_file(path: str) -> tuple:
                 raise UserInputError("%s must be a mapping" % section, Location(file=path, line=yamlload.line_of(doc, section)))
             sections[section] = block
             lines.update({name: yamlload.line_of(block, name) for name in block})
-        cached = (sections, lines, doc.get("imports") or [], key)
+        topology = doc.get("topology_template")
+        inputs = topology.get("inputs") if isinstance(topology, dict) else None
+        cached = (sections, lines, doc.get("imports") or [], key, notices, inputs if isinstance(inputs, dict) else {})
         _FILE_CACHE[key] = cached
     return cached
 
@@ -92,6 +102,12 @@ class ImportResolver:
         if bundled:
             self.notices.append("notice: import %s not found locally; using the bundled INDIGO type library" % target)
             return str(bundled)
+        if "://" not in target:
+            # a relative import is resolved next to the importing file (as the IM does against the URL it
+            # fetched the template from): say where it was looked for
+            raise UserInputError("import %s not found: no file %s in %s (the importing file's folder)"
+                                 % (target, os.path.basename(target), os.path.dirname(os.path.abspath(candidate))),
+                                 where)
         raise UserInputError(
             "cannot resolve import %s offline (add --types-path PREFIX=DIR or set %s)" % (target, ENV_TYPES_PATH),
             where,
@@ -157,6 +173,7 @@ def load_template(path: str, types_paths: Optional[list] = None, bundled=None) -
     files: list = []
     keys: list = []
     seen: set = set()
+    imported_inputs: dict = {}
 
     def visit(imports, repositories, base_dir, file_name, where_line):
         for target, line in _import_targets(imports, repositories, Location(file_name, where_line, field="imports")):
@@ -165,7 +182,10 @@ def load_template(path: str, types_paths: Optional[list] = None, bundled=None) -
             if real in seen:
                 continue
             seen.add(real)
-            sections, lines, nested, key = _read_types_file(resolved)
+            sections, lines, nested, key, notices, inputs = _read_types_file(resolved)
+            for input_name, input_spec in inputs.items():
+                imported_inputs.setdefault(input_name, input_spec)
+            resolver.notices.extend(n for n in notices if n not in resolver.notices)
             visit(nested, {}, os.path.dirname(resolved), resolved, None)
             files.append((resolved, sections, lines))
             keys.append(key)
@@ -182,4 +202,4 @@ def load_template(path: str, types_paths: Optional[list] = None, bundled=None) -
         registry = registry_for(files, tuple(keys))
     for notice in resolver.notices:
         print(notice, file=sys.stderr)
-    return LoadedTemplate(path, display, doc, registry, resolver.notices, resolver.relative)
+    return LoadedTemplate(path, display, doc, registry, resolver.notices, resolver.relative, imported_inputs)

@@ -12,21 +12,33 @@ from typing import Any, Optional
 
 from toscaparser.common.exception import ExceptionCollector
 from toscaparser.dataentity import DataEntity
+from toscaparser.elements import constraints as constraints_module
 from toscaparser.elements.constraints import Constraint
 
 from tosca2ansible.compiler import yamlload
 from tosca2ansible.compiler.loader import LoadedTemplate
 from tosca2ansible.compiler.types import CONFIGURE_OPERATIONS, TypeRegistry, normalise_operation
 from tosca2ansible.compiler.values import SYMBOLIC, Artifact, Attribute, Concat, Property, Token, parse_value, walk
+from tosca2ansible.collection import secrets_rule
 from tosca2ansible.errors import Location, UserInputError
 
+_SECRETS = secrets_rule()
+
 MISSING = object()
-SECRET_WORDS = ("password", "passwd", "secret", "token", "credential", "_key")
 
 
 def is_secret_input(name: str) -> bool:
-    """Inputs whose name says they are secret never get their value written into the project."""
-    return any(word in name.lower() for word in SECRET_WORDS)
+    """Whether an input's name says it is secret (the one rule, collection module_utils/secrets.py);
+    `InputDef.secret` adds what its TOSCA definition declares."""
+    return _SECRETS.is_secret_name(name)
+
+
+def _declared_secret(registry: TypeRegistry, spec: dict) -> bool:
+    try:
+        chain = registry.chain("data_types", spec["type"]) or (spec["type"],)
+    except UserInputError:
+        chain = (spec["type"],)
+    return _SECRETS.is_declared_secret(chain, spec.get("metadata"))
 NODE_KEYS = {"type", "properties", "capabilities", "requirements", "interfaces", "artifacts", "description",
              "metadata", "directives", "attributes", "copy", "node_filter"}
 TOPOLOGY_KEYS = {"description", "inputs", "node_templates", "relationship_templates", "outputs", "groups",
@@ -47,6 +59,7 @@ class InputDef:
     entry_schema: Any = None
     value: Any = MISSING          # default or the value given at compile time
     line: Optional[int] = None
+    secret: bool = False          # by the one secrets rule: declared, then name (never written in the project)
 
 
 @dataclasses.dataclass
@@ -115,6 +128,41 @@ _CHECKED: dict = {}
 _CHECKED_MAX = 50_000
 
 
+PATTERN_TIMEOUT_S = 1.0
+
+
+class _BoundedPattern(constraints_module.Pattern):
+    """tosca-parser's `pattern` constraint (inputs, properties, data type fields alike), matched with the
+    `regex` engine under a time limit: a user's `(a+)+$` cannot hang the compiler (the standard `re`
+    cannot be interrupted)."""
+
+    def __init__(self, property_name, property_type, constraint):  # pylint: disable=super-init-not-called
+        constraints_module.Constraint.__init__(self, property_name, property_type, constraint)
+        import regex  # pylint: disable=import-outside-toplevel
+
+        if not isinstance(self.constraint_value, str):
+            raise ValueError('The property "pattern" expects a string.')
+        try:
+            compiled = regex.compile(self.constraint_value)
+        except regex.error as exc:
+            raise ValueError("invalid pattern %r: %s" % (self.constraint_value, exc)) from None
+
+        def match(value):
+            try:
+                return compiled.fullmatch(value, timeout=PATTERN_TIMEOUT_S)
+            except TimeoutError:
+                raise ValueError("pattern %r takes over %.0f s to match %r; simplify it (nested repetition such as "
+                                 "(a+)+ backtracks exponentially)" % (self.constraint_value, PATTERN_TIMEOUT_S,
+                                                                      value)) from None
+        self.match = match
+
+    def _is_valid(self, value):
+        return self.match(value) is not None
+
+
+constraints_module.constraint_mapping[constraints_module.Constraint.PATTERN] = _BoundedPattern
+
+
 def check_value(registry: TypeRegistry, definition: dict, value: Any, where: Location, what: str) -> Any:
     """Validate a literal value against a property/input definition (symbolic values pass)."""
     plain = value.__class__ in _PLAIN_SCALARS
@@ -154,9 +202,13 @@ def build_inputs(tpl: LoadedTemplate, topo: dict, given: dict, defer_missing: bo
     file = tpl.display_name
     if not isinstance(raw_inputs, dict):
         raise UserInputError("inputs must be a mapping", Location(file, yamlload.line_of(topo, "inputs")))
-    inputs, taken = {}, set()
+    inputs, taken, specs = {}, set(), {}
     for name, spec in raw_inputs.items():
         where = Location(file, yamlload.line_of(raw_inputs, name), field="inputs.%s" % name)
+        imported = tpl.imported_inputs.get(name)
+        if isinstance(spec, dict) and "type" not in spec and isinstance(imported, dict):
+            spec = dict(imported, **spec)  # re-declared by the importing template (e.g. only a new default)
+        specs[str(name)] = spec
         if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
             raise UserInputError("input needs a mapping with a type", where)
         definition = InputDef(
@@ -164,7 +216,7 @@ def build_inputs(tpl: LoadedTemplate, topo: dict, given: dict, defer_missing: bo
             description=str(spec.get("description") or "").strip(),
             default=spec.get("default", MISSING), required=spec.get("required", True) is not False,
             constraints=list(spec.get("constraints") or []), entry_schema=spec.get("entry_schema"),
-            line=where.line,
+            line=where.line, secret=_declared_secret(tpl.registry, spec) or is_secret_input(str(name)),
         )
         if definition.default is not MISSING and definition.default is not None:
             check_value(tpl.registry, spec, definition.default, where, "default of input %s" % name)
@@ -175,7 +227,7 @@ def build_inputs(tpl: LoadedTemplate, topo: dict, given: dict, defer_missing: bo
             raise UserInputError("unknown input %r (the template declares: %s)" % (name, ", ".join(sorted(inputs)) or "none"),
                                  Location(file, field="inputs.%s" % name))
         definition = inputs[name]
-        spec = raw_inputs[name]
+        spec = specs[name]
         value = coerce_cli_value(definition.type, value)
         where = Location(file, definition.line, field="inputs.%s" % name)
         definition.value = check_value(tpl.registry, spec, value, where, "input %s" % name)
@@ -366,7 +418,12 @@ def _build_node(tpl: LoadedTemplate, name: str, spec: Any, known_nodes, line) ->
                                  Location(file, yamlload.line_of(given_caps, cap_name), name, "capabilities.%s" % cap_name))
     requirements = _build_requirements(tpl, name, spec, known_nodes, where)
     operations = {iface: dict(ops) for iface, ops in registry.node_operations(ntype).items()}
-    for iface, ops in (spec.get("interfaces") or {}).items():
+    given_interfaces = spec.get("interfaces") or {}
+    if not isinstance(given_interfaces, dict):
+        raise UserInputError("interfaces must be a mapping of interface name to operations, not a %s"
+                             % type(given_interfaces).__name__, Location(file, yamlload.line_of(spec, "interfaces"),
+                                                                         name, "interfaces"))
+    for iface, ops in given_interfaces.items():
         if isinstance(ops, dict):
             for op_name, op in ops.items():
                 if op_name in ("type", "inputs"):
@@ -434,6 +491,10 @@ def build_topology(tpl: LoadedTemplate, given_inputs: Optional[dict] = None, def
             raise UserInputError("unknown policy type %r" % (pspec.get("type") if isinstance(pspec, dict) else pspec,), where)
         targets = pspec.get("targets") or []
         for target in targets if isinstance(targets, list) else [targets]:
+            if not isinstance(target, str):
+                raise UserInputError("a policy target must be the name of a node template, not a %s"
+                                     % ("mapping" if isinstance(target, dict) else type(target).__name__), Location(file, where.line, None,
+                                                                       "policies.%s.targets" % pname))
             if target not in nodes:
                 raise UserInputError("policy target %s is not a node template" % target, where)
         ptype = tpl.registry.chain("policy_types", pspec["type"])[0]

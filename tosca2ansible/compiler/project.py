@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import os
 from typing import Optional
-import shutil
-import tempfile
 
 import yaml
 
 from tosca2ansible.compiler import yamlwrite
 from tosca2ansible.compiler.emit import Emitter
-from tosca2ansible.compiler.model import MISSING, Topology, is_secret_input
+from tosca2ansible.compiler.model import MISSING, Topology
 from tosca2ansible.compiler.render import Expr, Unsafe
-from tosca2ansible.errors import Location, UserInputError
 
 FRAMEWORK_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -79,11 +76,11 @@ def survey(topology: Topology, deployment: str) -> dict:
             question["type"] = "float"
         elif definition.type in ("list", "map"):
             question["type"] = "textarea"
-        elif is_secret_input(definition.name):
+        elif definition.secret:
             question["type"] = "password"
         else:
             question["type"] = "text"
-        if definition.value is not MISSING and definition.value is not None and not is_secret_input(definition.name):
+        if definition.value is not MISSING and definition.value is not None and not definition.secret:
             value = definition.value
             if isinstance(value, bool):
                 value = "true" if value else "false"
@@ -99,7 +96,7 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
     # Secret inputs are passed at launch (indigo deploy does it through a 0600 vars file; AWX through
     # its survey password fields), never written here.
     inputs = {d.var_name: _unsafe_tree(d.value) for d in topology.inputs.values()
-              if d.value is not MISSING and not is_secret_input(d.name)}
+              if d.value is not MISSING and not d.secret}
     nodes = {}
     for compute in emitter.plan.computes:
         args = emitter.instance_args(compute)
@@ -142,45 +139,3 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
         ".ansible-lint": dump_yaml({"exclude_paths": ["template.yaml"] + (["artifacts"] if artifact_files else [])}),
         **(artifact_files or {}),
     }
-
-
-def _write_file(path: str, data: bytes) -> None:
-    """Plain open/write/close (no buffered file object: a project is a dozen small files)."""
-    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(handle, view):]
-    finally:
-        os.close(handle)
-
-
-def write_project(out_dir: str, files: dict) -> None:
-    """Write into a sibling temp dir, then swap it in: a failure never leaves a half project behind."""
-    out_dir = os.path.abspath(out_dir)
-    if os.path.exists(out_dir):
-        if not os.path.isdir(out_dir):
-            raise UserInputError("output path exists and is not a directory", Location(file=out_dir, field="-o"))
-        existing = os.listdir(out_dir)
-        if existing and "deploy.yml" not in existing:
-            raise UserInputError("output directory is not empty and is not a compiled project; refusing to overwrite",
-                                 Location(file=out_dir, field="-o"))
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".indigo-compile-", dir=parent)
-    try:
-        for folder in sorted({os.path.dirname(rel_path) for rel_path in files} - {""}):
-            os.makedirs(os.path.join(staging, folder), exist_ok=True)
-        for rel_path, content in sorted(files.items()):
-            _write_file(os.path.join(staging, rel_path), content if isinstance(content, bytes) else content.encode("utf-8"))
-        os.chmod(staging, 0o755)
-        if os.path.exists(out_dir):
-            old = staging + ".old"
-            os.rename(out_dir, old)
-            os.rename(staging, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise

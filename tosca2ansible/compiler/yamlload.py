@@ -2,11 +2,19 @@
 
 Mappings come back as `MarkedDict` (a plain dict plus `line` and `key_lines`), so later stages can
 name the line of a node, a property or an import in their error messages without a second parse.
+
+Input is bounded: regular files only, at most MAX_FILE_BYTES, aliases may add at most ALIAS_BUDGET
+nodes to what the file itself holds (an alias bomb is an error, not memory exhaustion), a duplicate key
+is an error naming both lines (or a notice, for type libraries the user cannot fix), and a value whose
+explicit tag does not fit (`!!bool maybe`) is an error naming its line.
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional
+
+import os
+import stat
 
 import yaml
 from yaml.constructor import ConstructorError
@@ -65,6 +73,30 @@ _PLAIN_SCALAR_TAGS = frozenset("tag:yaml.org,2002:" + name for name in ("null", 
 _FLATTEN_TAGS = ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")
 _RESOLVED: dict = {}
 _RESOLVED_MAX = 200_000
+MAX_FILE_BYTES = 32 * 1024 * 1024
+# nodes that aliases may add to the nodes written in the file (an expanded alias bomb would be billions)
+ALIAS_BUDGET = 1_000_000
+
+
+class DuplicateKey(Exception):
+    """Raised inside construction; turned into a UserInputError or a notice by the caller."""
+
+    def __init__(self, key, first_line, second_line):
+        super().__init__(key)
+        self.key, self.first_line, self.second_line = key, first_line, second_line
+
+    def message(self) -> str:
+        return "duplicate key %r on lines %d and %d (YAML keeps only the last one)" % (
+            self.key, self.first_line, self.second_line)
+
+
+def _explicit_scalar(loader, node, constructors):
+    """A scalar with an explicit plain tag (`!!bool maybe`, `!!int x`): PyYAML's value or a clear error."""
+    try:
+        return constructors[node.tag](loader, node)
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError):
+        raise UserInputError("%r is not a valid %s value" % (node.value, node.tag.replace("tag:yaml.org,2002:", "!!")),
+                             Location(line=node.start_mark.line + 1)) from None
 
 
 def _unhashable_key(key, key_node):
@@ -81,14 +113,27 @@ def _construct_marked_mapping(loader, node):
     """The registered constructor (used for mappings reached through PyYAML's own construction)."""
     mapping = MarkedDict()
     mapping.line = node.start_mark.line + 1
+    own, own_keys = {id(k) for k, _ in node.value}, set()
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         _unhashable_key(key, key_node)
-        # Duplicate keys are accepted, the last one winning, as PyYAML and real INDIGO files do.
+        if id(key_node) in own:  # a key written here may override a merged one, not another one written here
+            typed = (key.__class__, key)  # 1 and true are different keys in YAML
+            if typed in own_keys:
+                _duplicate(loader, key, mapping.key_lines.get(key), key_node)
+            own_keys.add(typed)
         mapping[key] = loader.construct_object(value_node, deep=True)
         mapping.key_lines[key] = key_node.start_mark.line + 1
     return mapping
+
+
+def _duplicate(loader, key, first_line, key_node):
+    duplicate = DuplicateKey(key, first_line or key_node.start_mark.line + 1, key_node.start_mark.line + 1)
+    sink = getattr(loader, "on_duplicate", None)
+    if sink is None:
+        raise UserInputError(duplicate.message(), Location(line=duplicate.second_line))
+    sink(duplicate)
 
 
 _MarkingLoader.add_constructor(_MAP, _construct_marked_mapping)
@@ -103,8 +148,15 @@ def _construct_document(loader, root):
     """
     constructors = loader.yaml_constructors
     built: dict = {}
+    sizes: dict = {}  # node -> nodes it expands to (aliases counted each time they are used)
     in_progress: set = set()
     new_marked = dict.__new__
+    budget = [0]  # distinct collection entries built so far
+
+    def check_budget(node, size):
+        if size > budget[0] + ALIAS_BUDGET:
+            raise UserInputError("YAML aliases expand to more than %d values (an alias bomb?)" % (budget[0] + ALIAS_BUDGET),
+                                 Location(line=node.start_mark.line + 1))
 
     def build(node):
         cls = node.__class__
@@ -113,7 +165,7 @@ def _construct_document(loader, root):
             if tag == _STR:
                 return node.value
             if tag in _PLAIN_SCALAR_TAGS:
-                return constructors[tag](loader, node)
+                return _explicit_scalar(loader, node, constructors)
             return loader.construct_object(node, deep=True)
         done = built.get(node)
         if done is not None:
@@ -122,31 +174,48 @@ def _construct_document(loader, root):
             raise ConstructorError(None, None, "found unconstructable recursive node", node.start_mark)
         if cls is MappingNode and tag == _MAP:
             in_progress.add(node)
+            own, own_keys = None, set()
             for key_node, _ in node.value:
                 if key_node.tag in _FLATTEN_TAGS:
+                    own = {id(k) for k, _ in node.value}
                     loader.flatten_mapping(node)
                     break
             mapping = new_marked(MarkedDict)
             mapping.line = node.start_mark.line + 1
             key_lines = mapping.key_lines = {}
+            size = 1
             for key_node, value_node in node.value:
                 if key_node.__class__ is ScalarNode and key_node.tag == _STR:
                     key = key_node.value
                 else:
                     key = build(key_node)
                     _unhashable_key(key, key_node)
-                # Duplicate keys are accepted, the last one winning, as PyYAML and real INDIGO files do.
+                if own is None or id(key_node) in own:  # a key written here may override a merged one
+                    typed = (key.__class__, key)  # 1 and true are different keys in YAML
+                    if typed in own_keys:
+                        _duplicate(loader, key, key_lines.get(key), key_node)
+                    own_keys.add(typed)
                 mapping[key] = build(value_node)
+                size += sizes.get(value_node, 1)
                 key_lines[key] = key_node.start_mark.line + 1
+            budget[0] += len(node.value) + 1
+            check_budget(node, size)
+            sizes[node] = size
             in_progress.discard(node)
             built[node] = mapping
             return mapping
         if cls is SequenceNode and tag == _SEQ:
             in_progress.add(node)
             sequence = [build(child) for child in node.value]
+            size = 1 + sum(sizes.get(child, 1) for child in node.value)
+            budget[0] += len(node.value) + 1
+            check_budget(node, size)
+            sizes[node] = size
             in_progress.discard(node)
             built[node] = sequence
             return sequence
+        if cls is not ScalarNode:
+            _check_expansion(node)  # !!set, !!omap, ...: PyYAML builds them, within the same alias budget
         return loader.construct_object(node, deep=True)
 
     try:
@@ -155,27 +224,58 @@ def _construct_document(loader, root):
         # `build` refers to itself through its closure: break that cycle, or the whole document
         # (held by `built`) would wait for the cyclic garbage collector.
         built.clear()
+        sizes.clear()
         build = None
 
 
-def _load(text: str) -> Any:
+def _load(text: str, on_duplicate=None) -> Any:
     loader = _MarkingLoader(text)
+    loader.on_duplicate = on_duplicate
     try:
         root = loader.get_single_node()
         if root is None:
             return None
         if root.__class__ is not MappingNode:
-            # Not a template (a CLI value, a broken file): PyYAML's own path, whatever it holds.
+            # Not a template (a CLI value, a broken file): PyYAML's own path, whatever it holds, once it
+            # is known not to be an alias bomb.
+            _check_expansion(root)
             return loader.construct_document(root)
         return _construct_document(loader, root)
     finally:
         loader.dispose()
 
 
-def load_yaml_text(text: str, filename: str) -> Any:
-    """Parse YAML text; a syntax error becomes a UserInputError naming file and line."""
+def _check_expansion(root) -> None:
+    sizes: dict = {}
+    visiting: set = set()
+    distinct = 0
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if node in sizes or node.__class__ is ScalarNode:
+            continue
+        children = [v for pair in node.value for v in pair] if node.__class__ is MappingNode else list(node.value)
+        if not done:
+            if node in visiting:
+                raise UserInputError("a YAML alias refers to the collection that contains it",
+                                     Location(line=node.start_mark.line + 1))
+            visiting.add(node)
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if c not in sizes and c.__class__ is not ScalarNode)
+            continue
+        visiting.discard(node)
+        distinct += len(children) + 1
+        sizes[node] = 1 + sum(sizes.get(c, 1) for c in children)
+        if sizes[node] > distinct + ALIAS_BUDGET:
+            raise UserInputError("YAML aliases expand to more than %d values (an alias bomb?)" % (distinct + ALIAS_BUDGET),
+                                 Location(line=node.start_mark.line + 1))
+
+
+def load_yaml_text(text: str, filename: str, on_duplicate=None) -> Any:
+    """Parse YAML text; a syntax error becomes a UserInputError naming file and line. A duplicate key is
+    an error, or passed to ``on_duplicate(DuplicateKey)`` when given."""
     try:
-        return _load(text)
+        return _load(text, on_duplicate)
     except UserInputError as exc:
         exc.location.file = filename
         raise
@@ -190,18 +290,44 @@ def load_yaml_text(text: str, filename: str) -> Any:
         raise UserInputError("YAML error: %s" % exc, Location(file=filename)) from None
 
 
-def load_yaml_file(path: str, display_name: Optional[str] = None) -> Any:
+def read_regular_file(path: str, display_name: Optional[str] = None, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; a device, FIFO, directory or bigger file is
+    a UserInputError at once (never a hang on /dev/zero or a FIFO)."""
     name = display_name or path
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise UserInputError("cannot read file: %s" % exc.strerror, Location(file=name)) from None
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode):
+            raise UserInputError("not a regular file", Location(file=name))
+        if info.st_size > limit:
+            raise UserInputError("file is larger than %d MiB" % (limit // (1024 * 1024)), Location(file=name))
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(handle, 1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:
+                raise UserInputError("file is larger than %d MiB" % (limit // (1024 * 1024)), Location(file=name))
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise UserInputError("cannot read file: %s" % exc.strerror, Location(file=name)) from None
+    finally:
+        os.close(handle)
+
+
+def load_yaml_file(path: str, display_name: Optional[str] = None, on_duplicate=None) -> Any:
+    name = display_name or path
+    raw = read_regular_file(path, name)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UserInputError("file is not UTF-8 text (byte %d)" % exc.start, Location(file=name)) from None
-    return load_yaml_text(text, name)
+    return load_yaml_text(text, name, on_duplicate)
 
 
 def line_of(mapping: Any, key: Any = None) -> Optional[int]:

@@ -171,7 +171,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         site_names = None
     else:
         site_names = [site_name] if isinstance(site_name, str) else list(site_name)
-    if deployment:
+    if deployment is not None:  # --deployment '' is a bad id (exit 2), not "no id"
         state = DeploymentState(deployment)
         previous = state.read_record() if state.exists() else {}
     else:
@@ -204,6 +204,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
             shutil.rmtree(state.project_dir)
         shutil.move(str(Path(tmp) / "project"), state.project_dir)
     state.write_record(template=str(template.resolve()), inputs=merged_inputs, site=sites[0]["name"],
+                       secret_names=compiled.secret_names,
                        catalogue=catalogue, status="deploying", group=group, requested_sites=site_names)
     _journal_status(state, "scaling" if action == "scale" else "deploying", note=note)
 
@@ -292,7 +293,8 @@ def _journal_status(state: DeploymentState, status: str, note: Optional[str] = N
     with Journal() as journal:
         journal.record_deployment(state.id, status, site=record.get("site"),
                                   template=template if template.is_file() else None,
-                                  inputs=record.get("inputs"), group=record.get("group"), note=note)
+                                  inputs=record.get("inputs"), group=record.get("group"), note=note,
+                                  secret_names=record.get("secret_names") or ())
 
 
 def _finish(state: DeploymentState, result: RunResult, done_status: str, action: str) -> Dict[str, Any]:

@@ -14,7 +14,6 @@ import re
 import shlex
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
@@ -158,7 +157,10 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
     private_dir = indigo_home() / "runs" / run_id
     private_dir.mkdir(parents=True, exist_ok=True)
     # The journal masks site credentials and secret-named variables in progress lines and artifacts.
-    journal = RunJournal(run_id, deployment, action, private_dir, extravars=extravars, catalogue=catalogue)
+    from tosca2ansible.collection import secrets_rule
+
+    journal = RunJournal(run_id, deployment, action, private_dir, extravars=extravars, catalogue=catalogue,
+                         extra_secrets=secrets_rule().secret_values(secret_vars or {}))
     emit = progress or (lambda line: print(line, file=sys.stderr, flush=True))
 
     def say(line):
@@ -198,15 +200,16 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
     env.update(envvars or {})
     env.update(journal.env())
     inventories = list(inventory) if inventory else [str(project_dir / "inventory")]
-    secrets_dir = tempfile.mkdtemp(prefix="indigo-secrets-")  # 0700, outside the artifacts, removed below
     cmdline = None
     if secret_vars:
         # A vars file, not extravars: nothing secret in the artifacts' env/extravars nor on a command line,
-        # and `!unsafe` so that Jinja never evaluates what the user typed.
-        secrets_file = Path(secrets_dir) / "secrets.yml"
-        secrets_file.touch(mode=0o600)
-        secrets_file.write_text(unsafe_vars_yaml(secret_vars))
+        # and `!unsafe` so that Jinja never evaluates what the user typed. It lives in the run's lease
+        # (0700, under $INDIGO_HOME, outside the artifacts): removed when the run closes, and by the next
+        # command that opens the journal if this process is killed.
+        secrets_file = journal.lease.write_private("secrets.yml", unsafe_vars_yaml(secret_vars))
         cmdline = "-e @%s" % shlex.quote(str(secrets_file))
+        # the journal callback masks these variables whatever their names (declared secret in TOSCA)
+        env["INDIGO_SECRET_VARS"] = ",".join(sorted(secret_vars))
     try:
         runner = ansible_runner.run(
             private_data_dir=str(private_dir), project_dir=str(project_dir), playbook=playbook,
@@ -216,7 +219,7 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
             directory_isolation_base_path=None,
         )
     finally:
-        shutil.rmtree(secrets_dir, ignore_errors=True)
+        journal.lease.release()
     stats = runner.stats or {}
     journal.close(runner.rc, runner.status, stats)
     prune_artifacts(private_dir.parent, deployment, keep, current=run_id)

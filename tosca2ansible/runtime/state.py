@@ -106,12 +106,17 @@ class DeploymentState:
             record["inputs"] = dict(record.get("inputs") or {}, **json.loads(self.secret_inputs_file.read_text()))
         return record
 
-    def write_record(self, **fields: Any) -> Dict[str, Any]:
+    def write_record(self, secret_names: Optional[List[str]] = None, **fields: Any) -> Dict[str, Any]:
+        """Update the record; inputs secret by the one rule (or in ``secret_names``, the names the compiler
+        found secret, kept in the record) go to the 0600 secret_inputs.json only."""
         record = self.read_record() if self.exists() else {"deployment": self.id, "created": time.time()}
         record.update(fields, updated=time.time())
+        if secret_names is not None:
+            record["secret_names"] = sorted(secret_names)
         self.dir.mkdir(parents=True, exist_ok=True)
         inputs = record.get("inputs") or {}
-        secret = {k: v for k, v in inputs.items() if _is_secret_input(k)}
+        declared = set(record.get("secret_names") or ())
+        secret = {k: v for k, v in inputs.items() if k in declared or _is_secret_input(k)}
         if secret or self.secret_inputs_file.exists():
             # re-deploy and scale need them again; like the SSH key, they stay readable by the owner only
             _write_private(self.secret_inputs_file, json.dumps(secret, indent=1, sort_keys=True))
@@ -131,10 +136,9 @@ class DeploymentState:
 
 
 def _is_secret_input(name: str) -> bool:
-    from tosca2ansible.compiler.model import is_secret_input
-    from tosca2ansible.runtime.journal.redact import is_secret_name
+    from tosca2ansible.collection import secrets_rule
 
-    return is_secret_input(name) or is_secret_name(name)
+    return secrets_rule().is_secret_name(name)
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
+from tosca2ansible.runtime.journal import lease
 from tosca2ansible.runtime.journal.redact import (Redactor, redact_inputs, redact_tree, secret_values_from_vars,
                                                   secrets_for_run)
 from tosca2ansible.runtime.journal.store import JournalStore, default_path
@@ -84,14 +85,16 @@ class Journal:
     # --- deployments -------------------------------------------------------------------------
     def record_deployment(self, deployment: str, status: str, *, site: Optional[str] = None, template: Any = None,
                           inputs: Optional[Dict[str, Any]] = None, owner: Optional[str] = None,
-                          group: Optional[str] = None, note: Optional[str] = None) -> int:
+                          group: Optional[str] = None, note: Optional[str] = None,
+                          secret_names: Iterable[str] = ()) -> int:
         """One row of the deployment's history (status e.g. deploying, deployed, failed, undeployed).
         Inputs are stored with secret-named values and known secret values masked; the values of
         secret-named inputs are masked in everything this object records afterwards."""
-        self.redactor.add(secret_values_from_vars(inputs))
+        secret_names = set(secret_names or ())
+        self.redactor.add(secret_values_from_vars(inputs, secret_names))
         return self.store.append(
             "deployments", deployment=deployment, status=status, site=site, template_digest=template_digest(template),
-            inputs_json=redact_inputs(inputs, self.redactor.secrets) if inputs is not None else None,
+            inputs_json=redact_inputs(inputs, self.redactor.secrets, secret_names) if inputs is not None else None,
             owner=owner or _current_user(), grp=group, note=self.redactor.text(note))
 
     # --- runs --------------------------------------------------------------------------------
@@ -161,6 +164,8 @@ class RunJournal:
         self.journal_path = journal_path
         self.secrets = secrets_for_run(catalogue, extravars) | {s for s in extra_secrets if s}
         self._redactor = Redactor(self.secrets)
+        # held while this process lives: the run's secrets file goes in lease.dir
+        self.lease = lease.RunLease(os.path.dirname(os.path.abspath(self.journal_path or default_path())), run_id)
         with Journal(self.journal_path) as journal:
             journal.run_opened(run_id, deployment, action, artifacts=str(self.artifacts))
 
@@ -177,6 +182,7 @@ class RunJournal:
 
     def close(self, rc: Optional[int], status: str, stats: Optional[Dict[str, Any]] = None) -> int:
         """Scrub the private data dir, record the run's end; returns the number of files scrubbed."""
+        self.lease.release()
         scrubbed = redact_tree(self.private_dir, self.secrets)
         with Journal(self.journal_path, secrets=self.secrets) as journal:
             journal.run_closed(self.run_id, self.deployment, self.action, rc=-1 if rc is None else rc, status=status,

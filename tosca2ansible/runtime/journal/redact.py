@@ -2,61 +2,28 @@
 
 Three sources of secrets: results of ``no_log`` tasks (Ansible censors them before any callback sees
 them; the journal additionally never stores anything but the status of such results), variables or
-inputs whose *name* says secret/password/token/key/credential, and the credential *values* of the site
-catalogue (resolved the same way modules resolve them). Secret values are replaced wherever they occur,
-also inside longer strings (an error message quoting a password). Only the standard library is used
-here so the callback plugin can load this module.
+inputs that are secret by the one rule (``module_utils/secrets.py`` of the collection: declared, then
+name, then value), and the credential *values* of the site catalogue (resolved the same way modules
+resolve them). Secret values are replaced wherever they occur, also inside longer strings (an error message quoting a password). Only the standard library is used
+here (and in the collection's secrets rule) so the callback plugin can load this module.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import tempfile
 from typing import Any, Dict, Iterable, Mapping, Optional, Set
 
-MASK = "********"
-SECRET_NAME_RE = re.compile(r"secret|passw(or)?d|passphrase|token|key|credential", re.IGNORECASE)
-# shorter values would mask ordinary words everywhere; a 1-3 character secret is no secret anyway
-MIN_SECRET_LEN = 4
-# names matching SECRET_NAME_RE whose values are public by design
-PUBLIC_NAMES = frozenset(("ssh_public_key", "indigo_ssh_public_key", "public_key", "ssh_authorized_key"))
+from tosca2ansible.collection import secrets_rule
 
-
-def is_secret_name(name: Any) -> bool:
-    return isinstance(name, str) and name not in PUBLIC_NAMES and bool(SECRET_NAME_RE.search(name))
-
-
-def _leaf_strings(value: Any) -> Iterable[str]:
-    if isinstance(value, Mapping):
-        for item in value.values():
-            yield from _leaf_strings(item)
-    elif isinstance(value, (list, tuple, set)):
-        for item in value:
-            yield from _leaf_strings(item)
-    elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        yield str(value)
-
-
-def secret_values_from_vars(variables: Optional[Mapping[str, Any]]) -> Set[str]:
-    """Values of every variable (at any depth) whose name looks secret."""
-    found: Set[str] = set()
-
-    def walk(value):
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                if is_secret_name(key):
-                    found.update(s for s in _leaf_strings(item) if len(s) >= MIN_SECRET_LEN)
-                else:
-                    walk(item)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                walk(item)
-
-    walk(variables or {})
-    return found
+_RULE = secrets_rule()  # the one rule, in the collection
+MASK = _RULE.MASK
+MIN_SECRET_LEN = _RULE.MIN_SECRET_LEN
+is_secret_name = _RULE.is_secret_name
+secret_values_from_vars = _RULE.secret_values_from_vars
+_leaf_strings = _RULE.leaf_strings
 
 
 def site_secret_values(catalogue: Optional[str], environ: Optional[Mapping[str, str]] = None) -> Set[str]:
@@ -168,5 +135,9 @@ def secrets_for_run(catalogue: Optional[str] = None, variables: Optional[Mapping
     return site_secret_values(catalogue, environ) | secret_values_from_vars(variables)
 
 
-def redact_inputs(inputs: Optional[Dict[str, Any]], secrets: Iterable[str] = ()) -> Dict[str, Any]:
-    return Redactor(set(secrets) | secret_values_from_vars(inputs)).data(dict(inputs or {}))
+def redact_inputs(inputs: Optional[Dict[str, Any]], secrets: Iterable[str] = (),
+                  secret_names: Iterable[str] = ()) -> Dict[str, Any]:
+    """Inputs with secret ones (by the rule or named in ``secret_names``: declared secret) masked."""
+    names = set(secret_names)
+    masked = {k: (MASK if k in names and v not in (None, "", {}, []) else v) for k, v in dict(inputs or {}).items()}
+    return Redactor(set(secrets) | secret_values_from_vars(inputs, names)).data(masked)

@@ -70,6 +70,8 @@ class JournalStore:
         directory = os.path.dirname(os.path.abspath(self.path))
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
+            # created 0600 before SQLite opens it: its -wal and -shm files take the main file's mode
+            os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
             self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000.0, isolation_level=None)
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
@@ -82,6 +84,9 @@ class JournalStore:
             os.chmod(self.path, 0o600)  # inputs and messages are redacted, but still private
         except OSError:
             pass
+        from tosca2ansible.runtime.journal import lease  # pylint: disable=import-outside-toplevel
+
+        lease.close_dead_runs(self)  # a run whose process died is interrupted, not running forever
 
     def _init_schema(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")

@@ -164,7 +164,9 @@ class CallbackModule(CallbackBase):
                 self._deployment = variables["indigo_deployment_id"]
         except Exception as exc:
             self._display.vvv("indigo.paas.journal: play variables not read for redaction: %s" % exc)
-        found |= self._redact.secret_values_from_vars(extra)
+        # the runtime names the variables it passes as secret (some are secret by TOSCA type, not by name)
+        declared = [name for name in os.environ.get("INDIGO_SECRET_VARS", "").split(",") if name]
+        found |= self._redact.secret_values_from_vars(extra, declared)
         if not self._secrets_loaded:  # the catalogue's credentials do not change during a run
             self._secrets_loaded = True
             catalogue = self.get_option("catalogue") or extra.get("indigo_catalogue") or (

@@ -225,7 +225,7 @@ def main():
         cpus=dict(type="float", default=0.1),
         mem=dict(type="str"),
         disk=dict(type="str"),
-        environment=dict(type="dict"),
+        environment=dict(type="dict", no_log=True),
         secrets=dict(type="dict", no_log=True),
         uris=dict(type="list", elements="str"),
         constraints=dict(type="list", elements="list"),

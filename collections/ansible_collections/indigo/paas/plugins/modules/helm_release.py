@@ -176,7 +176,7 @@ def main():
             chart=dict(type="str"),
             repository=dict(type="str"),
             version=dict(type="str"),
-            values=dict(type="raw"),
+            values=dict(type="raw", no_log=True),
             api_version=dict(type="str", choices=[helm.FLUX_V1, helm.FLUX_V2], default=helm.FLUX_V1),
             interval=dict(type="str", default="5m"),
             kubeconfig=dict(type="path"),

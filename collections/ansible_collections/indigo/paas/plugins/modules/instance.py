@@ -249,7 +249,7 @@ class InstanceModule(IndigoModule):
             type=dict(type="str"),
         )),
         ssh_public_key=dict(type="str"),
-        user_data=dict(type="str"),
+        user_data=dict(type="str", no_log=True),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=600),
     )

@@ -245,7 +245,7 @@ def main():
         disk=dict(type="str"),
         gpus=dict(type="int", default=0),
         instances=dict(type="int", default=1),
-        environment=dict(type="dict"),
+        environment=dict(type="dict", no_log=True),
         secrets=dict(type="dict", no_log=True),
         labels=dict(type="dict"),
         constraints=dict(type="list", elements="list"),
