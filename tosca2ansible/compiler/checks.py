@@ -128,9 +128,11 @@ def normalise_constraints(ptype: str, constraints: list, file: Optional[str], wh
         if not any(isinstance(v, _YAML_SCALARS) for v in items):
             result.append(item)
             continue
-        texts = scalars.source_text(file, yamlload.line_of(item, operator), operator)
+        line = yamlload.line_of(item, operator)
+        texts = scalars.source_text(file, line, operator)
         shown = scalars.texts_of(items, texts if isinstance(bound, list) else [texts])
         converted = shown if isinstance(bound, list) else shown[0]
+        where = dataclasses.replace(where, line=line or where.line, field="%s.constraints" % where.field)
         if notes is not None:
             notes.notice("%s: %s %s holds YAML %s where %s is declared; read as text %s"
                          % (what, operator, scalars.yaml_text(bound) if texts is None else "[%s]" % ", ".join(shown),
@@ -169,6 +171,9 @@ def check_value(registry, definition: dict, value: Any, where: Location, what: s
         return value
     checked = value
     try:
+        if ptype == "version" and value.__class__ in (int, float):
+            # tosca-parser takes str(20.10) == "20.1": the version is the text the template wrote
+            raise UserInputError("%s: a YAML number is not a version" % what, where)
         _tosca_check(lambda: DataEntity.validate_datatype(ptype, value, definition.get("entry_schema"),
                                                           registry.data_types_flat, what), where, what)
     except UserInputError as refused:
