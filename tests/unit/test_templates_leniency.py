@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from tosca2ansible.cli import _register, cli
+from tosca2ansible.cli import _register, cli  # noqa: F401  (cli: shared with test_templates_shapes)
 from tosca2ansible.compiler import build, compile_template, validate_template
-from tosca2ansible.errors import UnsupportedError, UserInputError
+from tosca2ansible.errors import UserInputError
 
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 HEADER = "tosca_definitions_version: tosca_simple_yaml_1_0\n"

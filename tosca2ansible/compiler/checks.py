@@ -34,10 +34,13 @@ class Source:
     key: Any
     known: Any = None  # the text, when the caller has it already
 
-    def text(self) -> Any:
+    def text(self, expected: Any = None) -> Any:
+        """The source text; `expected` (the value YAML gave, when known) allows reading just its line."""
         if self.known is not None:
             return self.known
-        return scalars.source_text(self.file, self.line, self.key)
+        if expected is None:
+            return scalars.source_text(self.file, self.line, self.key)
+        return scalars.source_text(self.file, self.line, self.key, expected)
 
 
 class Notes:
@@ -86,7 +89,7 @@ def _tosca_check(func, where: Location, what: str):
 
 
 def _shown(value: Any, source: Optional[Source]) -> str:
-    text = source.text() if source is not None else None
+    text = source.text(value) if source is not None else None
     return text if isinstance(text, str) else scalars.yaml_text(value)
 
 
@@ -143,12 +146,14 @@ def normalise_constraints(ptype: str, constraints: list, file: Optional[str], wh
 
 def check_constraints(ptype: str, constraints: list, value: Any, where: Location, what: str,
                       source: Optional[Source] = None, file: Optional[str] = None) -> None:
-    shown = _shown(value, source)
+    """`file`: where the constraints were written (their texts for the message), when known."""
     for item in constraints:
-        operator = next(iter(item)) if isinstance(item, dict) and len(item) == 1 else None
-        texts = scalars.source_text(file, yamlload.line_of(item, operator), operator) if operator else None
         try:
-            problem = scalars.violation(ptype, item, value, shown, texts)
+            problem = scalars.violation(ptype, item, value, scalars.yaml_text(value))
+            if problem:  # say it again in the template's words (the file is read only now)
+                operator = next(iter(item))
+                texts = scalars.source_text(file, yamlload.line_of(item, operator), operator) if file else None
+                problem = scalars.violation(ptype, item, value, _shown(value, source), texts)
         except (ValueError, TypeError) as exc:
             raise UserInputError("%s: %s" % (what, exc), where) from None
         if problem:
@@ -156,9 +161,10 @@ def check_constraints(ptype: str, constraints: list, value: Any, where: Location
 
 
 def check_value(registry, definition: dict, value: Any, where: Location, what: str, notes: Optional[Notes] = None,
-                source: Optional[Source] = None) -> Any:
+                source: Optional[Source] = None, constraints_file: Optional[str] = None) -> Any:
     """Validate a literal value against a property/input definition (symbolic values pass). Returns the
-    value as given, or converted to the declared type (with a notice) where the reference systems did."""
+    value as given, or converted to the declared type (with a notice) where the reference systems did.
+    `source`: where the value was written; `constraints_file`: where the definition's constraints were."""
     plain = value.__class__ in _PLAIN_SCALARS
     if not plain and (any(True for _ in walk(value)) or isinstance(value, SYMBOLIC)):
         return value
@@ -179,9 +185,8 @@ def check_value(registry, definition: dict, value: Any, where: Location, what: s
     except UserInputError as refused:
         checked = _lenient(ptype, value, refused, where, what, notes, source)
     if constraints:
-        file = source.file if source is not None else where.file
-        check_constraints(ptype, normalise_constraints(ptype, constraints, file, where, what, None), checked, where,
-                          what, source, file)
+        check_constraints(ptype, normalise_constraints(ptype, constraints, constraints_file, where, what, None),
+                          checked, where, what, source, constraints_file)
     if key is not None and checked is value:
         if len(_CHECKED) >= _CHECKED_MAX:
             _CHECKED.clear()

@@ -15,7 +15,7 @@ from tosca2ansible.compiler.checks import ConstraintError, Notes, Source, check_
 from tosca2ansible.compiler.groups import build_groups, policy_targets
 from tosca2ansible.compiler.loader import LoadedTemplate
 from tosca2ansible.compiler.types import CONFIGURE_OPERATIONS, TypeRegistry, normalise_operation
-from tosca2ansible.compiler.values import SYMBOLIC, Artifact, Attribute, Concat, Property, Token, parse_value, walk
+from tosca2ansible.compiler.values import Artifact, Attribute, Concat, Property, Token, parse_value, walk
 from tosca2ansible.errors import Location, UserInputError
 
 MISSING = object()
@@ -130,7 +130,7 @@ def build_inputs(tpl: LoadedTemplate, topo: dict, given: dict, defer_missing: bo
             try:
                 definition.value = definition.default = check_value(
                     tpl.registry, spec, definition.default, dwhere, "default of input %s" % name, notes,
-                    Source(file, dwhere.line, "default"))
+                    Source(file, dwhere.line, "default"), file)
             except ConstraintError as exc:
                 # The reference systems ask the user: the default is never deployed, a value must be given.
                 definition.default_problem, definition.required = exc.message, True
@@ -145,7 +145,8 @@ def build_inputs(tpl: LoadedTemplate, topo: dict, given: dict, defer_missing: bo
         definition = inputs[name]
         value = coerce_cli_value(definition.type, value)
         where = Location(file, definition.line, field="inputs.%s" % name)
-        definition.value = check_value(tpl.registry, raw_inputs[name], value, where, "input %s" % name, notes)
+        definition.value = check_value(tpl.registry, raw_inputs[name], value, where, "input %s" % name, notes,
+                                       constraints_file=file)
     for definition in inputs.values():
         if definition.value is MISSING and definition.required and not defer_missing:
             where = Location(file, definition.line, field="inputs.%s" % definition.name)

@@ -128,10 +128,44 @@ def _node_text(node) -> Any:
     return None
 
 
-def source_text(path: Optional[str], line: Optional[int], key: Any) -> Any:
-    """The text written for `key: ...` on `line` of `path` (a list of texts for a sequence), or None."""
+_LINES: dict = {}
+_NOTHING = object()
+
+
+def _line_text(path: str, line: int, key: str, expected: Any) -> Optional[str]:
+    """Fast path for a plain scalar: the text after `key:` on that line, if it reads back as `expected`."""
+    lines = _LINES.get(path)
+    if lines is None:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                lines = handle.read().split("\n")
+        except (OSError, UnicodeDecodeError):
+            lines = []
+        if len(_LINES) > 256:
+            _LINES.clear()
+        _LINES[path] = lines
+    if not 0 < line <= len(lines):
+        return None
+    match = re.search(r"(?:^|[{,\s])%s\s*:\s+([^\s,{}\[\]#'\"][^,{}\[\]#]*?)\s*(?:[,}]|\s#|$)" % re.escape(key),
+                      lines[line - 1])
+    if match is None:
+        return None
+    try:
+        back = yaml.load(match.group(1), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # nosec B506
+    except yaml.YAMLError:
+        return None
+    return match.group(1) if back.__class__ is expected.__class__ and back == expected else None
+
+
+def source_text(path: Optional[str], line: Optional[int], key: Any, expected: Any = _NOTHING) -> Any:
+    """The text written for `key: ...` on `line` of `path` (a list of texts for a sequence), or None.
+    With the value YAML gave (`expected`), a plain scalar is read from its line without parsing the file."""
     if not path or not line or not isinstance(key, str):
         return None
+    if expected is not _NOTHING and not isinstance(expected, (list, dict)):
+        text = _line_text(path, line, key, expected)
+        if text is not None:
+            return text
     node = _index(path).get((line, key))
     return None if node is None else _node_text(node)
 
