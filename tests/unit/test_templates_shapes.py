@@ -248,3 +248,22 @@ topology_template: {node_templates: {vm: {type: tosca.nodes.indigo.Compute}}}
     assert result.stderr.count("using the bundled INDIGO type library") == 2
     result = CliRunner().invoke(cli, ["compile", path, "-o", str(tmp_path / "p"), "--deployment", ""])
     assert result.exit_code == 2 and "deployment id ''" in result.output
+
+
+def test_an_upper_bound_alone_leaves_the_size_to_the_site(tmp_path):
+    path = write(tmp_path, """\
+topology_template:
+  node_templates:
+    vm:
+      type: tosca.nodes.Compute
+      capabilities:
+        host: {properties: {num_cpus: {less_or_equal: 8}, mem_size: {less_than: 16 GB}}}
+        os: {properties: {distribution: {valid_values: [ubuntu, centos]}}}
+""")
+    compile_template(path, str(tmp_path / "p"), {}, [])
+    args = load(tmp_path / "p" / "group_vars" / "all" / "topology.yml")["indigo_nodes"]["vm"]
+    assert "num_cpus" not in args and "mem_size" not in args and args["os_distribution"] == ("UNSAFE", "ubuntu")
+    topology, plan = brokering.analyse(path, {}, [])
+    node = brokering.request_from_topology(topology, plan).nodes[0]
+    assert (node.num_cpus, node.max_cpus, node.max_mem_mb) == (1, 8, 16000)
+    assert topology.nodes["vm"].wanted["os"]["distribution"].bounds == ["ubuntu", "centos"]

@@ -44,6 +44,8 @@ class Wanted:
         if self.operator == "in_range":
             return self.bound[0]
         if self.operator == "valid_values":
+            if self.ptype in ("string", "boolean"):
+                return self.bounds[0]  # a choice, not a size: the template's first
             try:
                 return min(self.bounds, key=lambda v: scalars.comparable(self.ptype, v))
             except (TypeError, ValueError, scalars.IncomparableVersions):
