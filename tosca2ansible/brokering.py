@@ -83,6 +83,19 @@ def _size_mb(value, default) -> int:
         return default
 
 
+def _upper_bounds(wanted: dict) -> dict:
+    """max_cpus / max_mem_mb of host properties given as ranges (IM dialect); the lower bounds are the
+    capability values already."""
+    bounds = {}
+    cpus = wanted.get("num_cpus")
+    if cpus is not None and cpus.maximum() is not None:
+        bounds["max_cpus"] = _int(cpus.maximum(), None)
+    mem = wanted.get("mem_size")
+    if mem is not None and mem.maximum() is not None:
+        bounds["max_mem_mb"] = _size_mb(mem.maximum(), None)
+    return {k: v for k, v in bounds.items() if v is not None}
+
+
 def analyse(template: str, inputs: dict, types_paths: list):
     """(topology, plan) of a template, through the compiler's own load/model/plan rooms."""
     from tosca2ansible.compiler import _guarded  # pylint: disable=import-outside-toplevel
@@ -112,6 +125,7 @@ def request_from_topology(topology, plan, group: str = "default") -> broker.Requ
             image=lit(os_cap.get("image")), os_distribution=lit(os_cap.get("distribution")),
             os_version=lit(os_cap.get("version")) and str(lit(os_cap.get("version"))),
             infiniband=bool(lit(host.get("infiniband_support"), False)), sgx=bool(lit(host.get("sgx"), False)),
+            **_upper_bounds(topology.nodes[name].wanted.get("host", {})),
         ))
     request = broker.Request(nodes=nodes, group=group)
     for policy in topology.policies:

@@ -82,9 +82,9 @@ def test_wrong_input_type(tmp_path):
 def test_wrong_default_type(tmp_path):
     message = run_compile(tmp_path, """\
           inputs:
-            name: {type: string, default: true}
+            count: {type: integer, default: many}
 """ + GOOD_NODES)
-    assert "bad.yaml:6, field inputs.name" in message and "not a string" in message
+    assert "bad.yaml:6, field inputs.count.default" in message and "not an integer" in message
 
 
 def test_constraint_violation(tmp_path):

@@ -102,7 +102,15 @@ def test_verify_ok_then_names_the_edited_record(home):
     assert report["ok"] is False and report["problems"][0]["seq"] == seq
 
 
-def test_missing_journal_is_explained(tmp_path, monkeypatch):
+def test_fresh_home_is_an_empty_journal(tmp_path, monkeypatch):
     monkeypatch.setenv("INDIGO_HOME", str(tmp_path / "empty"))
-    code, out = _run("runs")
-    assert code == 3 and "no journal at" in out
+    assert _run("runs") == (0, "no runs\n")
+    assert _run("runs", "--json") == (0, "[]\n")
+    code, out = _run("runs", "verify")
+    assert code == 0 and "no records yet" in out
+    assert json.loads(_run("runs", "verify", "--json")[1])["ok"] is True
+    code, out = _run("show", "web-1")
+    assert code == 2 and "deployment 'web-1' is not in the journal" in out
+    code, out = _run("runs", "show", "abc")
+    assert code == 2 and "run 'abc' is not in the journal" in out
+    assert not (tmp_path / "empty").exists()  # reading never creates the journal

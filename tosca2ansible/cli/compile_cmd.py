@@ -34,6 +34,10 @@ _TYPES_PATH = click.option("--types-path", "types_paths", multiple=True, metavar
                                 "Also read from $INDIGO_TYPES_PATH (';'-separated).")
 _INPUTS_FILE = click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False),
                             help="YAML file with input values.")
+STRICT = click.option("--strict", is_flag=True,
+                      help="Names the types do not declare (policy properties, long-form requirements), which the "
+                           "reference systems ignored, are errors instead of warnings.")
+VERBOSE = click.option("-v", "--verbose", is_flag=True, help="Also list the imports read from the bundled type library.")
 _INPUT = click.option("-i", "--input", "input_pairs", multiple=True, metavar="NAME=VALUE",
                       help="One input value (repeatable). Text is used literally for string inputs.")
 
@@ -43,12 +47,14 @@ _INPUT = click.option("-i", "--input", "input_pairs", multiple=True, metavar="NA
 @_TYPES_PATH
 @_INPUTS_FILE
 @_INPUT
-def validate_command(template, types_paths, inputs_file, input_pairs):
+@STRICT
+@VERBOSE
+def validate_command(template, types_paths, inputs_file, input_pairs, strict, verbose):
     """Check TEMPLATE against its types without writing anything."""
     from tosca2ansible.compiler import validate_template  # pylint: disable=import-outside-toplevel
 
-    compiled = validate_template(template, _collect_inputs(inputs_file, input_pairs), list(types_paths))
-    click.echo("%s: valid (deployment %s)" % (template, compiled.deployment))
+    compiled = validate_template(template, _collect_inputs(inputs_file, input_pairs), list(types_paths), strict=strict)
+    click.echo("%s: valid (deployment %s%s)" % (template, compiled.deployment, say_notices(compiled.notices, verbose)))
 
 
 @click.command("compile")
@@ -61,17 +67,33 @@ def validate_command(template, types_paths, inputs_file, input_pairs):
 @click.option("--deployment", "deployment", help="Deployment id (default: slug of the template file name).")
 @click.option("--defer-inputs", is_flag=True,
               help="Allow required inputs without a value: they are asked at launch (AWX survey).")
-def compile_command(template, output, types_paths, inputs_file, input_pairs, deployment, defer_inputs):
+@STRICT
+@VERBOSE
+def compile_command(template, output, types_paths, inputs_file, input_pairs, deployment, defer_inputs, strict, verbose):
     """Compile TEMPLATE into an Ansible project in OUTPUT."""
     from tosca2ansible.compiler import compile_template  # pylint: disable=import-outside-toplevel
 
     compiled = compile_template(template, output, _collect_inputs(inputs_file, input_pairs), list(types_paths),
-                                deployment, defer_inputs)
-    click.echo("compiled %s -> %s (deployment %s)" % (template, output, compiled.deployment))
+                                deployment, defer_inputs, strict)
+    click.echo("compiled %s -> %s (deployment %s%s)" % (template, output, compiled.deployment,
+                                                       say_notices(compiled.notices, verbose)))
     if compiled.secret_inputs:
         click.echo("notice: secret inputs are not written into the project; give them at launch, e.g. "
                    "ansible-playbook deploy.yml -e @secrets.yml (a 0600 file defining %s)"
                    % ", ".join(sorted(compiled.secret_inputs)), err=True)
+
+
+def say_notices(notices: list, verbose: bool, echo=None) -> str:
+    """Print the compile's notices and warnings on stderr, each once; returns what the result line adds
+    about the bundled type library (named import by import only with -v)."""
+    from tosca2ansible.compiler import notice_lines  # pylint: disable=import-outside-toplevel
+
+    lines, bundled = notice_lines(notices, verbose)
+    for line in lines:
+        (echo or (lambda text: click.echo(text, err=True)))(line)
+    if bundled and not verbose:
+        return "; bundled INDIGO type library for %d import%s, -v names them" % (bundled, "" if bundled == 1 else "s")
+    return ""
 
 
 def register(cli) -> None:

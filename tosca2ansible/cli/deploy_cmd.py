@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from tosca2ansible.errors import UserInputError
+from tosca2ansible.cli.compile_cmd import STRICT
+from tosca2ansible.errors import Location, UserInputError
 
 
 def _parse_inputs(pairs):
@@ -23,6 +24,12 @@ def _parse_inputs(pairs):
             raise UserInputError("input %r must look like NAME=VALUE" % pair)
         inputs[key.strip()] = value
     return inputs
+
+
+def _non_empty(value, option):
+    if value is not None and not value.strip():
+        raise UserInputError("%s must not be empty" % option, Location(field=option))
+    return value
 
 
 def _progress(line):
@@ -50,7 +57,8 @@ def _print_result(result, as_json):
 @click.command("deploy")
 @click.argument("template", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-i", "--input", "inputs", multiple=True, metavar="NAME=VALUE", help="a TOSCA input value (repeatable)")
-@click.option("--deployment", help="id of an existing deployment to converge (default: a new id)")
+@click.option("--deployment", callback=lambda ctx, param, value: _non_empty(value, "--deployment"),
+              help="id of an existing deployment to converge (default: a new id)")
 @click.option("--site", "sites", multiple=True,
               help="site name in the catalogue; repeat to try sites in order; 'auto' = broker ranking "
               "[default: the site an existing --deployment lives on, else local]")
@@ -60,7 +68,9 @@ def _print_result(result, as_json):
 @click.option("--overall-timeout", default=7200, show_default=True, type=click.IntRange(1), help="seconds for the whole deployment")
 @click.option("--catalogue", help="site catalogue dir or file (default $INDIGO_SITES, then inventories/sites)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object: deployment, outputs, changed")
-def deploy_command(template, inputs, deployment, sites, group, attempt_timeout, overall_timeout, catalogue, as_json):
+@STRICT
+def deploy_command(template, inputs, deployment, sites, group, attempt_timeout, overall_timeout, catalogue, as_json,
+                   strict):
     """Compile TEMPLATE and deploy it; print the TOSCA outputs."""
     from tosca2ansible.runtime import deploy
 
@@ -68,7 +78,7 @@ def deploy_command(template, inputs, deployment, sites, group, attempt_timeout, 
     result = deploy.deploy(template, _parse_inputs(inputs), deployment, list(sites) or None,
                            catalogue or deploy.default_catalogue(),
                            progress=_progress, attempt_timeout=attempt_timeout, overall_timeout=overall_timeout,
-                           group=group)
+                           group=group, strict=strict)
     _print_result(result, as_json)
 
 

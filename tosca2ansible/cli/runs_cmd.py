@@ -10,17 +10,28 @@ import sys
 
 import click
 
-from tosca2ansible.errors import EnvironmentProblem
+from tosca2ansible.errors import EnvironmentProblem, UserInputError
 
 JSON_HELP = "print JSON instead of text"
 
 
-def _store(path=None):
-    from tosca2ansible.runtime.journal.store import JournalError, JournalStore, default_path
+def _journal_file(path=None):
+    from tosca2ansible.runtime.journal.store import default_path
 
-    path = path or default_path()
+    return path or default_path()
+
+
+def _store(path=None, missing=None):
+    """The journal; when there is none yet (nothing has run), None if ``missing`` is None (an empty
+    journal: empty lists), else a UserInputError (exit 2) saying ``missing`` is not in it."""
+    from tosca2ansible.runtime.journal.store import JournalError, JournalStore
+
+    path = _journal_file(path)
     if not os.path.exists(path):
-        raise EnvironmentProblem("no journal at %s yet (nothing has run with INDIGO_HOME=%s)" % (path, os.path.dirname(path)))
+        if missing is None:
+            return None
+        raise UserInputError("%s is not in the journal %s (nothing has run with INDIGO_HOME=%s yet)"
+                             % (missing, path, os.path.dirname(path)))
     try:
         return JournalStore(path)
     except JournalError as exc:
@@ -61,7 +72,8 @@ def runs_group(ctx, deployment, as_json, journal_path):
         return
     from tosca2ansible.runtime.journal.query import list_runs
 
-    runs = list_runs(_store(journal_path), deployment)
+    store = _store(journal_path)
+    runs = list_runs(store, deployment) if store is not None else []
     if as_json:
         _dump(runs)
         return
@@ -87,7 +99,7 @@ def show_run(ctx, run, as_json, journal_path):
     """Summary of RUN (id or unique prefix): per-host recap, failed tasks with their messages."""
     from tosca2ansible.runtime.journal.query import run_detail
 
-    detail = run_detail(_store(_journal_path(ctx, journal_path)), run)
+    detail = run_detail(_store(_journal_path(ctx, journal_path), "run %r" % run), run)
     if as_json:
         _dump(detail)
         return
@@ -125,7 +137,7 @@ def run_events_command(ctx, run, as_json, journal_path):
     """Task results of RUN, one line per host and task."""
     from tosca2ansible.runtime.journal.query import run_events
 
-    events = run_events(_store(_journal_path(ctx, journal_path)), run)
+    events = run_events(_store(_journal_path(ctx, journal_path), "run %r" % run), run)
     if as_json:
         _dump(events)
         return
@@ -141,11 +153,17 @@ def run_events_command(ctx, run, as_json, journal_path):
 def verify_command(ctx, as_json, journal_path):
     """Recompute the journal's hash chain; exit 1 and name the first edited or removed record."""
     store = _store(_journal_path(ctx, journal_path))
-    report = store.verify()
-    report["journal"] = store.path
-    report["head"] = store.head()
+    if store is None:  # nothing recorded yet: an empty chain, intact
+        report = {"ok": True, "records": 0, "problems": [], "journal": _journal_file(_journal_path(ctx, journal_path)),
+                  "head": None}
+    else:
+        report = store.verify()
+        report["journal"] = store.path
+        report["head"] = store.head()
     if as_json:
         _dump(report)
+    elif report["ok"] and report["head"] is None:
+        click.echo("journal %s: no records yet" % report["journal"])
     elif report["ok"]:
         click.echo("journal %s: %d records, hash chain intact (head #%s %s)" % (
             store.path, report["records"], report["head"]["seq"], report["head"]["hash"]))
@@ -168,7 +186,7 @@ def show_deployment(deployment, as_json, journal_path):
     from tosca2ansible.runtime.journal.query import deployment_detail
     from tosca2ansible.runtime.state import indigo_home
 
-    detail = deployment_detail(_store(journal_path), deployment, str(indigo_home()))
+    detail = deployment_detail(_store(journal_path, "deployment %r" % deployment), deployment, str(indigo_home()))
     if as_json:
         _dump(detail)
         return

@@ -40,7 +40,7 @@ def default_deployment_id(template_path: str) -> str:
     return slug[:41].rstrip("-")
 
 
-def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
+def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs, strict=False):
     # Imported lazily: `indigo --help` must not pay for tosca-parser.
     from tosca2ansible.compiler import artifacts  # pylint: disable=import-outside-toplevel
     from tosca2ansible.compiler.emit import Emitter  # pylint: disable=import-outside-toplevel
@@ -55,7 +55,7 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
         raise UserInputError("deployment id %r must match %s" % (deployment, DEPLOYMENT_RE.pattern),
                              Location(field="--deployment"))
     loaded = load_template(template_path, types_paths)
-    topology = build_topology(loaded, inputs or {}, defer_inputs)
+    topology = build_topology(loaded, inputs or {}, defer_inputs, strict)
     localised = artifacts.localise(topology)
     artifact_files = artifacts.read_files(localised)
     plan = build_plan(topology)
@@ -108,23 +108,34 @@ def _guarded(func, template_path, *args):
 
 
 def build(template_path: str, inputs: Optional[dict] = None, types_paths: Optional[list] = None,
-          deployment: Optional[str] = None, defer_inputs: bool = False) -> Compiled:
-    """Compile in memory (no files written)."""
+          deployment: Optional[str] = None, defer_inputs: bool = False, strict: bool = False) -> Compiled:
+    """Compile in memory (no files written). `strict`: names the types do not declare are errors."""
     with _cyclic_gc_paused():
-        return _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs)
+        return _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs, strict)
 
 
 def validate_template(template_path: str, inputs: Optional[dict] = None, types_paths: Optional[list] = None,
-                      defer_inputs: bool = True) -> Compiled:
-    return build(template_path, inputs, types_paths, None, defer_inputs)
+                      defer_inputs: bool = True, strict: bool = False) -> Compiled:
+    return build(template_path, inputs, types_paths, None, defer_inputs, strict)
 
 
 def compile_template(template_path: str, out_dir: str, inputs: Optional[dict] = None,
                      types_paths: Optional[list] = None, deployment: Optional[str] = None,
-                     defer_inputs: bool = False) -> Compiled:
+                     defer_inputs: bool = False, strict: bool = False) -> Compiled:
     from tosca2ansible.compiler.outdir import write_project  # pylint: disable=import-outside-toplevel
 
     with _cyclic_gc_paused():  # build's own pause, held over the writes too
-        compiled = _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs)
+        compiled = _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs, strict)
         write_project(out_dir, compiled.files)
     return compiled
+
+
+BUNDLED_NOTICE = "using the bundled INDIGO type library"
+
+
+def notice_lines(notices: list, verbose: bool = False) -> tuple:
+    """(lines a command prints, each once; how many imports used the bundled type library). The bundled
+    library notices are printed only when `verbose`: they would repeat on every run of a template."""
+    lines = list(dict.fromkeys(notices))
+    bundled = [line for line in lines if BUNDLED_NOTICE in line]
+    return (lines if verbose else [line for line in lines if BUNDLED_NOTICE not in line]), len(bundled)

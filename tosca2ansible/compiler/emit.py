@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tosca2ansible.compiler import modargs, typemap
+from tosca2ansible.compiler import modargs, support, typemap
 from tosca2ansible.compiler.artifacts import ProjectFile
 from tosca2ansible.compiler.model import MISSING, Node, Requirement, Topology
 from tosca2ansible.compiler.plan import Plan
@@ -46,8 +46,7 @@ def classify(topology: Topology, plan: Plan, node: Node) -> tuple:
             raise UnsupportedError("not supported yet: %s (%s) has operations but no hosting Compute node"
                                    % (node.name, node.type), Location(topology.file, node.line, node.name))
         return "operation", None
-    raise UnsupportedError("not supported yet: %s (%s)" % (node.name, node.type),
-                           Location(topology.file, node.line, node.name, "type"))
+    return support.nothing_to_run(topology, node)
 
 
 # INDIGO's tosca.datatypes.indigo.User fields -> the os_users role's user fields

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from typing import Any, Callable, Optional
 
 from tosca2ansible.compiler import yamlload
@@ -200,6 +199,4 @@ def load_template(path: str, types_paths: Optional[list] = None, bundled=None) -
         registry = TypeRegistry(files)
     else:
         registry = registry_for(files, tuple(keys))
-    for notice in resolver.notices:
-        print(notice, file=sys.stderr)
     return LoadedTemplate(path, display, doc, registry, resolver.notices, resolver.relative, imported_inputs)

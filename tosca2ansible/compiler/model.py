@@ -10,15 +10,12 @@ import dataclasses
 import re
 from typing import Any, Optional
 
-from toscaparser.common.exception import ExceptionCollector
-from toscaparser.dataentity import DataEntity
-from toscaparser.elements import constraints as constraints_module
-from toscaparser.elements.constraints import Constraint
-
-from tosca2ansible.compiler import yamlload
+from tosca2ansible.compiler import wanted, yamlload
+from tosca2ansible.compiler.checks import ConstraintError, Notes, Source, check_value, normalise_constraints
+from tosca2ansible.compiler.groups import build_groups, policy_targets
 from tosca2ansible.compiler.loader import LoadedTemplate
 from tosca2ansible.compiler.types import CONFIGURE_OPERATIONS, TypeRegistry, normalise_operation
-from tosca2ansible.compiler.values import SYMBOLIC, Artifact, Attribute, Concat, Property, Token, parse_value, walk
+from tosca2ansible.compiler.values import Artifact, Attribute, Concat, Property, Token, parse_value, walk
 from tosca2ansible.collection import secrets_rule
 from tosca2ansible.errors import Location, UserInputError
 
@@ -60,6 +57,7 @@ class InputDef:
     value: Any = MISSING          # default or the value given at compile time
     line: Optional[int] = None
     secret: bool = False          # by the one secrets rule: declared, then name (never written in the project)
+    default_problem: str = ""     # why the default breaks the input's own constraints (never deployed)
 
 
 @dataclasses.dataclass
@@ -86,6 +84,8 @@ class Node:
     artifacts: dict
     line: Optional[int]
     artifact_origins: dict = dataclasses.field(default_factory=dict)   # artifact -> Location defining it
+    # capability -> property -> Wanted: constraint maps given as capability properties (IM dialect)
+    wanted: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -105,87 +105,7 @@ class Topology:
     outputs: dict
     policies: list
     registry: TypeRegistry
-
-
-def _tosca_check(func, where: Location, what: str):
-    """Run tosca-parser validation code; any exception (also raw TypeError & co) -> UserInputError."""
-    ExceptionCollector.stop()
-    try:
-        return func()
-    except UserInputError:
-        raise
-    except (Exception, RecursionError) as exc:  # pylint: disable=broad-except
-        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        raise UserInputError("%s: %s" % (what, message.strip()), where) from None
-
-
-# Scalars that cannot hold a TOSCA function, and the property types whose check of such a scalar
-# depends on nothing but the type, the value and the constraints (so a success can be remembered).
-_PLAIN_SCALARS = frozenset((str, int, float, bool))
-_SCALAR_TYPES = frozenset(("string", "integer", "float", "number", "boolean", "timestamp", "version",
-                           "scalar-unit.size", "scalar-unit.frequency", "scalar-unit.time"))
-_CHECKED: dict = {}
-_CHECKED_MAX = 50_000
-
-
-PATTERN_TIMEOUT_S = 1.0
-
-
-class _BoundedPattern(constraints_module.Pattern):
-    """tosca-parser's `pattern` constraint (inputs, properties, data type fields alike), matched with the
-    `regex` engine under a time limit: a user's `(a+)+$` cannot hang the compiler (the standard `re`
-    cannot be interrupted)."""
-
-    def __init__(self, property_name, property_type, constraint):  # pylint: disable=super-init-not-called
-        constraints_module.Constraint.__init__(self, property_name, property_type, constraint)
-        import regex  # pylint: disable=import-outside-toplevel
-
-        if not isinstance(self.constraint_value, str):
-            raise ValueError('The property "pattern" expects a string.')
-        try:
-            compiled = regex.compile(self.constraint_value)
-        except regex.error as exc:
-            raise ValueError("invalid pattern %r: %s" % (self.constraint_value, exc)) from None
-
-        def match(value):
-            try:
-                return compiled.fullmatch(value, timeout=PATTERN_TIMEOUT_S)
-            except TimeoutError:
-                raise ValueError("pattern %r takes over %.0f s to match %r; simplify it (nested repetition such as "
-                                 "(a+)+ backtracks exponentially)" % (self.constraint_value, PATTERN_TIMEOUT_S,
-                                                                      value)) from None
-        self.match = match
-
-    def _is_valid(self, value):
-        return self.match(value) is not None
-
-
-constraints_module.constraint_mapping[constraints_module.Constraint.PATTERN] = _BoundedPattern
-
-
-def check_value(registry: TypeRegistry, definition: dict, value: Any, where: Location, what: str) -> Any:
-    """Validate a literal value against a property/input definition (symbolic values pass)."""
-    plain = value.__class__ in _PLAIN_SCALARS
-    if not plain and (any(True for _ in walk(value)) or isinstance(value, SYMBOLIC)):
-        return value
-    ptype = definition.get("type")
-    if not isinstance(ptype, str):
-        raise UserInputError("%s has no valid type" % what, where)
-    constraints = definition.get("constraints") or []
-    key = (ptype, value.__class__, value, repr(constraints)) if plain and ptype in _SCALAR_TYPES else None
-    if key is not None and key in _CHECKED:
-        return _CHECKED[key]
-    checked = _tosca_check(
-        lambda: DataEntity.validate_datatype(ptype, value, definition.get("entry_schema"),
-                                             registry.data_types_flat, what),
-        where, what)
-    for constraint in constraints:
-        _tosca_check(lambda c=constraint: Constraint(what, ptype, c).validate(value), where, what)
-    if key is not None:
-        if len(_CHECKED) >= _CHECKED_MAX:
-            _CHECKED.clear()
-        _CHECKED[key] = checked
-    return checked
+    groups: dict = dataclasses.field(default_factory=dict)   # group name -> Group (members: node names)
 
 
 def var_name_for(name: str, taken: set) -> str:
@@ -197,7 +117,7 @@ def var_name_for(name: str, taken: set) -> str:
     return candidate
 
 
-def build_inputs(tpl: LoadedTemplate, topo: dict, given: dict, defer_missing: bool) -> dict:
+def build_inputs(tpl: LoadedTemplate, topo: dict, given: dict, defer_missing: bool, notes: Optional[Notes] = None) -> dict:
     raw_inputs = topo.get("inputs") or {}
     file = tpl.display_name
     if not isinstance(raw_inputs, dict):
@@ -211,16 +131,29 @@ def build_inputs(tpl: LoadedTemplate, topo: dict, given: dict, defer_missing: bo
         specs[str(name)] = spec
         if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
             raise UserInputError("input needs a mapping with a type", where)
+        constraints = spec.get("constraints") or []
+        if not isinstance(constraints, list):
+            raise UserInputError("constraints must be a list", dataclasses.replace(where, field=where.field + ".constraints"))
         definition = InputDef(
             name=str(name), var_name=var_name_for(str(name), taken), type=spec["type"],
             description=str(spec.get("description") or "").strip(),
             default=spec.get("default", MISSING), required=spec.get("required", True) is not False,
-            constraints=list(spec.get("constraints") or []), entry_schema=spec.get("entry_schema"),
-            line=where.line, secret=_declared_secret(tpl.registry, spec) or is_secret_input(str(name)),
+            constraints=normalise_constraints(spec["type"], constraints, file, where, "input %s" % name, notes),
+            entry_schema=spec.get("entry_schema"), line=where.line,
+            secret=_declared_secret(tpl.registry, spec) or is_secret_input(str(name)),
         )
         if definition.default is not MISSING and definition.default is not None:
-            check_value(tpl.registry, spec, definition.default, where, "default of input %s" % name)
-            definition.value = definition.default
+            dwhere = Location(file, yamlload.line_of(spec, "default"), field="inputs.%s.default" % name)
+            try:
+                definition.value = definition.default = check_value(
+                    tpl.registry, spec, definition.default, dwhere, "default of input %s" % name, notes,
+                    Source(file, dwhere.line, "default"), file)
+            except ConstraintError as exc:
+                # The reference systems ask the user: the default is never deployed, a value must be given.
+                definition.default_problem, definition.required = exc.message, True
+                if notes is not None:
+                    notes.warning("%s; not offered as the default: a valid value must be given at compile or "
+                                  "launch time" % exc.message, dwhere)
         inputs[str(name)] = definition
     for name, value in (given or {}).items():
         if name not in inputs:
@@ -230,14 +163,16 @@ def build_inputs(tpl: LoadedTemplate, topo: dict, given: dict, defer_missing: bo
         spec = specs[name]
         value = coerce_cli_value(definition.type, value)
         where = Location(file, definition.line, field="inputs.%s" % name)
-        definition.value = check_value(tpl.registry, spec, value, where, "input %s" % name)
-        if definition.type != "string" or not isinstance(value, str):
-            definition.value = value
+        definition.value = check_value(tpl.registry, spec, value, where, "input %s" % name, notes,
+                                       constraints_file=file)
     for definition in inputs.values():
         if definition.value is MISSING and definition.required and not defer_missing:
+            where = Location(file, definition.line, field="inputs.%s" % definition.name)
+            if definition.default_problem:
+                raise UserInputError("%s, and no other value was given (use -i %s=VALUE)"
+                                     % (definition.default_problem, definition.name), where)
             raise UserInputError("required input %s has no default and no value was given (use -i %s=VALUE)"
-                                 % (definition.name, definition.name),
-                                 Location(file, definition.line, field="inputs.%s" % definition.name))
+                                 % (definition.name, definition.name), where)
     return inputs
 
 
@@ -255,7 +190,10 @@ def coerce_cli_value(input_type: str, value: Any) -> Any:
     return str(value) if isinstance(value, CliText) else value
 
 
-def _check_properties(registry, defs: dict, given: Any, where: Location, owner: str, required_check: bool) -> dict:
+def _check_properties(registry, defs: dict, given: Any, where: Location, owner: str, required_check: bool,
+                      notes: Optional[Notes] = None, drift: bool = False, wants: Optional[dict] = None) -> dict:
+    """Property values checked against `defs`. `drift`: an undeclared name is a warning (an error under
+    --strict) and dropped, as the reference systems did. `wants`: where constraint maps (IM dialect) go."""
     if given is None:
         given = {}
     if not isinstance(given, dict):
@@ -265,15 +203,23 @@ def _check_properties(registry, defs: dict, given: Any, where: Location, owner: 
         field_where = Location(where.file, yamlload.line_of(given, key) or where.line, where.node,
                                (where.field + "." if where.field else "") + str(key))
         if key not in defs:
-            raise UserInputError("unknown property %s (%s defines: %s)" % (key, owner, ", ".join(sorted(defs)) or "none"),
-                                 field_where)
+            message = "unknown property %s (%s defines: %s)" % (key, owner, ", ".join(sorted(defs)) or "none")
+            if drift and notes is not None:
+                notes.drift(message, field_where)
+                continue
+            raise UserInputError(message, field_where)
         parsed = parse_value(value, where.node or "", field_where)
         definition = defs[key] if isinstance(defs[key], dict) else {}
-        if value is not None:
-            check_value(registry, definition, parsed, field_where, "property %s" % key)
+        if wants is not None and wanted.is_constraint_map(value, definition):
+            parsed = wanted.from_constraint_map(registry, definition, key, value, field_where, notes, wants)
+            if parsed is None:
+                continue
+        elif value is not None:
+            parsed = check_value(registry, definition, parsed, field_where, "property %s" % key, notes,
+                                 Source(where.file, field_where.line, key))
         result[key] = parsed
     for key, definition in defs.items():
-        if key in result or not isinstance(definition, dict):
+        if key in result or key in (wants or {}) or not isinstance(definition, dict):
             continue
         if "default" in definition:
             result[key] = parse_value(definition["default"], where.node or "", where)
@@ -283,7 +229,7 @@ def _check_properties(registry, defs: dict, given: Any, where: Location, owner: 
     return result
 
 
-def _build_requirements(tpl, name, spec, known_nodes, where) -> list:
+def _build_requirements(tpl, name, spec, known_nodes, where, notes=None) -> list:
     raw = spec.get("requirements") or []
     if not isinstance(raw, list):
         raise UserInputError("requirements must be a list", dataclasses.replace(where, field="requirements"))
@@ -296,7 +242,11 @@ def _build_requirements(tpl, name, spec, known_nodes, where) -> list:
         req_name, value = next(iter(item.items()))
         rwhere = Location(where.file, line, name, "requirements.%s" % req_name)
         if req_name not in defs:
-            raise UserInputError("unknown requirement %s (type %s defines: %s)" % (req_name, spec["type"], ", ".join(sorted(defs)) or "none"), rwhere)
+            message = "unknown requirement %s (type %s defines: %s)" % (req_name, spec["type"], ", ".join(sorted(defs)) or "none")
+            if not isinstance(value, dict) or notes is None:
+                raise UserInputError(message, rwhere)
+            # Long form names its target (and maybe its relationship): tosca-parser accepts it, so do we.
+            notes.drift(message, rwhere)
         rel_type, rel_props, rel_interfaces = tpl.registry.relationship_of(spec["type"], req_name), {}, None
         if isinstance(value, dict):
             unknown = set(value) - REQUIREMENT_KEYS
@@ -378,7 +328,7 @@ def bind_relationship(value: Any, source: str, target: str, rel_props: dict) -> 
     return value
 
 
-def _build_node(tpl: LoadedTemplate, name: str, spec: Any, known_nodes, line) -> Node:
+def _build_node(tpl: LoadedTemplate, name: str, spec: Any, known_nodes, line, notes: Optional[Notes] = None) -> Node:
     file = tpl.display_name
     where = Location(file, line, name)
     if not isinstance(spec, dict):
@@ -396,8 +346,8 @@ def _build_node(tpl: LoadedTemplate, name: str, spec: Any, known_nodes, line) ->
     ntype = chain[0]
     props = _check_properties(registry, registry.node_properties(ntype), spec.get("properties"),
                               Location(file, yamlload.line_of(spec, "properties") or line, name, "properties"),
-                              ntype, True)
-    capabilities = {}
+                              ntype, True, notes)
+    capabilities, wants = {}, {}
     cap_defs = registry.node_capabilities(ntype)
     given_caps = spec.get("capabilities") or {}
     if not isinstance(given_caps, dict):
@@ -410,13 +360,17 @@ def _build_node(tpl: LoadedTemplate, name: str, spec: Any, known_nodes, line) ->
             raise UserInputError("capability must be a mapping", cwhere)
         cap_props = dict(registry.capability_properties(cap_type)) if isinstance(cap_type, str) else {}
         cap_props.update(cap_def.get("properties") or {})
+        cap_wants: dict = {}
         capabilities[cap_name] = _check_properties(registry, cap_props, cap_given.get("properties"), cwhere,
-                                                   "capability %s (%s)" % (cap_name, cap_type), False)
+                                                   "capability %s (%s)" % (cap_name, cap_type), False, notes,
+                                                   wants=cap_wants)
+        if cap_wants:
+            wants[cap_name] = cap_wants
     for cap_name in given_caps:
         if cap_name not in cap_defs:
             raise UserInputError("unknown capability %s (type %s defines: %s)" % (cap_name, ntype, ", ".join(sorted(cap_defs))),
                                  Location(file, yamlload.line_of(given_caps, cap_name), name, "capabilities.%s" % cap_name))
-    requirements = _build_requirements(tpl, name, spec, known_nodes, where)
+    requirements = _build_requirements(tpl, name, spec, known_nodes, where, notes)
     operations = {iface: dict(ops) for iface, ops in registry.node_operations(ntype).items()}
     given_interfaces = spec.get("interfaces") or {}
     if not isinstance(given_interfaces, dict):
@@ -447,30 +401,41 @@ def _build_node(tpl: LoadedTemplate, name: str, spec: Any, known_nodes, line) ->
                 artifacts[art_name] = parse_value(art, name, Location(file, line, name, "artifacts.%s" % art_name))
     if isinstance(own_artifacts, dict):
         artifact_origins.update({a: Location(file, yamlload.line_of(own_artifacts, a) or line) for a in own_artifacts})
-    return Node(name, ntype, chain, props, capabilities, requirements, operations, artifacts, line, artifact_origins)
+    return Node(name, ntype, chain, props, capabilities, requirements, operations, artifacts, line, artifact_origins,
+                wants)
 
 
-def build_topology(tpl: LoadedTemplate, given_inputs: Optional[dict] = None, defer_missing: bool = False) -> Topology:
+def build_topology(tpl: LoadedTemplate, given_inputs: Optional[dict] = None, defer_missing: bool = False,
+                   strict: bool = False) -> Topology:
+    """The typed topology; notices and warnings go to `tpl.notices`. `strict`: drift is an error."""
     file = tpl.display_name
+    notes = Notes(tpl.notices, strict)
     topo = tpl.doc.get("topology_template")
+    if topo is None and "topology_template" not in tpl.doc:
+        topo = {}
     if not isinstance(topo, dict):
-        raise UserInputError("the template has no topology_template mapping",
+        raise UserInputError("topology_template must be a mapping",
                              Location(file, yamlload.line_of(tpl.doc, "topology_template"), field="topology_template"))
     unknown = set(topo) - TOPOLOGY_KEYS
     if unknown:
         key = sorted(map(str, unknown))[0]
         raise UserInputError("unknown field %s in topology_template" % key, Location(file, yamlload.line_of(topo, key), field=key))
-    inputs = build_inputs(tpl, topo, given_inputs or {}, defer_missing)
+    inputs = build_inputs(tpl, topo, given_inputs or {}, defer_missing, notes)
     raw_nodes = topo.get("node_templates")
-    if not isinstance(raw_nodes, dict) or not raw_nodes:
-        raise UserInputError("topology_template needs node_templates", Location(file, yamlload.line_of(topo, "node_templates"), field="node_templates"))
+    if raw_nodes is None:
+        # Catalogue and link entries: a valid template with nothing to deploy compiles to a no-op project.
+        notes.notice("the template has no node_templates: nothing to deploy, the project does nothing",
+                     Location(file, yamlload.line_of(topo, "node_templates") or yamlload.line_of(tpl.doc, "topology_template")))
+        raw_nodes = {}
+    if not isinstance(raw_nodes, dict):
+        raise UserInputError("node_templates must be a mapping", Location(file, yamlload.line_of(topo, "node_templates"), field="node_templates"))
     nodes = {}
     for name, spec in raw_nodes.items():
         if not isinstance(name, str) or not NODE_NAME_RE.match(name):
             # Names become Ansible group names, task names and Jinja literals: keep them plain.
             raise UserInputError("node template name %r must be 1-63 letters, digits, '_', '-' or '.'" % (name,),
                                  Location(file, yamlload.line_of(raw_nodes, name), str(name)))
-        nodes[str(name)] = _build_node(tpl, str(name), spec, raw_nodes, yamlload.line_of(raw_nodes, name))
+        nodes[str(name)] = _build_node(tpl, str(name), spec, raw_nodes, yamlload.line_of(raw_nodes, name), notes)
     outputs = {}
     raw_outputs = topo.get("outputs") or {}
     if not isinstance(raw_outputs, dict):
@@ -480,6 +445,7 @@ def build_topology(tpl: LoadedTemplate, given_inputs: Optional[dict] = None, def
         if not isinstance(spec, dict) or "value" not in spec:
             raise UserInputError("output needs a value", where)
         outputs[str(name)] = parse_value(spec["value"], "", where)
+    groups = build_groups(tpl, topo, nodes)
     policies = []
     raw_policies = topo.get("policies") or []
     for item in raw_policies if isinstance(raw_policies, list) else []:
@@ -489,20 +455,21 @@ def build_topology(tpl: LoadedTemplate, given_inputs: Optional[dict] = None, def
         where = Location(file, yamlload.line_of(item, pname), field="policies.%s" % pname)
         if not isinstance(pspec, dict) or not tpl.registry.chain("policy_types", str(pspec.get("type"))):
             raise UserInputError("unknown policy type %r" % (pspec.get("type") if isinstance(pspec, dict) else pspec,), where)
-        targets = pspec.get("targets") or []
-        for target in targets if isinstance(targets, list) else [targets]:
+        raw_targets = pspec.get("targets") or []
+        for target in raw_targets if isinstance(raw_targets, list) else [raw_targets]:
             if not isinstance(target, str):
-                raise UserInputError("a policy target must be the name of a node template, not a %s"
-                                     % ("mapping" if isinstance(target, dict) else type(target).__name__), Location(file, where.line, None,
-                                                                       "policies.%s.targets" % pname))
-            if target not in nodes:
-                raise UserInputError("policy target %s is not a node template" % target, where)
+                raise UserInputError("a policy target must be the name of a node template or group, not a %s"
+                                     % ("mapping" if isinstance(target, dict) else type(target).__name__),
+                                     Location(file, where.line, None, "policies.%s.targets" % pname))
+        targets = policy_targets(raw_targets, nodes, groups, where)
         ptype = tpl.registry.chain("policy_types", pspec["type"])[0]
         pprops = _check_properties(tpl.registry, tpl.registry.policy_properties(ptype), pspec.get("properties"),
-                                   Location(file, where.line, None, "policies.%s.properties" % pname), ptype, False)
-        policies.append(Policy(str(pname), ptype, list(targets) if isinstance(targets, list) else [targets], pprops))
+                                   Location(file, yamlload.line_of(pspec, "properties") or where.line, None,
+                                            "policies.%s.properties" % pname), ptype, False, notes, drift=True)
+        policies.append(Policy(str(pname), ptype, targets, pprops))
     _check_references(tpl, inputs, nodes, outputs)
-    return Topology(file, str(tpl.doc.get("description") or "").strip(), inputs, nodes, outputs, policies, tpl.registry)
+    return Topology(file, str(tpl.doc.get("description") or "").strip(), inputs, nodes, outputs, policies, tpl.registry,
+                    groups)
 
 
 def _check_references(tpl, inputs, nodes, outputs):

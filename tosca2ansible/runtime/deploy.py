@@ -84,14 +84,14 @@ def new_deployment_id(template: Path) -> str:
     return "%s-%s" % (stem[:30].rstrip("-"), secrets.token_hex(3))
 
 
-def compile_project(template: Path, out_dir: Path, deployment: str, inputs: Dict[str, str]):
+def compile_project(template: Path, out_dir: Path, deployment: str, inputs: Dict[str, str], strict: bool = False):
     """Compile with the compiler's public API (returns its Compiled); inputs typed on the command line are
     CliText so the compiler parses them by the input's declared type."""
     from tosca2ansible.compiler import compile_template
     from tosca2ansible.compiler.model import CliText
 
     return compile_template(str(template), str(out_dir), inputs={k: CliText(v) for k, v in inputs.items()},
-                            deployment=deployment)
+                            deployment=deployment, strict=strict)
 
 
 def keep_template(state: DeploymentState, template: Path, sources: Dict[str, str]) -> None:
@@ -162,7 +162,7 @@ def choose_sites(deployment: str, site_names: Optional[List[str]], previous: Dic
 def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optional[str], site_name=None,
            catalogue: Optional[str] = None, progress=None, attempt_timeout: int = DEFAULT_ATTEMPT_TIMEOUT,
            overall_timeout: int = DEFAULT_OVERALL_TIMEOUT, group: Optional[str] = None, action: str = "deploy",
-           note: Optional[str] = None) -> Dict[str, Any]:
+           note: Optional[str] = None, strict: bool = False) -> Dict[str, Any]:
     """Compile and run deploy.yml on the first site that takes it; re-running with the same deployment id
     converges it. ``site_name`` is a site, a list of sites tried in order, or ``auto`` (broker ranking);
     None: the deployment's own site when it exists, else ``local``. ``action`` names the run in the
@@ -196,7 +196,11 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
     state.dir.mkdir(parents=True, exist_ok=True)
     public_key = state.ensure_ssh_key()
     with tempfile.TemporaryDirectory(dir=state.dir, prefix=".compile-") as tmp:
-        compiled = compile_project(template, Path(tmp) / "project", state.id, merged_inputs)
+        compiled = compile_project(template, Path(tmp) / "project", state.id, merged_inputs, strict)
+        from tosca2ansible.compiler import notice_lines
+
+        for line in notice_lines(compiled.notices)[0]:
+            (progress or (lambda text: None))(line)
         secret_vars = compiled.secret_inputs
         if template.resolve() != state.template_file.resolve():
             keep_template(state, template, compiled.sources)

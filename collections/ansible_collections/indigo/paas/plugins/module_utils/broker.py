@@ -53,6 +53,9 @@ class NodeRequest:
     public_ip: bool = False
     infiniband: bool = False
     sgx: bool = False
+    # upper bounds of a range the template asked for (IM: num_cpus: {in_range: [2, 4]}); None: no bound
+    max_cpus: Optional[int] = None
+    max_mem_mb: Optional[int] = None
 
 
 @dataclasses.dataclass
@@ -159,7 +162,9 @@ def _flavor_table(site, gpu_match=True):
 
 def _first_fit(table, needs):
     """Name of the first (smallest) flavor of ``table`` meeting ``needs`` (a flavor-needs key), or None."""
-    cpus, mem, disk, gpus, vendor, model = needs
+    cpus, mem, disk, gpus, vendor, model, max_cpus, max_mem = needs
+    if max_cpus is not None or max_mem is not None:
+        table = [f for f in table if (max_cpus is None or f[1] <= max_cpus) and (max_mem is None or f[2] <= max_mem)]
     if not (vendor or model):  # the common case: a plain comparison per flavor
         for f_gpus, f_cpus, f_mem, f_disk, name, _vendor, _model in table:
             if f_cpus >= cpus and f_mem >= mem and f_gpus >= gpus and (not disk or f_disk >= disk):
@@ -175,7 +180,8 @@ def _first_fit(table, needs):
 def _flavor_needs(node):
     gpu = bool(node.gpus)
     return (node.num_cpus, node.mem_mb, node.disk_gb, node.gpus,
-            (node.gpu_vendor or "").lower() if gpu else "", (node.gpu_model or "").lower() if gpu else "")
+            (node.gpu_vendor or "").lower() if gpu else "", (node.gpu_model or "").lower() if gpu else "",
+            node.max_cpus, node.max_mem_mb)
 
 
 def choose_flavor(site, node, table=None):
