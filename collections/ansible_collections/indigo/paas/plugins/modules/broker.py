@@ -33,8 +33,10 @@ options:
     description:
       - What the deployment needs, usually written by the compiler into C(indigo_request).
       - C(nodes) is a list of mappings with C(name), C(count), C(num_cpus), C(mem_mb), C(disk_gb), C(gpus),
-        C(gpu_vendor), C(gpu_model), C(cuda_version), C(image), C(os_distribution), C(os_version),
-        C(infiniband), C(sgx).
+        C(gpu_vendor), C(gpu_model), C(cuda_version), C(image), C(instance_type), C(os_distribution),
+        C(os_version), C(infiniband), C(sgx).
+      - A node naming C(instance_type) keeps only sites with a flavor of that name (used as is); a
+        GPU-bearing instance type counts as a GPU request.
       - Optional keys C(group), C(pinned_sites), C(forbidden_sites), C(node_sites), C(data), C(data_required).
     type: dict
     required: true
@@ -70,6 +72,11 @@ options:
     description: Place nodes on different sites when no single site takes them all.
     type: bool
     default: false
+  site:
+    description:
+      - Accepted so that a C(site) default of the action group C(indigo.paas.site) (in C(module_defaults))
+        does not fail this module; the broker ranks every site of the catalogue (or O(sites)) and ignores it.
+    type: raw
 """
 
 EXAMPLES = r"""
@@ -92,7 +99,8 @@ EXAMPLES = r"""
 RETURN = r"""
 ranking:
   description: Every site, kept ones first and best first, with C(site), C(kept), C(score), C(reasons),
-    C(criteria) (the numbers behind the score) and C(flavors) (node to flavor chosen).
+    C(dropped) (why the site was dropped, empty when kept), C(criteria) (the numbers behind the score) and
+    C(flavors) (node to flavor chosen).
   returned: always
   type: list
   elements: dict
@@ -130,7 +138,7 @@ def probe_site(site):
         health = provider.health()
         usage = provider.usage() if health.get("reachable") else None
         return health, usage
-    except (ProviderError, CredentialError, ValueError) as exc:
+    except (ProviderError, CredentialError, ValueError, ImportError, NotImplementedError) as exc:
         return {"reachable": False, "latency_ms": None, "error": str(exc)}, None
 
 
@@ -145,6 +153,7 @@ class BrokerModule:
         probe=dict(type="bool", default=False),
         rules=dict(type="dict"),
         allow_split=dict(type="bool", default=False),
+        site=dict(type="raw"),  # a group default of action group `site`; not used
     )
 
     def __init__(self):
@@ -162,7 +171,7 @@ class BrokerModule:
                 sites = [s for s in sites if s["name"] in params["sites"]]
             request = broker.Request.from_dict(params["request"])
         except (SiteCatalogueError, TypeError, ValueError) as exc:
-            self.ansible.fail_json(msg=str(exc), error_class="fatal")
+            self.ansible.fail_json(msg=str(exc), error_class="user")
         if params["group"]:
             request.group = params["group"]
         health = dict(params["health"] or {})

@@ -48,9 +48,9 @@ deleted:
 """
 
 from ansible_collections.indigo.paas.plugins.module_utils.engine import Engine
+from ansible_collections.indigo.paas.plugins.module_utils.naming import check_deployment
 from ansible_collections.indigo.paas.plugins.module_utils.module_common import (
     IndigoModule,
-    check_deployment,
     resolve_site_and_provider,
 )
 

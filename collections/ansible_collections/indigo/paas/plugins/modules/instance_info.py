@@ -63,10 +63,9 @@ resources:
 """
 
 from ansible_collections.indigo.paas.plugins.module_utils.engine import Engine
+from ansible_collections.indigo.paas.plugins.module_utils.naming import check_deployment, check_node
 from ansible_collections.indigo.paas.plugins.module_utils.module_common import (
     IndigoModule,
-    check_deployment,
-    check_node,
     resolve_site_and_provider,
 )
 

@@ -3,14 +3,15 @@
 # Apache License 2.0 (see LICENSE)
 """One interface for every site kind.
 
-Every provider (openstack, opennebula, ec2, kubernetes, local) subclasses :class:`Provider`.
+Every provider (openstack, opennebula, ec2, local) subclasses :class:`Provider`.
 Tags are the only source of truth for what a deployment owns: every resource a provider creates
 carries ``indigo_deployment`` (and instances also ``indigo_node`` and ``indigo_index``), so re-runs
 adopt what exists and teardown finds everything without a state file.
 
 Errors are classified so callers can decide what to do: :class:`QuotaError` (the site is full for
 this request: try another site), :class:`AuthError` (credentials refused: skip the site),
-:class:`TransientError` (retry with backoff), :class:`FatalError` (stop).
+:class:`TransientError` (retry with backoff), :class:`FatalError` (this site cannot do it). Any other
+exception out of a provider is a bug, and is left to propagate as one.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,9 +23,7 @@ import random
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-TAG_DEPLOYMENT = "indigo_deployment"
-TAG_NODE = "indigo_node"
-TAG_INDEX = "indigo_index"
+from ansible_collections.indigo.paas.plugins.module_utils.naming import TAG_DEPLOYMENT, TAG_INDEX, TAG_NODE  # noqa: F401
 
 
 class ProviderError(Exception):

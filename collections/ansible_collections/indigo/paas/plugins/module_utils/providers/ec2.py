@@ -25,6 +25,7 @@ try:
 except ImportError:  # reported by the module through missing_required_lib
     HAS_BOTO3 = False
 
+from ansible_collections.indigo.paas.plugins.module_utils import matching
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
     TAG_DEPLOYMENT,
     TAG_INDEX,
@@ -260,13 +261,10 @@ class EC2Provider(Provider):
         catalogue = self.site.get("images") or []
         wanted = spec.image
         if not wanted:
-            for image in catalogue:
-                if spec.os_distribution and image.get("distribution") != spec.os_distribution:
-                    continue
-                if spec.os_version and str(image.get("version")) != str(spec.os_version):
-                    continue
-                wanted = image.get("id") or image["name"]
-                break
+            found = matching.catalogue_images(catalogue, spec.os_distribution, spec.os_version or None) \
+                if spec.os_distribution else catalogue[:1]
+            if found:
+                wanted = found[0].get("id") or found[0]["name"]
             else:
                 raise FatalError("no image of site %s matches distribution=%s version=%s"
                                  % (self.site_name, spec.os_distribution, spec.os_version), self.site_name)
@@ -297,13 +295,11 @@ class EC2Provider(Provider):
             flavors = self.site.get("flavors") or []
             return flavors[0]["name"] if flavors else DEFAULT_INSTANCE_TYPE
         candidates = self.site.get("flavors") or self._known_types()
-        fitting = [f for f in candidates
-                   if (f.get("num_cpus") or 0) >= (spec.num_cpus or 0) and (f.get("mem_mb") or 0) >= (spec.mem_mb or 0)
-                   and (f.get("gpus") or 0) >= (spec.gpus or 0)]
-        if not fitting:
+        best = matching.smallest_flavor(candidates, matching.needs_key(spec.num_cpus, spec.mem_mb, 0, spec.gpus,
+                                                                      spec.gpu_vendor, spec.gpu_model))
+        if best is None:
             raise FatalError("no instance type of site %s has %s vCPU, %s MiB, %s GPU"
                              % (self.site_name, spec.num_cpus, spec.mem_mb, spec.gpus), self.site_name)
-        best = min(fitting, key=lambda f: (f.get("gpus") or 0, f.get("num_cpus") or 0, f.get("mem_mb") or 0, f["name"]))
         return best["name"]
 
     # -- deployment-wide resources ---------------------------------------------------------

@@ -22,6 +22,7 @@ import threading
 import time
 import xmlrpc.client
 
+from ansible_collections.indigo.paas.plugins.module_utils import matching
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
     AuthError,
     FatalError,
@@ -287,9 +288,9 @@ class OpenNebulaProvider(Provider):
 
     # -- what to ask for -------------------------------------------------------------------
     def _catalogue_flavor(self, name):
-        for flavor in self.site.get("flavors") or []:
-            if flavor.get("name") == name:
-                return flavor
+        flavor = matching.flavor_named(self.site.get("flavors"), name)
+        if flavor is not None:
+            return flavor
         raise FatalError("site %s: flavor %r is not in the site catalogue (known: %s)" % (
             self.site_name, name, ", ".join(f.get("name", "?") for f in self.site.get("flavors") or []) or "none"),
             self.site_name)
@@ -297,11 +298,8 @@ class OpenNebulaProvider(Provider):
     def _resolve_image(self, spec):
         wanted = spec.image
         if not wanted and spec.os_distribution:
-            for image in self.site.get("images") or []:
-                if image.get("distribution") == spec.os_distribution and (
-                        not spec.os_version or str(image.get("version")) == str(spec.os_version)):
-                    wanted = image["name"]
-                    break
+            found = matching.catalogue_images(self.site.get("images"), spec.os_distribution, spec.os_version or None)
+            wanted = found[0]["name"] if found else None
         if not wanted:
             raise FatalError("site %s: no image for %s (distribution %s %s): give 'image' or list one in the "
                              "site catalogue" % (self.site_name, spec.name, spec.os_distribution, spec.os_version),
