@@ -70,8 +70,10 @@ def failure_result(exc):
         return str(exc), {"error_class": "auth"}
     if isinstance(exc, UserError):
         return str(exc), {"error_class": "user"}
+    # the traceback in the result itself: Ansible's own `exception` key is filled only under its
+    # traceback settings (ansible-core 2.19 reports "(traceback unavailable)" otherwise)
     trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return "bug: %s: %s" % (type(exc).__name__, exc), {"error_class": "bug", "exception": trace}
+    return "bug: %s: %s" % (type(exc).__name__, exc), {"error_class": "bug", "traceback": trace}
 
 
 class IndigoModule:
