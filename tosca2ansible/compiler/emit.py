@@ -8,18 +8,13 @@ from typing import Any
 from tosca2ansible.compiler import modargs, typemap
 from tosca2ansible.compiler.artifacts import ProjectFile
 from tosca2ansible.compiler.model import MISSING, Node, Requirement, Topology, is_secret_input
-from tosca2ansible.compiler.plan import Plan
+from tosca2ansible.compiler.plan import RELATIONSHIP_PHASES, Plan
 from tosca2ansible.compiler.render import Expr, Renderer, Unsafe, literal, node_dir
 from tosca2ansible.errors import Location, UnsupportedError, UserInputError
 
 OPERATION_ORDER = ("create", "configure", "start")
 # Relationship operations around the source's own steps (TOSCA's workflow; the target is started already,
 # it sits on a lower level): phase -> (operation, runs on the source?) in order.
-RELATIONSHIP_PHASES = {
-    "pre": (("pre_configure_source", True), ("pre_configure_target", False)),
-    "post": (("post_configure_source", True), ("post_configure_target", False)),
-    "add": (("add_target", True), ("add_source", False)),
-}
 GALAXY_ROLE = "tosca.artifacts.AnsibleGalaxy.role"
 ASYNC_SECONDS = 3600
 LOCALHOST = "localhost"
@@ -204,6 +199,10 @@ class Emitter:
                 "gather_facts": False, "tasks": tasks}
 
     # -- configuration -------------------------------------------------------------------------
+    def _groups(self, names) -> list:
+        """The Compute groups a play configuring ``names`` runs on, as the planner computed them."""
+        return sorted({group for name in names for group in self.plan.runs_on.get(name, ())})
+
     @staticmethod
     def _on(compute: str) -> str:
         return "inventory_hostname in groups[%r]" % compute
@@ -295,7 +294,8 @@ class Emitter:
                 tasks.extend(self._relationship_tasks(node, phase))
         if not tasks:
             return []
-        return [{"name": "Configure the relationships of the Compute nodes", "hosts": ":".join(_hosts_of(tasks)),
+        return [{"name": "Configure the relationships of the Compute nodes",
+                 "hosts": ":".join(self._groups(self.plan.computes)),
                  "become": True, "gather_facts": False, "tasks": tasks}]
 
     def _module_task(self, node: Node, mapping, state: str = "present") -> dict:
@@ -340,7 +340,7 @@ class Emitter:
             if host_tasks:
                 configured = sorted(n for n in names if self.kinds[n][0] in ("roles", "operation"))
                 plays.append({"name": "Configure level %d: %s" % (index, ", ".join(configured)),
-                              "hosts": ":".join(_hosts_of(host_tasks)), "become": True, "gather_facts": False,
+                              "hosts": ":".join(self._groups(configured)), "become": True, "gather_facts": False,
                               "tasks": host_tasks})
             if local_tasks:
                 plays.append({"name": "Deploy level %d services" % index, "hosts": LOCALHOST, "connection": "local",
@@ -381,10 +381,4 @@ class Emitter:
         return sorted({m.module for kind, m in self.kinds.values() if kind == "module"} | {"indigo.paas.instance"})
 
 
-def _hosts_of(tasks: list) -> list:
-    """The Compute groups a play's tasks run on (each task's `when` names its group first), sorted."""
-    groups = set()
-    for task in tasks:
-        match = re.match(r"inventory_hostname in groups\['(.*)'\]$", task["when"][0])
-        groups.add(match.group(1))
-    return sorted(groups)
+
