@@ -28,7 +28,7 @@ from ansible_collections.indigo.paas.plugins.module_utils.providers.base import 
     retry_transient,
 )
 
-DEFAULT_WORKERS = 100  # creates are I/O-bound waits on the cloud API; botocore and retry_transient absorb throttling
+DEFAULT_WORKERS = 100  # creates are I/O-bound waits on the cloud API; the providers' retries absorb throttling
 
 
 @dataclasses.dataclass
@@ -76,6 +76,10 @@ class Engine:
 
     # -- helpers ---------------------------------------------------------------------------
     def _retry(self, func):
+        """One retry layer: a provider that retries its own calls is called once (see providers/base.py)."""
+        if getattr(self.provider, "retries_own_calls", False):
+            return func()
+
         def on_retry(attempt, exc, delay):
             self.log("transient error (attempt %d), retrying in %.1fs: %s" % (attempt, delay, exc))
 

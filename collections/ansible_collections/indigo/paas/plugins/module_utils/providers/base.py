@@ -155,6 +155,24 @@ class Resource:
         return dataclasses.asdict(self)
 
 
+# The retry policy (docs/onerule.md, "One retry layer"): every call to a cloud is retried on a
+# TransientError in exactly one place. Cloud providers retry each API call themselves (they know which
+# calls are safe to repeat and adopt what a lost create reply made), ``api_retries`` attempts in all
+# (site catalogue, default below) with exponential backoff from ``api_retry_delay`` seconds, and their SDK's
+# own retries are off; such a provider sets ``retries_own_calls`` and the engine then calls it once.
+# A provider without its own retries (the local site) is retried by the engine, per step.
+DEFAULT_API_ATTEMPTS = 5
+DEFAULT_API_RETRY_DELAY = 0.5
+
+
+def api_attempts(site):
+    return max(1, int(site.get("api_retries", DEFAULT_API_ATTEMPTS)))
+
+
+def api_retry_delay(site):
+    return float(site.get("api_retry_delay", DEFAULT_API_RETRY_DELAY))
+
+
 class Provider:
     """The interface every site kind implements.
 
@@ -163,6 +181,7 @@ class Provider:
     """
 
     kind = "abstract"
+    retries_own_calls = False  # True: every API call is retried inside the provider (the engine does not)
 
     def __init__(self, site, credentials=None):
         self.site = dict(site or {})

@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import threading
 import time
+import uuid
 
 try:
     import boto3
@@ -37,6 +38,9 @@ from ansible_collections.indigo.paas.plugins.module_utils.providers.base import 
     QuotaError,
     Resource,
     TransientError,
+    api_attempts,
+    api_retry_delay,
+    retry_transient,
 )
 
 QUOTA_CODES = frozenset((
@@ -96,6 +100,7 @@ def _tag_spec(resource_type, tags):
 
 class EC2Provider(Provider):
     kind = "aws"
+    retries_own_calls = True  # every call goes through _call / _paged (retried); botocore's retries are off
 
     def __init__(self, site, credentials=None):
         super().__init__(site, credentials)
@@ -108,8 +113,10 @@ class EC2Provider(Provider):
             aws_session_token=creds.get("session_token") or creds.get("aws_session_token"),
             region_name=self.site.get("region") or "us-east-1",
         )
-        config = botocore.config.Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=64,
-                                        connect_timeout=10, read_timeout=60)
+        # botocore's own retries off: the provider's _call is the one retry layer (providers/base.py)
+        config = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"},
+                                        max_pool_connections=64, connect_timeout=10, read_timeout=60)
+        self.retry_attempts, self.retry_delay = api_attempts(self.site), api_retry_delay(self.site)
         # boto3 clients are thread-safe (sessions are not): one client shared by the engine's workers
         self.client = session.client("ec2", endpoint_url=self.site.get("endpoint") or None,
                                      verify=self.site.get("verify_tls", True), config=config)
@@ -117,18 +124,27 @@ class EC2Provider(Provider):
         self._contexts = {}
         self._instance_types = None
 
-    def _call(self, method, **kwargs):
+    def _call_once(self, method, **kwargs):
         try:
             return getattr(self.client, method)(**kwargs)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise classify(exc, self.site_name) from exc
 
+    def _call(self, method, **kwargs):
+        """One EC2 call, retried on transient errors (RunInstances carries a ClientToken: a repeat after a
+        lost answer returns the instance the first call made)."""
+        return retry_transient(lambda: self._call_once(method, **kwargs), attempts=self.retry_attempts,
+                               base_delay=self.retry_delay)
+
     def _paged(self, method, key, **kwargs):
-        try:
-            for page in self.client.get_paginator(method).paginate(**kwargs):
-                yield from page.get(key, [])
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise classify(exc, self.site_name) from exc
+        """Every item of a paginated listing, the whole listing retried on transient errors."""
+        def listing():
+            try:
+                return [item for page in self.client.get_paginator(method).paginate(**kwargs)
+                        for item in page.get(key, [])]
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                raise classify(exc, self.site_name) from exc
+        return retry_transient(listing, attempts=self.retry_attempts, base_delay=self.retry_delay)
 
     # -- instances -------------------------------------------------------------------------
     def _to_instance(self, raw):
@@ -192,6 +208,7 @@ class EC2Provider(Provider):
             kwargs["Placement"] = {"AvailabilityZone": spec.availability_zone}
         if not kwargs["BlockDeviceMappings"]:
             del kwargs["BlockDeviceMappings"]
+        kwargs["ClientToken"] = "%s-%s" % (spec.name[:31], uuid.uuid4().hex)  # one per create, kept over retries
         raw = self._call("run_instances", **kwargs)["Instances"][0]
         instance_id = raw["InstanceId"]
         try:

@@ -24,6 +24,8 @@ import xmlrpc.client
 
 from ansible_collections.indigo.paas.plugins.module_utils import matching
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
+    DEFAULT_API_ATTEMPTS,
+    DEFAULT_API_RETRY_DELAY,
     AuthError,
     FatalError,
     Instance,
@@ -32,6 +34,8 @@ from ansible_collections.indigo.paas.plugins.module_utils.providers.base import 
     QuotaError,
     Resource,
     TransientError,
+    api_attempts,
+    api_retry_delay,
     retry_transient,
 )
 
@@ -70,8 +74,9 @@ def _quota_number(value):
 
 class OpenNebulaProvider(Provider):
     kind = "opennebula"
-    retry_attempts = 5
-    retry_base_delay = 0.5
+    retries_own_calls = True  # every XML-RPC call goes through _call (retried) or create's adopting loop
+    retry_attempts = DEFAULT_API_ATTEMPTS
+    retry_base_delay = DEFAULT_API_RETRY_DELAY
     delete_timeout = 300.0
     poll_interval = 1.0
 
@@ -85,6 +90,7 @@ class OpenNebulaProvider(Provider):
             raise FatalError("site %s: no 'endpoint' (the XML-RPC URL, e.g. https://one.example.org:2633/RPC2)"
                              % self.site_name, self.site_name)
         self.endpoint = endpoint
+        self.retry_attempts, self.retry_base_delay = api_attempts(self.site), api_retry_delay(self.site)
         self.one = pyone.OneServer(endpoint, session=self._session(),
                                    https_verify=bool(self.site.get("verify_tls", True)))
         # site-specific options: template (a VM template to instantiate), cpu_ratio (CPU per VCPU)

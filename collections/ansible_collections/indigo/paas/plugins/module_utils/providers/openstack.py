@@ -30,7 +30,7 @@ from ansible_collections.indigo.paas.plugins.module_utils import matching
 from ansible_collections.indigo.paas.plugins.module_utils.naming import DEPLOYMENT_PATTERN, is_deployment_id
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
     TAG_DEPLOYMENT, TAG_INDEX, TAG_NODE, AuthError, FatalError, Instance, Provider, ProviderError,
-    QuotaError, Resource, TransientError, retry_transient)
+    QuotaError, Resource, TransientError, api_attempts, api_retry_delay, retry_transient)
 
 try:
     import openstack
@@ -93,11 +93,12 @@ def _field(value, name):
 
 class OpenStackProvider(Provider):
     kind = "openstack"
+    retries_own_calls = True  # every SDK call goes through _api / _create_server (openstacksdk itself does not retry)
 
     def __init__(self, site, credentials=None):
         super(OpenStackProvider, self).__init__(site, credentials)
-        self.retries = int(self.site.get("api_retries", 3))  # the engine retries whole steps too
-        self.retry_delay = float(self.site.get("api_retry_delay", 0.5))
+        self.retries = api_attempts(self.site)  # the one retry layer (providers/base.py)
+        self.retry_delay = api_retry_delay(self.site)
         self.poll_interval = float(self.site.get("poll_interval", 2.0))
         self.delete_timeout = float(self.site.get("delete_timeout", 600))
         self._conn = None
