@@ -100,7 +100,9 @@ CACHE_FORMAT = 3
 ROW_FIELDS = ("name", "node", "index", "site", "id", "status", "address", "private_ips", "public_ips", "ansible_user")
 CONSTRUCT_OPTIONS = ("compose", "groups", "keyed_groups")
 # ansible-core versions whose InventoryData.add_host the bulk path repeats (checked by the unit test
-# tests/unit/test_inventory_bulk_add.py); any other version takes the public add_host path.
+# tests/unit/test_inventory_bulk_add.py); any other version takes the public add_host path. Kept because
+# it is needed: 10 000 instances parse in 2.18 s through it and 4.24 s through the public add_host
+# (1.94x, bench/inventory.py, ansible-core 2.19).
 BULK_ADD_VERSIONS = ("2.19.",)
 
 

@@ -93,7 +93,8 @@ class _Prepared:
     flavor needs and by OS needs, so a site answers each distinct need once, not once per node."""
 
     __slots__ = ("request", "flavor_needs", "os_needs", "node_keys", "names", "flavor_keys", "gpu_match",
-                 "free_sizing", "special", "totals", "data", "node_sites", "typed")
+                 "free_sizing", "free_fits", "special", "totals", "data", "node_sites", "typed", "sized_keys",
+                 "typed_keys")
 
     def __init__(self, request):
         self.request = request
@@ -112,8 +113,12 @@ class _Prepared:
         self.flavor_keys = [key[1] for key in node_keys]
         self.typed = [n for n in request.nodes if n.instance_type]  # nodes naming their flavor
         self.gpu_match = any(len(fkey) == 6 and (fkey[4] or fkey[5]) for fkey in flavor_needs)
-        # a site without a flavor list sizes instances freely: every need fits, except a named flavor
-        self.free_sizing = {fkey: (False if len(fkey) == 2 else None) for fkey in flavor_needs}
+        self.sized_keys = [fkey for fkey in flavor_needs if len(fkey) == 6]
+        self.typed_keys = [fkey for fkey in flavor_needs if len(fkey) == 2]  # ("instance_type", name)
+        # a site without a flavor list sizes instances freely: every need fits (no flavor chosen), except
+        # a named flavor, which such a site does not have
+        self.free_sizing = dict.fromkeys(flavor_needs)
+        self.free_fits = {fkey: (False if len(fkey) == 2 else None) for fkey in flavor_needs}
         self.node_sites = [(node, allowed) for node, allowed in sorted(request.node_sites.items()) if allowed]
         self.special = [n for n in request.nodes if n.infiniband or n.sgx or (n.cuda_version and (n.gpus or n.instance_type))]
         self.totals = _totals(request.nodes)
@@ -155,19 +160,19 @@ def _flavor_needs(node):
 
 
 def _choose_flavors(site, prepared):
-    """{flavor need: flavor name, None (sized freely) or False (nothing fits)} for one site."""
+    """({flavor need: flavor name or None}, {need: name, None or False (nothing fits)} when some need
+    does not fit, else None) for one site. A site without flavors sizes freely: None, no flavor."""
     flavors = site.get("flavors")
     if not flavors:
-        return prepared.free_sizing
+        return prepared.free_sizing, (prepared.free_fits if prepared.typed_keys else None)
     table = matching.flavor_table(flavors, prepared.gpu_match)
-    chosen = {}
-    for fkey, _first_node in prepared.flavor_needs:
-        if len(fkey) == 2:
-            name = fkey[1] if matching.flavor_named(flavors, fkey[1]) is not None else None
-        else:
-            name = matching.first_fit(table, fkey)
-        chosen[fkey] = False if name is None else name
-    return chosen
+    first_fit = matching.first_fit
+    chosen = {fkey: first_fit(table, fkey) for fkey in prepared.sized_keys}
+    for fkey in prepared.typed_keys:
+        chosen[fkey] = fkey[1] if matching.flavor_named(flavors, fkey[1]) is not None else None
+    if None not in chosen.values():
+        return chosen, None
+    return chosen, {k: (v if v is not None else False) for k, v in chosen.items()}
 
 
 def _typed_gpus(site, prepared):
@@ -315,12 +320,12 @@ def rank_site(site, request, health, usage, rules, weights=None, prepared=None):
         dropped.append("unreachable (%s)" % (health.get("error") or "no answer"))
 
     # flavors and images: each distinct need is answered once; per-node reasons only when one fails
-    chosen = _choose_flavors(site, prepared)
+    chosen, unfit = _choose_flavors(site, prepared)
     typed_gpus = _typed_gpus(site, prepared) if prepared.typed else {}
     images = {os_key: _image_ok(site, sla, node) for os_key, node in prepared.os_needs}
-    if False in chosen.values() or prepared.special or any(images.values()):
-        dropped.extend(_node_reasons(site, prepared, chosen, images, typed_gpus))
-    flavors = {node: (flavor or None) for node, flavor in zip(prepared.names, map(chosen.__getitem__, prepared.flavor_keys))}
+    if unfit or prepared.special or any(images.values()):
+        dropped.extend(_node_reasons(site, prepared, unfit or chosen, images, typed_gpus))
+    flavors = dict(zip(prepared.names, map(chosen.__getitem__, prepared.flavor_keys)))
 
     locality = 0.0
     if prepared.data:

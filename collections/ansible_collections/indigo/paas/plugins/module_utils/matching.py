@@ -32,8 +32,14 @@ def image_matches(entry, distribution=None, version=None):
 
 
 def catalogue_images(images, distribution, version=None):
-    """The catalogue image entries of ``distribution`` (and ``version``), in catalogue order."""
-    return [entry for entry in images or () if image_matches(entry, distribution, version)]
+    """The catalogue image entries of ``distribution`` (and ``version``), in catalogue order
+    (``image_matches`` over the list, inlined: the broker asks once per site)."""
+    wanted = str(distribution or "").lower()
+    if version is None or version == "":
+        return [entry for entry in images or () if str(entry.get("distribution") or "").lower() == wanted]
+    version = str(version)
+    return [entry for entry in images or ()
+            if str(entry.get("distribution") or "").lower() == wanted and str(entry.get("version")) == version]
 
 
 def image_named(images, name):
@@ -43,17 +49,21 @@ def image_named(images, name):
     return None
 
 
-def flavor_row(flavor, with_gpu_text=True):
-    """A flavor dict as the tuple matching compares: (gpus, cpus, mem, disk, name, gpu text)."""
-    text = ("%s %s" % (flavor.get("gpu_vendor") or "", flavor.get("gpu_model") or "")).strip().lower() \
-        if with_gpu_text else ""
-    return (int(flavor.get("gpus") or 0), int(flavor.get("num_cpus") or 0), int(flavor.get("mem_mb") or 0),
-            int(flavor.get("disk_gb") or 0), str(flavor.get("name", "")), text)
-
-
 def flavor_table(flavors, with_gpu_text=True):
-    """Flavor rows, smallest first (the order the first fit searches)."""
-    return sorted(flavor_row(f, with_gpu_text) for f in flavors or ())
+    """Flavor dicts as the rows matching compares, smallest first (the order the first fit searches):
+    (gpus, cpus, mem, disk, name, GPU text). Without ``with_gpu_text`` (nobody asks for a GPU vendor or
+    model) the text is left empty. Written out twice for speed: the broker builds it for every site."""
+    if with_gpu_text:
+        table = [(int(f.get("gpus") or 0), int(f.get("num_cpus") or 0), int(f.get("mem_mb") or 0),
+                  int(f.get("disk_gb") or 0), str(f.get("name", "")),
+                  ("%s %s" % (f.get("gpu_vendor") or "", f.get("gpu_model") or "")).lower())
+                 for f in flavors or ()]
+    else:
+        table = [(int(f.get("gpus") or 0), int(f.get("num_cpus") or 0), int(f.get("mem_mb") or 0),
+                  int(f.get("disk_gb") or 0), str(f.get("name", "")), "")
+                 for f in flavors or ()]
+    table.sort()
+    return table
 
 
 def needs_key(num_cpus=0, mem_mb=0, disk_gb=0, gpus=0, gpu_vendor=None, gpu_model=None):

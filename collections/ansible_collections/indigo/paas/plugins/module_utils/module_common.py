@@ -78,15 +78,18 @@ def failure_result(exc):
 
 class IndigoModule:
     """Base of the module classes (openstack.cloud style): subclasses set ``argument_spec`` and
-    ``module_kwargs`` and implement ``run``; failures end as ``fail_json`` with ``error_class``."""
+    ``module_kwargs`` and implement ``run``; failures end as ``fail_json`` with ``error_class``.
+    ``site_options`` adds the site options (``site``, ``catalogue``, ``credentials``) every module of the
+    action group ``site`` takes."""
 
     argument_spec = {}
     module_kwargs = {}
+    site_options = True
 
     def __init__(self):
         from ansible.module_utils.basic import AnsibleModule
 
-        spec = dict(SITE_ARGUMENT_SPEC)
+        spec = dict(SITE_ARGUMENT_SPEC) if self.site_options else {}
         spec.update(self.argument_spec)
         self.ansible = AnsibleModule(argument_spec=spec, **self.module_kwargs)
         self.params = self.ansible.params

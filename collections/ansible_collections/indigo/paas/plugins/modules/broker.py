@@ -118,10 +118,10 @@ placement:
 import concurrent.futures
 import os
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.indigo.paas.plugins.module_utils import broker
 from ansible_collections.indigo.paas.plugins.module_utils.credentials import CredentialError, resolve_credentials
+from ansible_collections.indigo.paas.plugins.module_utils.module_common import IndigoModule
+from ansible_collections.indigo.paas.plugins.module_utils.naming import UserError
 from ansible_collections.indigo.paas.plugins.module_utils.providers import get_provider
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import ProviderError
 from ansible_collections.indigo.paas.plugins.module_utils.sites import (
@@ -142,7 +142,9 @@ def probe_site(site):
         return {"reachable": False, "latency_ms": None, "error": str(exc)}, None
 
 
-class BrokerModule:
+class BrokerModule(IndigoModule):
+    site_options = False  # ranks the catalogue; `site` below only absorbs an action-group default
+    module_kwargs = dict(supports_check_mode=True)
     argument_spec = dict(
         request=dict(type="dict", required=True),
         group=dict(type="str"),
@@ -156,22 +158,18 @@ class BrokerModule:
         site=dict(type="raw"),  # a group default of action group `site`; not used
     )
 
-    def __init__(self):
-        self.ansible = AnsibleModule(argument_spec=self.argument_spec, supports_check_mode=True)
-        self.params = self.ansible.params
-
-    def __call__(self):
+    def run(self):
         params = self.params
+        sites = load_catalogue(params["catalogue"] or default_catalogue_path())
+        if params["sites"]:
+            unknown = sorted(set(params["sites"]) - {s["name"] for s in sites})
+            if unknown:
+                raise SiteCatalogueError("unknown site(s) %s" % ", ".join(unknown))
+            sites = [s for s in sites if s["name"] in params["sites"]]
         try:
-            sites = load_catalogue(params["catalogue"] or default_catalogue_path())
-            if params["sites"]:
-                unknown = sorted(set(params["sites"]) - {s["name"] for s in sites})
-                if unknown:
-                    raise SiteCatalogueError("unknown site(s) %s" % ", ".join(unknown))
-                sites = [s for s in sites if s["name"] in params["sites"]]
             request = broker.Request.from_dict(params["request"])
-        except (SiteCatalogueError, TypeError, ValueError) as exc:
-            self.ansible.fail_json(msg=str(exc), error_class="user")
+        except (TypeError, ValueError) as exc:  # a request key of the wrong type: the caller's mistake
+            raise UserError("request: %s" % exc)
         if params["group"]:
             request.group = params["group"]
         health = dict(params["health"] or {})
@@ -187,7 +185,7 @@ class BrokerModule:
         placement = None
         if best is None and params["allow_split"]:
             placement = broker.split(request, sites, health, usage, params["rules"])
-        self.ansible.exit_json(changed=False, ranking=broker.rankings_to_list(ranking), best=best, placement=placement)
+        return dict(changed=False, ranking=broker.rankings_to_list(ranking), best=best, placement=placement)
 
 
 def main():
