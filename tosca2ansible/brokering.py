@@ -15,7 +15,7 @@ from tosca2ansible.collection import FRAMEWORK_ROOT, ensure_importable
 
 ensure_importable()
 # pylint: disable=wrong-import-position
-from ansible_collections.indigo.paas.plugins.module_utils import broker
+from ansible_collections.indigo.paas.plugins.module_utils import broker, units
 from ansible_collections.indigo.paas.plugins.module_utils.credentials import CredentialError, resolve_credentials
 from ansible_collections.indigo.paas.plugins.module_utils.providers import get_provider
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import ProviderError
@@ -30,12 +30,9 @@ PLACEMENT = "tosca.policies.Placement"
 
 
 def catalogue_path(path: Optional[str] = None) -> str:
-    """--sites, else $INDIGO_SITES, else the framework's own inventories/sites."""
-    if path:
-        return path
-    if os.environ.get("INDIGO_SITES"):
-        return os.environ["INDIGO_SITES"]
-    return default_catalogue_path(str(FRAMEWORK_ROOT))
+    """--sites, else $INDIGO_SITES, else the framework's own inventories/sites (the collection's one rule,
+    rooted at the framework for the CLI)."""
+    return path or default_catalogue_path(str(FRAMEWORK_ROOT))
 
 
 def load_sites(path: Optional[str] = None) -> list:
@@ -73,14 +70,18 @@ def _int(value, default=0) -> int:
         return default
 
 
-def _size_mb(value, default) -> int:
+def _size(convert, value, default) -> int:
+    """A size through the collection's one rule (``units``); a size the broker cannot read counts as absent."""
     value = _literal(value)
-    if value is None:
-        return default
     try:
-        return broker.parse_size_mb(value)
+        size = convert(value, "size")
     except ValueError:
         return default
+    return default if size is None else size
+
+
+def _text(value) -> Optional[str]:
+    return None if value is None or isinstance(value, bool) else str(value)
 
 
 def _upper_bounds(wanted: dict) -> dict:
@@ -119,7 +120,9 @@ def request_from_topology(topology, plan, group: str = "default") -> broker.Requ
         host, os_cap, scalable = caps.get("host", {}), caps.get("os", {}), caps.get("scalable", {})
         nodes.append(broker.NodeRequest(
             name=name, count=_count(scalable, lit), num_cpus=_int(lit(host.get("num_cpus")), 1) or 1,
-            mem_mb=_size_mb(lit(host.get("mem_size")), 512), disk_gb=_size_mb(lit(host.get("disk_size")), 0) // 1000,
+            mem_mb=_size(units.size_mb, lit(host.get("mem_size")), 512),
+            disk_gb=_size(units.size_gb, lit(host.get("disk_size")), 0),
+            instance_type=_text(lit(host.get("instance_type"))),
             gpus=_int(lit(host.get("num_gpus")), 0), gpu_vendor=lit(host.get("gpu_vendor")),
             gpu_model=lit(host.get("gpu_model")), cuda_version=lit(os_cap.get("cuda_min_version")),
             image=lit(os_cap.get("image")), os_distribution=lit(os_cap.get("distribution")),

@@ -12,13 +12,15 @@ ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
 
 
-def run_play(tmp_path, tasks):
+def run_play(tmp_path, tasks, module_defaults=None):
     """Run ``tasks`` on localhost; every result is registered and written to results.json."""
     tasks = [dict(t, register="result_%d" % i, ignore_errors=True) for i, t in enumerate(tasks)]
     names = ", ".join("result_%d" % i for i in range(len(tasks)))
     tasks.append({"name": "Save results", "ansible.builtin.copy": {
         "content": "{{ [%s] | to_json }}" % names, "dest": str(tmp_path / "results.json"), "mode": "0600"}})
     play = [{"name": "broker test", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]
+    if module_defaults:
+        play[0]["module_defaults"] = module_defaults
     (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"),
                ANSIBLE_INVENTORY_UNPARSED_WARNING="False", ANSIBLE_LOCALHOST_WARNING="False")
@@ -68,4 +70,15 @@ def test_broker_unknown_site_is_a_clear_failure(tmp_path):
         "name": "Rank", "indigo.paas.broker": {"catalogue": str(tmp_path / "sites.yml"), "sites": ["nowhere"],
                                                "request": {"nodes": [{"name": "fe"}]}}}])
     assert results[0]["failed"] and "unknown site(s) nowhere" in results[0]["msg"]
-    assert results[0]["error_class"] == "fatal"
+    assert results[0]["error_class"] == "user"
+
+
+def test_broker_takes_a_site_default_of_its_action_group(tmp_path):
+    """`site` set for the whole action group (as a playbook does for instance, instance_info, ...) must not
+    make the broker fail with an unknown option."""
+    (tmp_path / "sites.yml").write_text(yaml.safe_dump(CATALOGUE))
+    results = run_play(tmp_path, [{"name": "Rank", "indigo.paas.broker": {
+        "request": {"nodes": [{"name": "fe", "num_cpus": 2, "mem_mb": 4096}]}, "group": "biology"}}],
+        module_defaults={"group/indigo.paas.site": {"site": "big-cloud", "catalogue": str(tmp_path / "sites.yml")}})
+    assert not results[0].get("failed"), results[0]
+    assert results[0]["best"] == "big-cloud"

@@ -130,6 +130,8 @@ def test_bad_input_fails_clearly(tmp_path, env):
         {"indigo.paas.instance": {"deployment": "ok", "node": "wn", "site": "nowhere"}},
         instance_task("ok", 1, mem_size="lots"),
     ], env, name="bad")
-    assert bad_id["failed"] and "^[a-z][a-z0-9-]{0,40}$" in bad_id["msg"] and bad_id["error_class"] == "fatal"
+    # the user's mistakes: error_class user (not the site's, not a bug)
+    assert bad_id["failed"] and "^[a-z][a-z0-9-]{0,40}$" in bad_id["msg"] and bad_id["error_class"] == "user"
     assert bad_site["failed"] and "unknown site 'nowhere'" in bad_site["msg"] and SITE in bad_site["msg"]
-    assert bad_size["failed"] and "mem_size" in bad_size["msg"]
+    assert bad_site["error_class"] == "user"
+    assert bad_size["failed"] and "mem_size" in bad_size["msg"] and bad_size["error_class"] == "user"

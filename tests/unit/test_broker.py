@@ -158,15 +158,6 @@ def test_disabled_site():
     assert broker.rank(req(), [site("off", enabled=False)])[0].reasons == ["dropped: site disabled in the catalogue"]
 
 
-def test_parse_size_mb():
-    assert broker.parse_size_mb("2 GB") == 2000
-    assert broker.parse_size_mb("1 GiB") == 1074
-    assert broker.parse_size_mb("512 MB") == 512
-    assert broker.parse_size_mb(4096) == 4096
-    with pytest.raises(ValueError):
-        broker.parse_size_mb("3 parsecs")
-
-
 @pytest.mark.parametrize("dimension, limit, label, need", [
     ("instances", 3, "instances", 4), ("cores", 7, "cores", 8), ("ram_mb", 16000, "MB RAM", 16384), ("gpus", 1, "GPUs", 4),
 ])

@@ -8,7 +8,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
 
-from ansible_collections.indigo.paas.plugins.module_utils.module_common import size_mb  # noqa: E402
+from ansible_collections.indigo.paas.plugins.module_utils.units import size_mb  # noqa: E402
 from ansible_collections.indigo.paas.plugins.module_utils.sites import (  # noqa: E402
     SiteCatalogueError, find_site, load_catalogue, resolve_site)
 

@@ -58,7 +58,7 @@ def test_rank_json_has_site_kept_score_reasons(tmp_path):
     assert [(r["site"], r["kept"]) for r in ranking] == [("alpha", True), ("beta", False)]
     assert all(isinstance(r["score"], float) and isinstance(r["reasons"], list) for r in ranking)
     assert ranking[0]["flavors"] == {"server": "m1.large"}
-    assert "dropped: no flavor with >= 2 CPU, 4000 MB for node server" in ranking[1]["reasons"]
+    assert "dropped: no flavor with >= 2 CPU, 4096 MB for node server" in ranking[1]["reasons"]
 
 
 def test_rank_quota_uses_the_input_count(tmp_path):

@@ -4,56 +4,23 @@ from __future__ import annotations
 
 import click
 
-from tosca2ansible.errors import Location, UserInputError
-
-
-def _collect_inputs(inputs_file, pairs) -> dict:
-    """Values from `--inputs FILE` (YAML mapping), then `-i name=value` (later wins)."""
-    from tosca2ansible.compiler import yamlload  # pylint: disable=import-outside-toplevel
-    from tosca2ansible.compiler.model import CliText  # pylint: disable=import-outside-toplevel
-
-    values: dict = {}
-    if inputs_file:
-        data = yamlload.load_yaml_file(inputs_file)
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise UserInputError("an inputs file must be a mapping of input name to value", Location(file=inputs_file))
-        values.update({str(k): yamlload.plain(v) for k, v in data.items()})
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise UserInputError("-i expects NAME=VALUE, got %r" % pair, Location(field="-i"))
-        values[name] = CliText(value)
-    return values
+from tosca2ansible.cli.options import STRICT, TYPES_PATH, VERBOSE, collect_inputs, inputs
 
 
 _TEMPLATE = click.argument("template", type=click.Path(dir_okay=False))
-_TYPES_PATH = click.option("--types-path", "types_paths", multiple=True, metavar="PREFIX=DIR",
-                           help="Resolve imports starting with PREFIX from the local folder DIR (repeatable). "
-                                "Also read from $INDIGO_TYPES_PATH (';'-separated).")
-_INPUTS_FILE = click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False),
-                            help="YAML file with input values.")
-STRICT = click.option("--strict", is_flag=True,
-                      help="Names the types do not declare (policy properties, long-form requirements), which the "
-                           "reference systems ignored, are errors instead of warnings.")
-VERBOSE = click.option("-v", "--verbose", is_flag=True, help="Also list the imports read from the bundled type library.")
-_INPUT = click.option("-i", "--input", "input_pairs", multiple=True, metavar="NAME=VALUE",
-                      help="One input value (repeatable). Text is used literally for string inputs.")
 
 
 @click.command("validate")
 @_TEMPLATE
-@_TYPES_PATH
-@_INPUTS_FILE
-@_INPUT
+@TYPES_PATH
+@inputs
 @STRICT
 @VERBOSE
 def validate_command(template, types_paths, inputs_file, input_pairs, strict, verbose):
     """Check TEMPLATE against its types without writing anything."""
     from tosca2ansible.compiler import validate_template  # pylint: disable=import-outside-toplevel
 
-    compiled = validate_template(template, _collect_inputs(inputs_file, input_pairs), list(types_paths), strict=strict)
+    compiled = validate_template(template, collect_inputs(inputs_file, input_pairs), list(types_paths), strict=strict)
     click.echo("%s: valid (deployment %s%s)" % (template, compiled.deployment, say_notices(compiled.notices, verbose)))
 
 
@@ -61,9 +28,8 @@ def validate_command(template, types_paths, inputs_file, input_pairs, strict, ve
 @_TEMPLATE
 @click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False),
               help="Directory of the Ansible project to write (replaced if it holds a compiled project).")
-@_TYPES_PATH
-@_INPUTS_FILE
-@_INPUT
+@TYPES_PATH
+@inputs
 @click.option("--deployment", "deployment", help="Deployment id (default: slug of the template file name).")
 @click.option("--defer-inputs", is_flag=True,
               help="Allow required inputs without a value: they are asked at launch (AWX survey).")
@@ -73,7 +39,7 @@ def compile_command(template, output, types_paths, inputs_file, input_pairs, dep
     """Compile TEMPLATE into an Ansible project in OUTPUT."""
     from tosca2ansible.compiler import compile_template  # pylint: disable=import-outside-toplevel
 
-    compiled = compile_template(template, output, _collect_inputs(inputs_file, input_pairs), list(types_paths),
+    compiled = compile_template(template, output, collect_inputs(inputs_file, input_pairs), list(types_paths),
                                 deployment, defer_inputs, strict)
     click.echo("compiled %s -> %s (deployment %s%s)" % (template, output, compiled.deployment,
                                                        say_notices(compiled.notices, verbose)))

@@ -12,18 +12,8 @@ from pathlib import Path
 
 import click
 
-from tosca2ansible.cli.compile_cmd import STRICT
+from tosca2ansible.cli import options
 from tosca2ansible.errors import Location, UserInputError
-
-
-def _parse_inputs(pairs):
-    inputs = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UserInputError("input %r must look like NAME=VALUE" % pair)
-        inputs[key.strip()] = value
-    return inputs
 
 
 def _non_empty(value, option):
@@ -56,35 +46,37 @@ def _print_result(result, as_json):
 
 @click.command("deploy")
 @click.argument("template", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-i", "--input", "inputs", multiple=True, metavar="NAME=VALUE", help="a TOSCA input value (repeatable)")
+@options.inputs
+@options.TYPES_PATH
 @click.option("--deployment", callback=lambda ctx, param, value: _non_empty(value, "--deployment"),
               help="id of an existing deployment to converge (default: a new id)")
 @click.option("--site", "sites", multiple=True,
               help="site name in the catalogue; repeat to try sites in order; 'auto' = broker ranking "
               "[default: the site an existing --deployment lives on, else local]")
-@click.option("--group", default=None, help="user group whose SLAs apply (with --site auto); default: the "
-              "deployment's group when it exists, else 'default'")
+@options.group(help_text="user group whose SLAs apply (with --site auto); default: the deployment's group when "
+               "it exists, else 'default'")
 @click.option("--attempt-timeout", default=1800, show_default=True, type=click.IntRange(1), help="seconds per site attempt")
 @click.option("--overall-timeout", default=7200, show_default=True, type=click.IntRange(1), help="seconds for the whole deployment")
-@click.option("--catalogue", help="site catalogue dir or file (default $INDIGO_SITES, then inventories/sites)")
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object: deployment, outputs, changed")
-@STRICT
-def deploy_command(template, inputs, deployment, sites, group, attempt_timeout, overall_timeout, catalogue, as_json,
-                   strict):
+@options.SITES
+@options.JSON
+@options.STRICT
+def deploy_command(template, inputs_file, input_pairs, types_paths, deployment, sites, group, attempt_timeout,
+                   overall_timeout, sites_path, as_json, strict):
     """Compile TEMPLATE and deploy it; print the TOSCA outputs."""
     from tosca2ansible.runtime import deploy
 
     # no --site: None, so that an existing deployment converges on its own site (never a copy on 'local')
-    result = deploy.deploy(template, _parse_inputs(inputs), deployment, list(sites) or None,
-                           catalogue or deploy.default_catalogue(),
-                           progress=_progress, attempt_timeout=attempt_timeout, overall_timeout=overall_timeout,
-                           group=group, strict=strict)
+    # no --types-path: None, so that a re-deploy keeps the mapping it was compiled with
+    result = deploy.deploy(template, options.collect_inputs(inputs_file, input_pairs), deployment, list(sites) or None,
+                           sites_path or deploy.default_catalogue(), progress=_progress, attempt_timeout=attempt_timeout,
+                           overall_timeout=overall_timeout, group=group, types_paths=list(types_paths) or None,
+                           strict=strict)
     _print_result(result, as_json)
 
 
 @click.command("status")
 @click.argument("deployment")
-@click.option("--json", "as_json", is_flag=True)
+@options.JSON
 def status_command(deployment, as_json):
     """Show a deployment: last status, nodes found on its site by tags, outputs."""
     from tosca2ansible.runtime import deploy
@@ -94,7 +86,7 @@ def status_command(deployment, as_json):
 
 @click.command("outputs")
 @click.argument("deployment")
-@click.option("--json", "as_json", is_flag=True)
+@options.JSON
 def outputs_command(deployment, as_json):
     """Print the TOSCA outputs of a deployment."""
     from tosca2ansible.runtime import deploy
@@ -104,7 +96,7 @@ def outputs_command(deployment, as_json):
 
 @click.command("undeploy")
 @click.argument("deployment")
-@click.option("--json", "as_json", is_flag=True)
+@options.JSON
 def undeploy_command(deployment, as_json):
     """Tear a deployment down (undeploy.yml, then removal by tags of anything left)."""
     from tosca2ansible.runtime import deploy

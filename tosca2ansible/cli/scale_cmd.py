@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import click
 
+from tosca2ansible.cli import options
+
 
 @click.command("scale")
 @click.argument("deployment")
 @click.option("--node", required=True, help="TOSCA node template name of the Compute node to scale")
 @click.option("--count", required=True, type=int, help="the number of instances wanted (0 or more)")
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object: deployment, outputs, changed, count")
+@options.JSON
 def scale_command(deployment, node, count, as_json):
     """Set the instance count of NODE in DEPLOYMENT and converge; print the TOSCA outputs."""
     from tosca2ansible.cli.deploy_cmd import _print_result, _progress

@@ -6,16 +6,14 @@ import json
 
 import click
 
-from tosca2ansible.cli.compile_cmd import _collect_inputs  # one parser of -i/--inputs for every command
+from tosca2ansible.cli import options
 from tosca2ansible.errors import Location, UserInputError
-
-SITES_OPTION = click.option("--sites", "sites_path", type=click.Path(), help="Site catalogue (dir or file); default $INDIGO_SITES, then inventories/sites.")
 
 
 @click.command("sites")
-@SITES_OPTION
+@options.SITES
 @click.option("--no-probe", is_flag=True, help="Do not contact the sites, only list the catalogue.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of sites.")
+@options.JSON
 def sites_command(sites_path, no_probe, as_json):
     """List the site catalogue with live health and usage."""
     from tosca2ansible import brokering  # pylint: disable=import-outside-toplevel
@@ -36,19 +34,18 @@ def sites_command(sites_path, no_probe, as_json):
 
 @click.command("rank")
 @click.argument("template", type=click.Path(dir_okay=False))
-@SITES_OPTION
-@click.option("-i", "--input", "input_pairs", multiple=True, metavar="KEY=VALUE", help="A template input.")
-@click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False), help="YAML/JSON file of inputs.")
-@click.option("--types-path", multiple=True, metavar="PREFIX=DIR", help="Offline mapping of import URLs to folders.")
-@click.option("--group", default="default", show_default=True, help="User group whose SLAs apply.")
+@options.SITES
+@options.inputs
+@options.TYPES_PATH
+@options.group("default")
 @click.option("--no-probe", is_flag=True, help="Rank without contacting the sites (every site counts as unmonitored).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {site, kept, score, reasons}.")
-def rank_command(template, sites_path, input_pairs, inputs_file, types_path, group, no_probe, as_json):
+@options.JSON
+def rank_command(template, sites_path, inputs_file, input_pairs, types_paths, group, no_probe, as_json):
     """Rank the sites for TEMPLATE, with the reasons each site is kept or dropped, without deploying."""
     from tosca2ansible import brokering  # pylint: disable=import-outside-toplevel
     from ansible_collections.indigo.paas.plugins.module_utils import broker  # pylint: disable=import-outside-toplevel
-    inputs = _collect_inputs(inputs_file, input_pairs)
-    topology, plan = brokering.analyse(template, inputs, list(types_path))
+    inputs = options.collect_inputs(inputs_file, input_pairs)
+    topology, plan = brokering.analyse(template, inputs, list(types_paths))
     sites = brokering.load_sites(sites_path)
     if not sites:
         raise UserInputError("the site catalogue holds no site", Location(file=brokering.catalogue_path(sites_path)))

@@ -10,12 +10,10 @@ import contextlib
 import dataclasses
 import gc
 import os
-import re
 from typing import Optional
 
 from tosca2ansible.errors import IndigoError, Location, UserInputError
 
-DEPLOYMENT_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 
 
 @dataclasses.dataclass
@@ -32,12 +30,18 @@ class Compiled:
     secret_names: list = dataclasses.field(default_factory=list)
 
 
+def _naming():
+    """The collection's deployment-id rules (one home for the compiler, the runtime and the modules)."""
+    from tosca2ansible.collection import ensure_importable  # pylint: disable=import-outside-toplevel
+
+    ensure_importable()
+    from ansible_collections.indigo.paas.plugins.module_utils import naming  # pylint: disable=import-outside-toplevel
+
+    return naming
+
+
 def default_deployment_id(template_path: str) -> str:
-    stem = os.path.splitext(os.path.basename(template_path))[0].lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")
-    if not slug or not slug[0].isalpha():
-        slug = "d-" + slug
-    return slug[:41].rstrip("-")
+    return _naming().deployment_slug(os.path.splitext(os.path.basename(template_path))[0])
 
 
 def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs, strict=False):
@@ -51,8 +55,9 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs, stri
     from tosca2ansible.compiler.project import project_files  # pylint: disable=import-outside-toplevel
 
     deployment = default_deployment_id(template_path) if deployment is None else deployment
-    if not DEPLOYMENT_RE.match(deployment):
-        raise UserInputError("deployment id %r must match %s" % (deployment, DEPLOYMENT_RE.pattern),
+    naming = _naming()
+    if not naming.is_deployment_id(deployment):
+        raise UserInputError("deployment id %r must match %s" % (deployment, naming.DEPLOYMENT_PATTERN),
                              Location(field="--deployment"))
     loaded = load_template(template_path, types_paths)
     topology = build_topology(loaded, inputs or {}, defer_inputs, strict)

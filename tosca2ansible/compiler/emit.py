@@ -8,18 +8,13 @@ from typing import Any
 from tosca2ansible.compiler import modargs, support, typemap
 from tosca2ansible.compiler.artifacts import ProjectFile
 from tosca2ansible.compiler.model import MISSING, Node, Requirement, Topology
-from tosca2ansible.compiler.plan import Plan
+from tosca2ansible.compiler.plan import RELATIONSHIP_PHASES, Plan
 from tosca2ansible.compiler.render import Expr, Renderer, Unsafe, literal, node_dir
 from tosca2ansible.errors import Location, UnsupportedError, UserInputError
 
 OPERATION_ORDER = ("create", "configure", "start")
 # Relationship operations around the source's own steps (TOSCA's workflow; the target is started already,
 # it sits on a lower level): phase -> (operation, runs on the source?) in order.
-RELATIONSHIP_PHASES = {
-    "pre": (("pre_configure_source", True), ("pre_configure_target", False)),
-    "post": (("post_configure_source", True), ("post_configure_target", False)),
-    "add": (("add_target", True), ("add_source", False)),
-}
 GALAXY_ROLE = "tosca.artifacts.AnsibleGalaxy.role"
 ASYNC_SECONDS = 3600
 LOCALHOST = "localhost"
@@ -78,7 +73,6 @@ class Emitter:
         self._networks = None
         self._instance_args: dict = {}
         self.kinds = {name: classify(topology, plan, node) for name, node in sorted(topology.nodes.items())}
-        self._group_of_condition: dict = {}  # the `when` that limits a task to a Compute group -> the group
 
     # -- groups --------------------------------------------------------------------------------
     def group_of_type(self, node_type: str) -> Any:
@@ -204,11 +198,14 @@ class Emitter:
                 "gather_facts": False, "tasks": tasks}
 
     # -- configuration -------------------------------------------------------------------------
-    def _on(self, compute: str) -> Expr:
-        """The condition limiting a task to one Compute group (remembered: the play's hosts come from it)."""
-        condition = Expr("inventory_hostname in groups[%s]" % literal(compute))
-        self._group_of_condition[condition] = compute
-        return condition
+    def _groups(self, names) -> list:
+        """The Compute groups a play configuring ``names`` runs on, as the planner computed them."""
+        return sorted({group for name in names for group in self.plan.runs_on.get(name, ())})
+
+    @staticmethod
+    def _on(compute: str) -> Expr:
+        """The condition limiting a task to one Compute group."""
+        return Expr("inventory_hostname in groups[%s]" % literal(compute))
 
     @staticmethod
     def _playbook_ref(implementation: Any) -> Any:
@@ -299,7 +296,8 @@ class Emitter:
                 tasks.extend(self._relationship_tasks(node, phase))
         if not tasks:
             return []
-        return [{"name": "Configure the relationships of the Compute nodes", "hosts": ":".join(self._hosts_of(tasks)),
+        return [{"name": "Configure the relationships of the Compute nodes",
+                 "hosts": ":".join(self._groups(self.plan.computes)),
                  "become": True, "gather_facts": False, "tasks": tasks}]
 
     def _module_task(self, node: Node, mapping, state: str = "present") -> dict:
@@ -344,7 +342,7 @@ class Emitter:
             if host_tasks:
                 configured = sorted(n for n in names if self.kinds[n][0] in ("roles", "operation"))
                 plays.append({"name": "Configure level %d: %s" % (index, ", ".join(configured)),
-                              "hosts": ":".join(self._hosts_of(host_tasks)), "become": True, "gather_facts": False,
+                              "hosts": ":".join(self._groups(configured)), "become": True, "gather_facts": False,
                               "tasks": host_tasks})
             if local_tasks:
                 plays.append({"name": "Deploy level %d services" % index, "hosts": LOCALHOST, "connection": "local",
@@ -384,6 +382,3 @@ class Emitter:
     def modules_used(self) -> list:
         return sorted({m.module for kind, m in self.kinds.values() if kind == "module"} | {"indigo.paas.instance"})
 
-    def _hosts_of(self, tasks: list) -> list:
-        """The Compute groups a play's tasks run on (each task's first `when` limits it to its group), sorted."""
-        return sorted({self._group_of_condition[task["when"][0]] for task in tasks})

@@ -14,8 +14,8 @@ from tosca2ansible.compiler import wanted, yamlload
 from tosca2ansible.compiler.checks import ConstraintError, Notes, Source, check_value, normalise_constraints
 from tosca2ansible.compiler.groups import build_groups, policy_targets
 from tosca2ansible.compiler.loader import LoadedTemplate
-from tosca2ansible.compiler.types import CONFIGURE_OPERATIONS, TypeRegistry, normalise_operation
-from tosca2ansible.compiler.values import Artifact, Attribute, Concat, Property, Token, parse_value, walk
+from tosca2ansible.compiler.types import CONFIGURE_OPERATIONS, TypeRegistry, merge_configure_operations, normalise_operation
+from tosca2ansible.compiler.values import SYMBOLIC, Artifact, Attribute, Concat, Property, Token, parse_value, walk
 from tosca2ansible.collection import secrets_rule
 from tosca2ansible.errors import Location, UserInputError
 
@@ -284,13 +284,9 @@ def _build_requirements(tpl, name, spec, known_nodes, where, notes=None) -> list
 
 def _relationship_operations(tpl, rel_type, interfaces, rel_props, source, target, where) -> dict:
     """The relationship's Configure operations (type, then template), inputs bound to its ends."""
-    merged = dict(tpl.registry.relationship_operations(rel_type)) if rel_type else {}
-    for ops in (interfaces or {}).values() if isinstance(interfaces, dict) else ():
-        if isinstance(ops, dict):
-            for op_name, op in ops.items():
-                if op_name in CONFIGURE_OPERATIONS:
-                    origin = Location(where.file, yamlload.line_of(ops, op_name) or where.line)
-                    merged[op_name] = normalise_operation(op, merged.get(op_name), origin)
+    merged = merge_configure_operations(
+        dict(tpl.registry.relationship_operations(rel_type)) if rel_type else {}, interfaces,
+        lambda ops, op_name: Location(where.file, yamlload.line_of(ops, op_name) or where.line))
     if not any(op.get("implementation") for op in merged.values()):
         return {}
     props = dict(rel_props)

@@ -14,6 +14,12 @@ from tosca2ansible.compiler.types import ATTACHES_TO, COMPUTE, HOSTED_ON
 from tosca2ansible.errors import Location, UserInputError
 
 HOSTING_REQUIREMENTS = ("host", "lrms")
+# relationship Configure operations per phase: (operation, runs on the source side?)
+RELATIONSHIP_PHASES = {
+    "pre": (("pre_configure_source", True), ("pre_configure_target", False)),
+    "post": (("post_configure_source", True), ("post_configure_target", False)),
+    "add": (("add_target", True), ("add_source", False)),
+}
 
 
 @dataclasses.dataclass
@@ -25,6 +31,7 @@ class Plan:
     level_of: dict                      # software node -> level (1..)
     levels: list                        # [[node names]] per level, sorted
     attachments: dict                   # Compute -> [(storage node, requirement)]
+    runs_on: dict = dataclasses.field(default_factory=dict)  # node -> sorted Computes its configuration runs on
 
 
 def is_compute(topology: Topology, node: Node) -> bool:
@@ -87,7 +94,24 @@ def build_plan(topology: Topology) -> Plan:
         levels[level_of[name] - 1].append(name)
     computes = sorted(n for n in nodes if is_compute(topology, nodes[n]))
     return Plan(computes, host_of, compute_of, {k: sorted(v) for k, v in depends_on.items()},
-                {n: level_of[n] for n in software}, levels, attachments)
+                {n: level_of[n] for n in software}, levels, attachments, _runs_on(nodes, computes, compute_of))
+
+
+def _runs_on(nodes, computes, compute_of) -> dict:
+    """The Compute groups each node's configuration tasks run on: a software node's own Compute, and for
+    relationship operations the Compute of the side each one runs on (a Compute itself has only those)."""
+    sides = [pair for phase in RELATIONSHIP_PHASES.values() for pair in phase]
+    source_side = {op for op, on_source in sides if on_source}
+    target_side = {op for op, on_source in sides if not on_source}
+    runs_on = {}
+    for name, node in nodes.items():
+        groups = set()
+        if name not in computes or any(op in source_side for req in node.requirements for op in req.operations):
+            groups.add(compute_of.get(name))
+        groups.update(compute_of.get(req.target) for req in node.requirements
+                      if any(op in target_side for op in req.operations))
+        runs_on[name] = sorted(g for g in groups if g)
+    return runs_on
 
 
 def _levels(topology: Topology, depends_on: dict) -> dict:

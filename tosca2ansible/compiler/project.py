@@ -6,8 +6,6 @@ import json
 import os
 from typing import Optional
 
-import yaml
-
 from tosca2ansible.compiler import yamlwrite
 from tosca2ansible.compiler.emit import Emitter
 from tosca2ansible.compiler.model import MISSING, Topology
@@ -17,35 +15,8 @@ FRAMEWORK_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath
 
 
 
-class _Dumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
-    """SafeDumper writing `!unsafe` strings and indented block sequences (what yamllint expects)."""
-
-    def increase_indent(self, flow=False, indentless=False):
-        return super().increase_indent(flow, False)
-
-
-def _represent_unsafe(dumper, data):
-    return dumper.represent_scalar("!unsafe", str(data))
-
-
-def _represent_str(dumper, data):
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", str(data), style=style)
-
-
-_Dumper.add_representer(Unsafe, _represent_unsafe)
-_Dumper.add_representer(str, _represent_str)
-_Dumper.add_representer(Expr, _represent_str)
-
-
 def dump_yaml(data) -> str:
     return yamlwrite.dump(data)
-
-
-def dump_yaml_pyyaml(data) -> str:
-    """The same document through PyYAML (kept as the reference the fast writer is tested against)."""
-    return yaml.dump(data, Dumper=_Dumper, explicit_start=True, sort_keys=False, default_flow_style=False,
-                     allow_unicode=True, width=120)
 
 
 def _unsafe_tree(value):

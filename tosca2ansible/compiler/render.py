@@ -235,8 +235,4 @@ def _literal(value: Any) -> str:
     return _literal(str(value))
 
 
-def has_symbols(value: Any) -> bool:
-    return any(True for _ in walk(value)) or isinstance(value, SYMBOLIC)
-
-
 literal = _literal

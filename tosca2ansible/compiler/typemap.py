@@ -79,7 +79,6 @@ TYPE_MAP = {
 # Any other type with a Standard operation runs the INDIGO-era operation playbook as IM did.
 OPERATION_ROLE = "indigo.paas.tosca_operation"
 OS_USERS_ROLE = "indigo.paas.os_users"
-MODULES = sorted({m.module for m in TYPE_MAP.values() if m.kind == "module"} | {"indigo.paas.instance"})
 
 
 def mapping_for(chain: tuple) -> Optional[Mapping]:

@@ -37,6 +37,18 @@ CONFIGURE_OPERATIONS = ("pre_configure_source", "pre_configure_target", "post_co
                         "remove_source")
 
 
+def merge_configure_operations(merged: dict, interfaces: Any, origin_of) -> dict:
+    """Merge the Configure operations of ``interfaces`` over ``merged`` (later wins per operation), for a
+    relationship type and then a template alike. The operation name decides, whatever the interface is
+    called (INDIGO templates also use `Standard`); ``origin_of(ops, op_name)`` gives its Location."""
+    for ops in interfaces.values() if isinstance(interfaces, dict) else ():
+        if isinstance(ops, dict):
+            for op_name, op in ops.items():
+                if op_name in CONFIGURE_OPERATIONS:
+                    merged[op_name] = normalise_operation(op, merged.get(op_name), origin_of(ops, op_name))
+    return merged
+
+
 def _normative_sections() -> dict:
     sections: dict = {name: {} for name in SECTIONS}
     for type_name, definition in EntityType.TOSCA_DEF.items():
@@ -181,17 +193,11 @@ class TypeRegistry:
 
     @functools.lru_cache(maxsize=None)
     def relationship_operations(self, rel_type: str) -> dict:
-        """{operation: {implementation, inputs, origin}} of the Configure operations up the chain. The
-        operation name decides, whatever the interface is called (INDIGO templates also use `Standard`)."""
+        """{operation: {implementation, inputs, origin}} of the Configure operations up the chain."""
         merged: dict = {}
         for name in reversed(self.chain("relationship_types", rel_type)):
-            for ops in (self.sections["relationship_types"][name].get("interfaces") or {}).values():
-                if not isinstance(ops, dict):
-                    continue
-                for op_name, op in ops.items():
-                    if op_name in CONFIGURE_OPERATIONS:
-                        merged[op_name] = normalise_operation(op, merged.get(op_name),
-                                                               self._origin_of(name, ops, op_name))
+            merge_configure_operations(merged, self.sections["relationship_types"][name].get("interfaces"),
+                                       functools.partial(self._origin_of, name))
         return merged
 
     @functools.lru_cache(maxsize=None)

@@ -3,8 +3,11 @@
 The INDIGO orchestrator moved to the next site only on 5xx errors, had a 10-day per-site timeout and no
 overall one, and left the attempt cut by its overall timeout in place. Here:
 
-- quota, transient (including an attempt's own timeout), fatal provider errors and configuration
+- quota, transient (including an attempt's own timeout), fatal and user errors and configuration
   failures (a role failing on a node) move on to the next site; an auth failure skips that site;
+- a bug (an exception the code did not expect, reported by a module as ``error_class: bug`` with its
+  traceback) stops the attempts: the failed attempt is torn down and no other site is tried, since the
+  same code would fail the same way there;
 - every failed attempt is torn down (by tags, after stopping any provisioning job still running)
   BEFORE the next begins, and when the overall timeout fires the running attempt is torn down too;
 - every attempt is recorded in the journal: site, start, end, outcome, error class, what was cleaned.
@@ -23,7 +26,7 @@ from tosca2ansible.errors import DeploymentFailed, EnvironmentProblem
 
 DEFAULT_ATTEMPT_TIMEOUT = 30 * 60
 DEFAULT_OVERALL_TIMEOUT = 2 * 60 * 60
-ERROR_ORDER = ("auth", "quota", "transient", "fatal")
+ERROR_ORDER = ("bug", "auth", "quota", "transient", "fatal", "user")
 
 
 @dataclasses.dataclass
@@ -33,7 +36,7 @@ class Attempt:
     started: float
     ended: float = 0.0
     outcome: str = "running"  # ok | failed | skipped | timeout
-    error_class: Optional[str] = None  # auth | quota | transient | fatal | configuration
+    error_class: Optional[str] = None  # bug | auth | quota | transient | fatal | user | configuration
     message: str = ""
     cleaned: List[str] = dataclasses.field(default_factory=list)
     run_id: Optional[str] = None
@@ -127,6 +130,9 @@ def run_attempts(sites: List[dict], run_one: Callable, teardown: Callable, recor
                 number, site["name"], attempt.outcome, attempt.error_class, attempt.message[:300], len(attempt.cleaned)))
         attempt.ended = time.time()
         record(attempt)
+        if attempt.error_class == "bug":
+            raise DeploymentFailed("a bug stopped the deployment on site %s (no other site tried; the traceback is "
+                                   "in the result of run %s): %s" % (site["name"], attempt.run_id, attempt.message))
         if cut_short:
             break
     summary = "; ".join("%s: %s (%s)" % (a.site, a.outcome, a.error_class) for a in attempts) or "no site to try"

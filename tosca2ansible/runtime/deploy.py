@@ -6,8 +6,7 @@ find-by-tags for the CLI and the playbooks).
 
 from __future__ import annotations
 
-import re
-import secrets
+import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -32,9 +31,9 @@ def _collection():
 
 
 def default_catalogue() -> str:
-    import os
-
-    return os.environ.get("INDIGO_SITES") or str(FRAMEWORK_ROOT / "inventories" / "sites")
+    """The collection's one rule ($INDIGO_SITES, else inventories/sites), rooted at the framework."""
+    sites, _, _, _ = _collection()
+    return sites.default_catalogue_path(str(FRAMEWORK_ROOT))
 
 
 def resolve_site(name: str, catalogue: str) -> Dict[str, Any]:
@@ -45,14 +44,31 @@ def resolve_site(name: str, catalogue: str) -> Dict[str, Any]:
         raise UserInputError(str(exc))
 
 
+@contextlib.contextmanager
+def site_errors(site: Dict[str, Any]):
+    """Credential and provider errors of calls made outside the playbooks, as the README's exit codes:
+    credentials missing or refused → 3 (something missing on this machine); a site failing → 4."""
+    _, credentials, base, _ = _collection()
+    name = site.get("name")
+    try:
+        yield
+    except credentials.CredentialError as exc:
+        raise EnvironmentProblem("site %s: %s" % (name, exc)) from None
+    except base.AuthError as exc:
+        raise EnvironmentProblem("site %s: credentials refused: %s" % (name, exc.message)) from None
+    except base.ProviderError as exc:
+        raise DeploymentFailed("site %s (%s error): %s" % (name, exc.kind, exc.message)) from None
+
+
 def provider_for(site: Dict[str, Any]):
     import os
 
     _, credentials, base, get_provider = _collection()
-    try:
-        return get_provider(site, credentials.resolve_credentials(site, os.environ))
-    except base.ProviderError as exc:
-        raise EnvironmentProblem("site %s: %s" % (site.get("name"), exc.message))
+    with site_errors(site):
+        try:
+            return get_provider(site, credentials.resolve_credentials(site, os.environ))
+        except base.ProviderError as exc:
+            raise EnvironmentProblem("site %s: %s" % (site.get("name"), exc.message)) from None
 
 
 def check_site_host(site: Dict[str, Any]) -> None:
@@ -78,19 +94,25 @@ def known_hosts_files(state: DeploymentState, site: Dict[str, Any]) -> List[Path
 
 
 def new_deployment_id(template: Path) -> str:
-    stem = re.sub(r"[^a-z0-9-]+", "-", template.stem.lower()).strip("-") or "deployment"
-    if not stem[0].isalpha():
-        stem = "d-" + stem
-    return "%s-%s" % (stem[:30].rstrip("-"), secrets.token_hex(3))
+    ensure_importable()
+    from ansible_collections.indigo.paas.plugins.module_utils.naming import new_deployment_id as generate
+
+    return generate(template.stem)
 
 
-def compile_project(template: Path, out_dir: Path, deployment: str, inputs: Dict[str, str], strict: bool = False):
-    """Compile with the compiler's public API (returns its Compiled); inputs typed on the command line are
-    CliText so the compiler parses them by the input's declared type."""
-    from tosca2ansible.compiler import compile_template
+def typed_inputs(inputs: Dict[str, Any]) -> Dict[str, Any]:
+    """Inputs as the compiler takes them: text (typed on a command line, or kept in the deployment's
+    record) is CliText, parsed by the input's declared type; values an inputs file typed stay as they are."""
     from tosca2ansible.compiler.model import CliText
 
-    return compile_template(str(template), str(out_dir), inputs={k: CliText(v) for k, v in inputs.items()},
+    return {k: CliText(v) if isinstance(v, str) and not isinstance(v, CliText) else v for k, v in inputs.items()}
+
+
+def compile_project(template: Path, out_dir: Path, deployment: str, inputs: Dict[str, Any], types_paths=(), strict: bool = False):
+    """Compile with the compiler's public API (returns its Compiled)."""
+    from tosca2ansible.compiler import compile_template
+
+    return compile_template(str(template), str(out_dir), inputs=typed_inputs(inputs), types_paths=list(types_paths),
                             deployment=deployment, strict=strict)
 
 
@@ -110,18 +132,17 @@ def keep_template(state: DeploymentState, template: Path, sources: Dict[str, str
     staging.rename(state.source_dir)
 
 
-def candidate_sites(site_names: List[str], catalogue: str, template: Path, inputs: Dict[str, str],
-                    group: str, progress=None) -> List[Dict[str, Any]]:
+def candidate_sites(site_names: List[str], catalogue: str, template: Path, inputs: Dict[str, Any],
+                    group: str, progress=None, types_paths=()) -> List[Dict[str, Any]]:
     """The sites to try, in order: the ones named, or with ``auto`` the broker's kept sites, best first."""
     if site_names != ["auto"]:
         return [resolve_site(name, catalogue) for name in site_names]
     from tosca2ansible import brokering
-    from tosca2ansible.compiler.model import CliText
 
     broker = brokering.broker
 
     sites = brokering.load_sites(catalogue)
-    topology, plan = brokering.analyse(str(template), {k: CliText(v) for k, v in inputs.items()}, [])
+    topology, plan = brokering.analyse(str(template), typed_inputs(inputs), list(types_paths))
     request = brokering.resolve_placement(brokering.request_from_topology(topology, plan, group), sites)
     health, usage = brokering.probe_all(sites)
     ranking = broker.rank(request, sites, health, usage)
@@ -131,7 +152,7 @@ def candidate_sites(site_names: List[str], catalogue: str, template: Path, input
     kept = [r.site for r in ranking if r.kept]
     if not kept:
         raise DeploymentFailed("no site of the catalogue can take this deployment: " + "; ".join(
-            "%s: %s" % (r.site, ", ".join(x for x in r.reasons if x.startswith("dropped"))) for r in ranking))
+            "%s: %s" % (r.site, ", ".join(r.dropped)) for r in ranking))
     by_name = {site["name"]: site for site in sites}
     return [by_name[name] for name in kept]
 
@@ -162,7 +183,7 @@ def choose_sites(deployment: str, site_names: Optional[List[str]], previous: Dic
 def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optional[str], site_name=None,
            catalogue: Optional[str] = None, progress=None, attempt_timeout: int = DEFAULT_ATTEMPT_TIMEOUT,
            overall_timeout: int = DEFAULT_OVERALL_TIMEOUT, group: Optional[str] = None, action: str = "deploy",
-           note: Optional[str] = None, strict: bool = False) -> Dict[str, Any]:
+           note: Optional[str] = None, types_paths: Optional[List[str]] = None, strict: bool = False) -> Dict[str, Any]:
     """Compile and run deploy.yml on the first site that takes it; re-running with the same deployment id
     converges it. ``site_name`` is a site, a list of sites tried in order, or ``auto`` (broker ranking);
     None: the deployment's own site when it exists, else ``local``. ``action`` names the run in the
@@ -190,13 +211,15 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
     group = group or previous.get("group") or "default"  # a re-deploy stays in its group unless told otherwise
     merged_inputs = dict(previous.get("inputs") or {})
     merged_inputs.update(inputs)
-    sites = candidate_sites(site_names, catalogue, template, merged_inputs, group, progress)
+    # --types-path given now wins; a re-deploy or scale reuses the mapping the deployment was compiled with
+    types_paths = list(types_paths if types_paths is not None else previous.get("types_paths") or [])
+    sites = candidate_sites(site_names, catalogue, template, merged_inputs, group, progress, types_paths)
     if len(sites) == 1:
         check_site_host(sites[0])  # one site: what is missing on this host is the answer (exit 3)
     state.dir.mkdir(parents=True, exist_ok=True)
     public_key = state.ensure_ssh_key()
     with tempfile.TemporaryDirectory(dir=state.dir, prefix=".compile-") as tmp:
-        compiled = compile_project(template, Path(tmp) / "project", state.id, merged_inputs, strict)
+        compiled = compile_project(template, Path(tmp) / "project", state.id, merged_inputs, types_paths, strict)
         from tosca2ansible.compiler import notice_lines
 
         for line in notice_lines(compiled.notices)[0]:
@@ -209,7 +232,8 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         shutil.move(str(Path(tmp) / "project"), state.project_dir)
     state.write_record(template=str(template.resolve()), inputs=merged_inputs, site=sites[0]["name"],
                        secret_names=compiled.secret_names,
-                       catalogue=catalogue, status="deploying", group=group, requested_sites=site_names)
+                       catalogue=catalogue, status="deploying", group=group, requested_sites=site_names,
+                       types_paths=types_paths)
     _journal_status(state, "scaling" if action == "scale" else "deploying", note=note)
 
     runs: List[RunResult] = []
@@ -234,7 +258,8 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         stop_jobs_of_run(result.run_id)
         if placed == site["name"]:
             return []  # a deployment that already ran here and failed to converge stays as it was, to fix
-        deleted = provider_for(site).delete_deployment(state.id)
+        with site_errors(site):
+            deleted = provider_for(site).delete_deployment(state.id)
         _journal_deleted(state, result.run_id, deleted, site["name"])
         return [getattr(x, "name", x) for x in deleted]
 
@@ -317,8 +342,8 @@ def find_nodes(state: DeploymentState, node: Optional[str] = None) -> List[Dict[
     site = resolve_site(record.get("site", "local"), record.get("catalogue") or default_catalogue())
     if site.get("kind") == "local":
         check_site_host(site)
-    provider = provider_for(site)
-    instances = provider.find_instances(state.id, node)
+    with site_errors(site):
+        instances = provider_for(site).find_instances(state.id, node)
     return [inst.to_dict() for inst in sorted(instances, key=lambda i: (i.node, i.index))]
 
 
@@ -351,10 +376,11 @@ def undeploy(deployment: str, progress=None) -> Dict[str, Any]:
                        "ansible_ssh_private_key_file": str(state.private_key)},
             known_hosts=known_hosts_files(state, site), envvars={"INDIGO_SITES": catalogue}, catalogue=catalogue,
         )
-    provider = provider_for(site)
-    left = provider.find_instances(state.id) + provider.find_resources(state.id)
+    with site_errors(site):
+        provider = provider_for(site)
+        left = provider.find_instances(state.id) + provider.find_resources(state.id)
+        deleted = provider.delete_deployment(state.id) if left else []  # the safety net: tags find everything
     if left:
-        deleted = provider.delete_deployment(state.id)  # the safety net: tags find everything
         _journal_deleted(state, result.run_id if result else None, deleted, site["name"])
     if result is not None and not result.ok and left:
         state.write_record(status="undeploy-failed", last_run=result.run_id)

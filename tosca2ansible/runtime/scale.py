@@ -10,9 +10,10 @@ The count lives where the template put it, so that a later ``indigo deploy --dep
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
-
-import yaml
 
 from tosca2ansible.errors import UserInputError
 from tosca2ansible.runtime.state import DeploymentState
@@ -47,14 +48,16 @@ def _bound(value: Any, inputs: Dict[str, Any], template_doc: Dict[str, Any]) -> 
 
 
 def plan_scale(template_text: str, computes, inputs: Dict[str, Any], node: str, count: int,
-               deployment: str) -> Tuple[Dict[str, str], Optional[str], Any]:
-    """(inputs to set, new template text or None, previous count) to bring ``node`` to ``count``."""
+               deployment: str, filename: str = "template.yaml") -> Tuple[Dict[str, str], Optional[str], Any]:
+    """(inputs to set, new template text or None, previous count) to bring ``node`` to ``count``. The
+    template is read and written by the compiler's own loader and YAML writer."""
+    from tosca2ansible.compiler import yamlload, yamlwrite
     if count < 0:
         raise UserInputError("--count must be 0 or more (got %d)" % count)
     if node not in computes:
         raise UserInputError("deployment %s has no Compute node template %r (its Compute nodes: %s)"
                              % (deployment, node, ", ".join(computes) or "none"))
-    doc = yaml.safe_load(template_text) or {}
+    doc = yamlload.plain(yamlload.load_yaml_text(template_text, filename)) or {}
     scalable = _scalable_properties(doc, node)
     low = _bound(scalable.get("min_instances"), inputs, doc) if "min_instances" in scalable else None
     high = _bound(scalable.get("max_instances"), inputs, doc) if "max_instances" in scalable else None
@@ -75,13 +78,29 @@ def plan_scale(template_text: str, computes, inputs: Dict[str, Any], node: str, 
     scalable_cap["properties"] = properties
     capabilities["scalable"] = scalable_cap
     node_doc["capabilities"] = capabilities
-    return {}, yaml.safe_dump(doc, default_flow_style=False, sort_keys=False), previous
+    return {}, yamlwrite.dump(doc), previous
+
+
+def _validated_copy(template: Path, text: str, inputs: Dict[str, Any], types_paths) -> Path:
+    """The new template text in a file beside the template (its relative imports resolve the same),
+    compiled once: a template the change would break is refused before anything is saved."""
+    from tosca2ansible.compiler import validate_template
+    from tosca2ansible.runtime.deploy import typed_inputs
+
+    fd, name = tempfile.mkstemp(prefix=".scale-", suffix=".yaml", dir=str(template.parent))
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    try:
+        validate_template(name, typed_inputs(inputs), list(types_paths), defer_inputs=False)
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
 
 
 def scale(deployment: str, node: str, count: int, progress=None) -> Dict[str, Any]:
     """Converge ``deployment`` with ``count`` instances of Compute node template ``node``."""
     from tosca2ansible import brokering
-    from tosca2ansible.compiler.model import CliText
     from tosca2ansible.runtime import deploy
 
     state = DeploymentState(deployment)
@@ -91,13 +110,19 @@ def scale(deployment: str, node: str, count: int, progress=None) -> Dict[str, An
         raise UserInputError("deployment %s has no template copy at %s: deploy it again with its TEMPLATE"
                              % (deployment, template))
     inputs = dict(record.get("inputs") or {})
-    _, plan = brokering.analyse(str(template), {k: CliText(str(v)) for k, v in inputs.items()}, [])
-    new_inputs, new_text, previous = plan_scale(template.read_text(), plan.computes, inputs, node, count, deployment)
-    if new_text is not None:
-        template.write_text(new_text)
-    # no site named: deploy() converges on the site the deployment lives on (or was asked for)
-    result = deploy.deploy(None, new_inputs, deployment, None,
-                           record.get("catalogue") or deploy.default_catalogue(), progress=progress, action="scale",
-                           note="scale %s: %s -> %d" % (node, previous, count))
+    types_paths = list(record.get("types_paths") or [])
+    _, plan = brokering.analyse(str(template), deploy.typed_inputs(inputs), types_paths)
+    old_text = template.read_text()
+    new_inputs, new_text, previous = plan_scale(old_text, plan.computes, inputs, node, count, deployment, str(template))
+    if new_text is not None:  # validated first, then saved: a usage error leaves the template as it was
+        _validated_copy(template, new_text, dict(inputs, **new_inputs), types_paths).replace(template)
+    try:
+        # no site named: deploy() converges on the site the deployment lives on (or was asked for)
+        result = deploy.deploy(None, new_inputs, deployment, None,
+                               record.get("catalogue") or deploy.default_catalogue(), progress=progress,
+                               action="scale", note="scale %s: %s -> %d" % (node, previous, count))
+    except UserInputError:
+        template.write_text(old_text)  # refused before any run: the count stays what it was
+        raise
     result.update(node=node, count=count, previous_count=previous)
     return result

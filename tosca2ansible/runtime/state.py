@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from tosca2ansible.collection import ensure_importable
 from tosca2ansible.errors import EnvironmentProblem, UserInputError
 
-DEPLOYMENT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 
 
 def indigo_home() -> Path:
@@ -31,8 +30,11 @@ def indigo_home() -> Path:
 
 
 def check_deployment_id(deployment: str) -> str:
-    if not DEPLOYMENT_ID_RE.match(deployment or ""):
-        raise UserInputError("deployment id %r must match %s" % (deployment, DEPLOYMENT_ID_RE.pattern))
+    ensure_importable()
+    from ansible_collections.indigo.paas.plugins.module_utils import naming
+
+    if not naming.is_deployment_id(deployment):
+        raise UserInputError("deployment id %r must match %s" % (deployment, naming.DEPLOYMENT_PATTERN))
     return deployment
 
 
@@ -148,10 +150,3 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
-
-
-def list_deployments(home: Optional[Path] = None) -> List[str]:
-    root = (home or indigo_home()) / "deployments"
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / "deployment.json").exists())

@@ -15,7 +15,7 @@ options:
   site:
     description:
       - The site to act on, by name in the site catalogue, or as a mapping with at least C(name) and
-        C(kind) (one of C(openstack), C(opennebula), C(aws), C(kubernetes), C(local)) and, when the kind
+        C(kind) (one of C(openstack), C(opennebula), C(aws), C(local)) and, when the kind
         needs it, C(endpoint) and C(region).
       - Set it once for many tasks with C(module_defaults) and the action group C(group/indigo.paas.site).
     type: raw

@@ -18,7 +18,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import dataclasses
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
+
+from ansible_collections.indigo.paas.plugins.module_utils import matching
 
 DEFAULT_RULES = {
     # weight of each criterion; each criterion is a number in [0, 1] before weighting
@@ -48,6 +50,7 @@ class NodeRequest:
     gpu_model: Optional[str] = None
     cuda_version: Optional[str] = None
     image: Optional[str] = None
+    instance_type: Optional[str] = None  # a flavor named exactly: used where the site has it, else the site drops
     os_distribution: Optional[str] = None
     os_version: Optional[str] = None
     public_ip: bool = False
@@ -93,27 +96,34 @@ class _Prepared:
     flavor needs and by OS needs, so a site answers each distinct need once, not once per node."""
 
     __slots__ = ("request", "flavor_needs", "os_needs", "node_keys", "names", "flavor_keys", "gpu_match",
-                 "free_sizing", "special", "totals", "data", "node_sites")
+                 "free_sizing", "free_fits", "special", "totals", "data", "node_sites", "typed", "sized_keys",
+                 "typed_keys")
 
     def __init__(self, request):
         self.request = request
         flavor_needs, os_needs, node_keys = {}, {}, []
         for node in request.nodes:
             fkey = _flavor_needs(node)
-            okey = (node.image, node.os_distribution, node.os_version)
+            os_key = (node.image, node.os_distribution, node.os_version)
             flavor_needs.setdefault(fkey, node)
             if node.image or node.os_distribution:
-                os_needs.setdefault(okey, node)
-            node_keys.append((node, fkey, okey))
+                os_needs.setdefault(os_key, node)
+            node_keys.append((node, fkey, os_key))
         self.flavor_needs = list(flavor_needs.items())  # (needs, first node with them)
         self.os_needs = list(os_needs.items())
         self.node_keys = node_keys
         self.names = [key[0].name for key in node_keys]
         self.flavor_keys = [key[1] for key in node_keys]
-        self.gpu_match = any(fkey[4] or fkey[5] for fkey in flavor_needs)
-        self.free_sizing = dict.fromkeys(flavor_needs)  # every need answered "no flavor, sized freely"
+        self.typed = [n for n in request.nodes if n.instance_type]  # nodes naming their flavor
+        self.gpu_match = any(len(fkey) != 2 and (fkey[4] or fkey[5]) for fkey in flavor_needs)
+        self.sized_keys = [fkey for fkey in flavor_needs if len(fkey) != 2]
+        self.typed_keys = [fkey for fkey in flavor_needs if len(fkey) == 2]  # ("instance_type", name)
+        # a site without a flavor list sizes instances freely: every need fits (no flavor chosen), except
+        # a named flavor, which such a site does not have
+        self.free_sizing = dict.fromkeys(flavor_needs)
+        self.free_fits = {fkey: (False if len(fkey) == 2 else None) for fkey in flavor_needs}
         self.node_sites = [(node, allowed) for node, allowed in sorted(request.node_sites.items()) if allowed]
-        self.special = [n for n in request.nodes if n.infiniband or n.sgx or (n.gpus and n.cuda_version)]
+        self.special = [n for n in request.nodes if n.infiniband or n.sgx or (n.cuda_version and (n.gpus or n.instance_type))]
         self.totals = _totals(request.nodes)
         self.data = list(request.data)
 
@@ -123,9 +133,10 @@ class Ranking:
     site: str
     kept: bool
     score: float
-    reasons: List[str]
+    reasons: List[str]  # for people: "kept: ..." or "dropped: ..." lines, and notes
     criteria: Dict[str, float] = dataclasses.field(default_factory=dict)
     flavors: Dict[str, Optional[str]] = dataclasses.field(default_factory=dict)  # node -> flavor chosen
+    dropped: List[str] = dataclasses.field(default_factory=list)  # why the site was dropped; empty: kept
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -144,85 +155,68 @@ def _version_tuple(text):
     return tuple(parts)
 
 
-def _flavor_table(site, gpu_match=True):
-    """The site's flavors as tuples, smallest first: (gpus, cpus, mem, disk, name, vendor, model).
-    Without ``gpu_match`` (no node names a GPU vendor or model) vendor and model are left empty."""
-    if gpu_match:
-        table = [(int(f.get("gpus") or 0), int(f.get("num_cpus") or 0), int(f.get("mem_mb") or 0),
-                  int(f.get("disk_gb") or 0), str(f.get("name", "")),
-                  str(f.get("gpu_vendor") or "").lower(), str(f.get("gpu_model") or "").lower())
-                 for f in site.get("flavors") or ()]
-    else:
-        table = [(int(f.get("gpus") or 0), int(f.get("num_cpus") or 0), int(f.get("mem_mb") or 0),
-                  int(f.get("disk_gb") or 0), str(f.get("name", "")), "", "")
-                 for f in site.get("flavors") or ()]
-    table.sort()
-    return table
-
-
-def _first_fit(table, needs):
-    """Name of the first (smallest) flavor of ``table`` meeting ``needs`` (a flavor-needs key), or None."""
-    cpus, mem, disk, gpus, vendor, model, max_cpus, max_mem = needs
-    if max_cpus is not None or max_mem is not None:
-        table = [f for f in table if (max_cpus is None or f[1] <= max_cpus) and (max_mem is None or f[2] <= max_mem)]
-    if not (vendor or model):  # the common case: a plain comparison per flavor
-        for f_gpus, f_cpus, f_mem, f_disk, name, _vendor, _model in table:
-            if f_cpus >= cpus and f_mem >= mem and f_gpus >= gpus and (not disk or f_disk >= disk):
-                return name
-        return None
-    for f_gpus, f_cpus, f_mem, f_disk, name, f_vendor, f_model in table:
-        if (f_cpus >= cpus and f_mem >= mem and f_gpus >= gpus and (not disk or f_disk >= disk)
-                and (not vendor or f_vendor == vendor) and (not model or model in f_model)):
-            return name
-    return None
-
-
 def _flavor_needs(node):
-    gpu = bool(node.gpus)
-    return (node.num_cpus, node.mem_mb, node.disk_gb, node.gpus,
-            (node.gpu_vendor or "").lower() if gpu else "", (node.gpu_model or "").lower() if gpu else "",
-            node.max_cpus, node.max_mem_mb)
+    """The key a node's flavor need is answered by: a named flavor, or what the flavor must hold."""
+    if node.instance_type:
+        return ("instance_type", node.instance_type)
+    return matching.needs_key(node.num_cpus, node.mem_mb, node.disk_gb, node.gpus, node.gpu_vendor, node.gpu_model,
+                              node.max_cpus, node.max_mem_mb)
 
 
-def choose_flavor(site, node, table=None):
-    """The smallest flavor of ``site`` that fits ``node``; ``(None, True)`` when the site sizes
-    instances freely (no flavor list: local nodes, Kubernetes pods); ``(None, False)`` when none fits."""
-    if not site.get("flavors"):
-        return None, True
-    name = _first_fit(_flavor_table(site) if table is None else table, _flavor_needs(node))
-    return name, name is not None
+def _choose_flavors(site, prepared):
+    """({flavor need: flavor name or None}, {need: name, None or False (nothing fits)} when some need
+    does not fit, else None) for one site. A site without flavors sizes freely: None, no flavor."""
+    flavors = site.get("flavors")
+    if not flavors:
+        return prepared.free_sizing, (prepared.free_fits if prepared.typed_keys else None)
+    table = matching.flavor_table(flavors, prepared.gpu_match)
+    first_fit = matching.first_fit
+    chosen = {fkey: first_fit(table, fkey) for fkey in prepared.sized_keys}
+    for fkey in prepared.typed_keys:
+        chosen[fkey] = fkey[1] if matching.flavor_named(flavors, fkey[1]) is not None else None
+    if None not in chosen.values():
+        return chosen, None
+    return chosen, {k: (v if v is not None else False) for k, v in chosen.items()}
+
+
+def _typed_gpus(site, prepared):
+    """{node name: GPUs} for nodes whose named flavor on this site carries more GPUs than they ask:
+    a GPU-bearing instance type is a GPU request (quota and CUDA checks count it)."""
+    gpus = {}
+    for node in prepared.typed:
+        flavor = matching.flavor_named(site.get("flavors"), node.instance_type) or {}
+        have = int(flavor.get("gpus") or 0)
+        if have > node.gpus:
+            gpus[node.name] = have
+    return gpus
 
 
 def _image_ok(site, sla, node):
     images = site.get("images") or []
     allowed = sla.get("allowed_images")
     if node.image:
-        if images and not any(i.get("name") == node.image for i in images):
+        if images and matching.image_named(images, node.image) is None:
             return "no image named %s" % node.image
         if allowed is not None and node.image not in allowed:
             return "image %s not allowed by the SLA of group %s" % (node.image, sla.get("group"))
         return None
     if node.os_distribution:
-        matching = [
-            i for i in images
-            if str(i.get("distribution", "")).lower() == node.os_distribution.lower()
-            and (not node.os_version or str(i.get("version", "")) == str(node.os_version))
-        ]
-        if images and not matching:
+        found = matching.catalogue_images(images, node.os_distribution, node.os_version or None)
+        if images and not found:
             return "no image of %s %s" % (node.os_distribution, node.os_version or "")
-        if allowed is not None and matching and not any(i.get("name") in allowed for i in matching):
+        if allowed is not None and found and not any(i.get("name") in allowed for i in found):
             return "no %s image allowed by the SLA of group %s" % (node.os_distribution, sla.get("group"))
     return None
 
 
-def _capability_problems(site, node):
+def _capability_problems(site, node, gpus):
     caps = site.get("capabilities") or {}
     problems = []
     if node.infiniband and not caps.get("infiniband"):
         problems.append("node %s needs InfiniBand" % node.name)
     if node.sgx and not caps.get("sgx"):
         problems.append("node %s needs SGX" % node.name)
-    if node.gpus and node.cuda_version:
+    if gpus and node.cuda_version:
         gpu = caps.get("gpu") or {}
         have = gpu.get("cuda_version")
         if not have or _version_tuple(have) < _version_tuple(node.cuda_version):
@@ -270,22 +264,26 @@ def _weights(rules):
     return weights, penalty
 
 
-def _node_reasons(site, sla, prepared, fits, images):
-    """Per-node reasons, in node order, for a site where some node's flavor or image does not fit."""
+def _node_reasons(site, prepared, fits, images, typed_gpus):
+    """Per-node reasons a site is dropped, in node order, where some node's flavor, image or capability
+    does not fit."""
     reasons = []
-    for node, fkey, okey in prepared.node_keys:
-        if fits[fkey] is False:
+    for node, fkey, os_key in prepared.node_keys:
+        if fits[fkey] is False and node.instance_type:
+            reasons.append("no flavor %s (the node's instance_type) for node %s" % (node.instance_type, node.name))
+        elif fits[fkey] is False:
             wants = "%d CPU, %d MB" % (node.num_cpus, node.mem_mb)
             if node.gpus:
                 wants += ", %d GPU%s" % (node.gpus, "" if node.gpus == 1 else "s")
                 if node.gpu_model:
                     wants += " %s" % node.gpu_model
-            reasons.append("dropped: no flavor with >= %s for node %s" % (wants, node.name))
-        problem = images.get(okey)
+            reasons.append("no flavor with >= %s for node %s" % (wants, node.name))
+        problem = images.get(os_key)
         if problem:
-            reasons.append("dropped: %s for node %s" % (problem, node.name))
-        if node.infiniband or node.sgx or (node.gpus and node.cuda_version):
-            reasons.extend("dropped: %s" % p for p in _capability_problems(site, node))
+            reasons.append("%s for node %s" % (problem, node.name))
+        gpus = typed_gpus.get(node.name, node.gpus)
+        if node.infiniband or node.sgx or (gpus and node.cuda_version):
+            reasons.extend(_capability_problems(site, node, gpus))
     return reasons
 
 
@@ -301,41 +299,36 @@ def _kept_reason(criteria):
 
 
 def rank_site(site, request, health, usage, rules, weights=None, prepared=None):
-    """Evaluate one site: hard filters first (each failing one adds a reason), then the score.
+    """Evaluate one site: hard filters first (each failing one adds to ``dropped``), then the score.
     ``prepared`` (from ``rank``) carries what is derived from the request once for all sites."""
     if prepared is None:
         prepared = _Prepared(request)
     request = prepared.request
     name = site.get("name")
     if site.get("enabled") is False:
-        return Ranking(name, False, 0.0, ["dropped: site disabled in the catalogue"])
-    reasons = []
+        why = "site disabled in the catalogue"
+        return Ranking(name, False, 0.0, ["dropped: " + why], dropped=[why])
+    dropped = []
     if request.pinned_sites and name not in request.pinned_sites:
-        reasons.append("dropped: placement policy pins %s" % ", ".join(sorted(request.pinned_sites)))
+        dropped.append("placement policy pins %s" % ", ".join(sorted(request.pinned_sites)))
     if request.forbidden_sites and name in request.forbidden_sites:
-        reasons.append("dropped: placement policy forbids this site")
+        dropped.append("placement policy forbids this site")
     for node, allowed in prepared.node_sites:
         if name not in allowed:
-            reasons.append("dropped: placement policy puts node %s on %s" % (node, ", ".join(sorted(allowed))))
+            dropped.append("placement policy puts node %s on %s" % (node, ", ".join(sorted(allowed))))
     sla = _sla_for(site, request.group)
     if sla is None:
-        reasons.append("dropped: no SLA for group %s" % request.group)
+        dropped.append("no SLA for group %s" % request.group)
         sla = {}
     if health is not None and not health.get("reachable", False):
-        reasons.append("dropped: unreachable (%s)" % (health.get("error") or "no answer"))
+        dropped.append("unreachable (%s)" % (health.get("error") or "no answer"))
 
     # flavors and images: each distinct need is answered once; per-node reasons only when one fails
-    if site.get("flavors"):
-        table = _flavor_table(site, prepared.gpu_match)
-        chosen = {fkey: _first_fit(table, fkey) for fkey, _first_node in prepared.flavor_needs}
-        unfit = None in chosen.values()
-    else:
-        chosen = prepared.free_sizing  # the site sizes instances freely
-        unfit = False
-    images = {okey: _image_ok(site, sla, node) for okey, node in prepared.os_needs}
+    chosen, unfit = _choose_flavors(site, prepared)
+    typed_gpus = _typed_gpus(site, prepared) if prepared.typed else {}
+    images = {os_key: _image_ok(site, sla, node) for os_key, node in prepared.os_needs}
     if unfit or prepared.special or any(images.values()):
-        fits = chosen if not unfit else {k: (v if v is not None else False) for k, v in chosen.items()}
-        reasons.extend(_node_reasons(site, sla, prepared, fits, images))
+        dropped.extend(_node_reasons(site, prepared, unfit or chosen, images, typed_gpus))
     flavors = dict(zip(prepared.names, map(chosen.__getitem__, prepared.flavor_keys)))
 
     locality = 0.0
@@ -345,10 +338,13 @@ def rank_site(site, request, health, usage, rules, weights=None, prepared=None):
         missing = [d for d in prepared.data if d not in spaces and d not in storage]
         locality = float(len(prepared.data) - len(missing)) / len(prepared.data)
         if missing and request.data_required:
-            reasons.append("dropped: does not host required data %s" % ", ".join(sorted(missing)))
-    quota_problems, headroom = _quota_check(sla, usage, prepared.totals)
-    if quota_problems:
-        reasons.extend("dropped: %s" % p for p in quota_problems)
+            dropped.append("does not host required data %s" % ", ".join(sorted(missing)))
+    totals = prepared.totals
+    if typed_gpus:
+        totals = _totals([dataclasses.replace(n, gpus=typed_gpus[n.name]) if n.name in typed_gpus else n
+                          for n in request.nodes])
+    quota_problems, headroom = _quota_check(sla, usage, totals)
+    dropped.extend(quota_problems)
 
     weights, penalty = weights or _weights(rules)
     criteria = {
@@ -360,16 +356,13 @@ def rank_site(site, request, health, usage, rules, weights=None, prepared=None):
         criteria["latency"] = 1.0 / (1.0 + float(health["latency_ms"]) / 100.0)
     price = site.get("price_per_core_hour")
     if price is not None:
-        criteria["price"] = 1.0 / (1.0 + float(price) * prepared.totals["cores"])
+        criteria["price"] = 1.0 / (1.0 + float(price) * totals["cores"])
     score = sum(weights.get(k, 0.0) * v for k, v in criteria.items())
+    reasons = ["dropped: " + why for why in dropped] if dropped else [_kept_reason(criteria)]
     if health is None:
         score -= penalty
         reasons.append("no monitoring data: kept with a penalty of %g" % penalty)
-    # every hard filter above adds a "dropped:" reason; the penalty note is the only other one
-    kept = len(reasons) == (1 if health is None else 0)
-    if kept:
-        reasons.insert(0, _kept_reason(criteria))
-    return Ranking(name, kept, round(score, 6), reasons, criteria, flavors)
+    return Ranking(name, not dropped, round(score, 6), reasons, criteria, flavors, dropped)
 
 
 def rank(request, sites, health=None, usage=None, rules=None):
@@ -417,20 +410,3 @@ def split(request, sites, health=None, usage=None, rules=None):
 
 def rankings_to_list(rankings):
     return [r.to_dict() for r in rankings]
-
-
-def parse_size_mb(value):
-    # type: (Any) -> int
-    """TOSCA scalar-unit.size (e.g. "2 GB", "512 MiB", 1024) to megabytes."""
-    if value is None:
-        return 0
-    if isinstance(value, (int, float)):
-        return int(value)
-    text = str(value).strip().replace(" ", "")
-    units = {"B": 1e-6, "KB": 1e-3, "KIB": 1.024e-3, "MB": 1, "MIB": 1.048576, "GB": 1000, "GIB": 1073.741824,
-             "TB": 1e6, "TIB": 1099511.627776}
-    number = text.rstrip("BKMGTIbkmgti")
-    unit = text[len(number):].upper() or "MB"
-    if unit not in units:
-        raise ValueError("unknown size unit in %r" % value)
-    return int(round(float(number) * units[unit]))

@@ -7,7 +7,8 @@
 what the site holds by tags (the only source of truth), adopts what exists, creates the missing
 indexes concurrently, deletes the surplus (highest indexes first), waits until instances are active
 and answer on SSH. If anything fails, every instance *this call* created is deleted before the
-classified error is raised, so a failed run never leaks (unlike IM, see its issues #288 and #1677).
+error is raised, so a failed run never leaks (unlike IM, see its issues #288 and #1677). Errors go up as
+they are: classified provider errors, and anything else as the bug it is (never disguised as a site's).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,7 +28,7 @@ from ansible_collections.indigo.paas.plugins.module_utils.providers.base import 
     retry_transient,
 )
 
-DEFAULT_WORKERS = 100  # creates are I/O-bound waits on the cloud API; botocore and retry_transient absorb throttling
+DEFAULT_WORKERS = 100  # creates are I/O-bound waits on the cloud API; the providers' retries absorb throttling
 
 
 @dataclasses.dataclass
@@ -75,6 +76,10 @@ class Engine:
 
     # -- helpers ---------------------------------------------------------------------------
     def _retry(self, func):
+        """One retry layer: a provider that retries its own calls is called once (see providers/base.py)."""
+        if getattr(self.provider, "retries_own_calls", False):
+            return func()
+
         def on_retry(attempt, exc, delay):
             self.log("transient error (attempt %d), retrying in %.1fs: %s" % (attempt, delay, exc))
 
@@ -132,7 +137,7 @@ class Engine:
                 self._retry(lambda: self.provider.prepare_deployment(deployment, specs))
             except Exception as exc:  # pylint: disable=broad-except
                 self._rollback([], deployment if fresh else None)
-                raise self._classify(exc)
+                raise
         else:
             specs = []
 
@@ -158,7 +163,7 @@ class Engine:
                         pending.cancel()  # stop what has not started; running workers finish
         if error is not None:
             self._rollback(created_ids, deployment if fresh else None)
-            raise self._classify(error)
+            raise error
         results.sort(key=lambda inst: inst.index)
         created_resources, deleted_resources = [], []
         if resources_before is not None:
@@ -219,7 +224,7 @@ class Engine:
                 except Exception as exc:  # pylint: disable=broad-except
                     errors.append(exc)
         if errors:
-            raise self._classify(errors[0])
+            raise errors[0]
         return [inst.id for inst in ordered]
 
     def _rollback(self, created_ids, fresh_deployment=None):
@@ -239,11 +244,6 @@ class Engine:
                     self._retry(lambda: self.provider.delete_deployment(fresh_deployment))
             except Exception as exc:  # pylint: disable=broad-except
                 self.log("rollback: could not delete the resources of %s: %s" % (fresh_deployment, exc))
-
-    def _classify(self, exc):
-        if isinstance(exc, ProviderError):
-            return exc
-        return FatalError("%s: %s" % (type(exc).__name__, exc), self.provider.site_name)
 
     # -- whole deployment ------------------------------------------------------------------
     def live_instances(self, deployment, node=None):

@@ -1,16 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the indigo.paas collection
 # Apache License 2.0 (see LICENSE)
-"""What every provisioning module shares: the site options, their resolution into a Provider, TOSCA
-size parsing and the failure result with ``error_class``."""
+"""What every provisioning module shares: the site options, their resolution into a Provider and the
+failure result with ``error_class``."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import os
-import re
+import traceback
 
+from ansible_collections.indigo.paas.plugins.module_utils.naming import UserError
 from ansible_collections.indigo.paas.plugins.module_utils.credentials import CredentialError, resolve_credentials
 from ansible_collections.indigo.paas.plugins.module_utils.providers import get_provider
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import ProviderError
@@ -38,45 +39,12 @@ try:
     from ansible_collections.indigo.paas.plugins.module_utils.providers import local as _local  # noqa: F401
 except ImportError:
     pass
-try:
-    from ansible_collections.indigo.paas.plugins.module_utils.providers import kubernetes as _kubernetes  # noqa: F401
-except ImportError:
-    pass
-
-DEPLOYMENT_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
-NODE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
 
 SITE_ARGUMENT_SPEC = dict(
     site=dict(type="raw", required=True),
     catalogue=dict(type="path"),
     credentials=dict(type="dict", no_log=True),
 )
-
-_SIZE_UNITS = {"b": 1.0 / 1048576, "kb": 1.0 / 1024, "kib": 1.0 / 1024, "mb": 1, "mib": 1, "gb": 1024, "gib": 1024,
-               "tb": 1048576, "tib": 1048576}
-
-
-def size_mb(value, option):
-    """A TOSCA scalar-unit.size ("2 GB", "512 MiB") or a plain number of MB → int MB (None stays None)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(value)
-    match = re.match(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$", str(value))
-    if not match or match.group(2).lower() not in _SIZE_UNITS and match.group(2):
-        raise ValueError("%s: %r is not a size (e.g. 2048, '2 GB', '512 MiB')" % (option, value))
-    unit = match.group(2).lower() or "mb"
-    return int(round(float(match.group(1)) * _SIZE_UNITS[unit]))
-
-
-def check_deployment(deployment):
-    if not isinstance(deployment, str) or not DEPLOYMENT_RE.match(deployment):
-        raise ValueError("deployment %r must match ^[a-z][a-z0-9-]{0,40}$" % (deployment,))
-
-
-def check_node(node):
-    if not isinstance(node, str) or not NODE_RE.match(node):
-        raise ValueError("node %r must be a TOSCA node template name (letters, digits, '_', '.', '-')" % (node,))
 
 
 def catalogue_path(params, playbook_dir=None):
@@ -93,27 +61,35 @@ def resolve_site_and_provider(params):
 
 
 def failure_result(exc):
-    """(message, extra result keys) for a failure, classifying errors that are not ProviderErrors."""
+    """(message, extra result keys) for a failure. Expected errors are classified: a cloud's (quota, auth,
+    transient, fatal), credentials (auth), the catalogue and module options (user). Anything else is a bug
+    in this code: reported as ``bug`` with its traceback, so that nobody takes it for a site's failure."""
     if isinstance(exc, ProviderError):
         return exc.message, {"error_class": exc.kind, "site": exc.site}
     if isinstance(exc, CredentialError):
         return str(exc), {"error_class": "auth"}
-    if isinstance(exc, (SiteCatalogueError, ValueError)):
-        return str(exc), {"error_class": "fatal"}
-    return "%s: %s" % (type(exc).__name__, exc), {"error_class": "fatal"}
+    if isinstance(exc, UserError):
+        return str(exc), {"error_class": "user"}
+    # the traceback in the result itself: Ansible's own `exception` key is filled only under its
+    # traceback settings (ansible-core 2.19 reports "(traceback unavailable)" otherwise)
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return "bug: %s: %s" % (type(exc).__name__, exc), {"error_class": "bug", "traceback": trace}
 
 
 class IndigoModule:
     """Base of the module classes (openstack.cloud style): subclasses set ``argument_spec`` and
-    ``module_kwargs`` and implement ``run``; failures end as ``fail_json`` with ``error_class``."""
+    ``module_kwargs`` and implement ``run``; failures end as ``fail_json`` with ``error_class``.
+    ``site_options`` adds the site options (``site``, ``catalogue``, ``credentials``) every module of the
+    action group ``site`` takes."""
 
     argument_spec = {}
     module_kwargs = {}
+    site_options = True
 
     def __init__(self):
         from ansible.module_utils.basic import AnsibleModule
 
-        spec = dict(SITE_ARGUMENT_SPEC)
+        spec = dict(SITE_ARGUMENT_SPEC) if self.site_options else {}
         spec.update(self.argument_spec)
         self.ansible = AnsibleModule(argument_spec=spec, **self.module_kwargs)
         self.params = self.ansible.params

@@ -17,13 +17,15 @@ import glob
 import os
 import re
 
-KINDS = ("openstack", "opennebula", "aws", "ec2", "kubernetes", "local")
+from ansible_collections.indigo.paas.plugins.module_utils.naming import UserError
+
+KINDS = ("openstack", "opennebula", "aws", "ec2", "local")  # each has a provider (providers/__init__.py)
 # kinds whose API is reached through an endpoint the catalogue must give
 ENDPOINT_REQUIRED = ("openstack", "opennebula")
 KNOWN_FIELDS = frozenset((
     "name", "kind", "endpoint", "region", "credentials", "verify_tls", "images", "flavors", "network",
     "capabilities", "sla", "data", "local", "ssh_user", "description", "enabled", "availability_zone",
-    "openstack", "opennebula", "aws", "kubernetes", "price_per_core_hour",
+    "openstack", "opennebula", "aws", "price_per_core_hour",
     # provider tuning (seconds / attempts), read by the providers themselves
     "poll_interval", "api_retries", "api_retry_delay", "build_timeout", "delete_timeout",
 ))
@@ -42,7 +44,7 @@ DEFAULTS = {
 }
 
 
-class SiteCatalogueError(ValueError):
+class SiteCatalogueError(UserError):
     """The catalogue (or a site given inline) is invalid or the site is unknown."""
 
 

@@ -33,8 +33,10 @@ options:
     description:
       - What the deployment needs, usually written by the compiler into C(indigo_request).
       - C(nodes) is a list of mappings with C(name), C(count), C(num_cpus), C(mem_mb), C(disk_gb), C(gpus),
-        C(gpu_vendor), C(gpu_model), C(cuda_version), C(image), C(os_distribution), C(os_version),
-        C(infiniband), C(sgx).
+        C(gpu_vendor), C(gpu_model), C(cuda_version), C(image), C(instance_type), C(os_distribution),
+        C(os_version), C(infiniband), C(sgx).
+      - A node naming C(instance_type) keeps only sites with a flavor of that name (used as is); a
+        GPU-bearing instance type counts as a GPU request.
       - Optional keys C(group), C(pinned_sites), C(forbidden_sites), C(node_sites), C(data), C(data_required).
     type: dict
     required: true
@@ -70,6 +72,11 @@ options:
     description: Place nodes on different sites when no single site takes them all.
     type: bool
     default: false
+  site:
+    description:
+      - Accepted so that a C(site) default of the action group C(indigo.paas.site) (in C(module_defaults))
+        does not fail this module; the broker ranks every site of the catalogue (or O(sites)) and ignores it.
+    type: raw
 """
 
 EXAMPLES = r"""
@@ -92,7 +99,8 @@ EXAMPLES = r"""
 RETURN = r"""
 ranking:
   description: Every site, kept ones first and best first, with C(site), C(kept), C(score), C(reasons),
-    C(criteria) (the numbers behind the score) and C(flavors) (node to flavor chosen).
+    C(dropped) (why the site was dropped, empty when kept), C(criteria) (the numbers behind the score) and
+    C(flavors) (node to flavor chosen).
   returned: always
   type: list
   elements: dict
@@ -110,10 +118,10 @@ placement:
 import concurrent.futures
 import os
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.indigo.paas.plugins.module_utils import broker
 from ansible_collections.indigo.paas.plugins.module_utils.credentials import CredentialError, resolve_credentials
+from ansible_collections.indigo.paas.plugins.module_utils.module_common import IndigoModule
+from ansible_collections.indigo.paas.plugins.module_utils.naming import UserError
 from ansible_collections.indigo.paas.plugins.module_utils.providers import get_provider
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import ProviderError
 from ansible_collections.indigo.paas.plugins.module_utils.sites import (
@@ -130,11 +138,13 @@ def probe_site(site):
         health = provider.health()
         usage = provider.usage() if health.get("reachable") else None
         return health, usage
-    except (ProviderError, CredentialError, ValueError) as exc:
+    except (ProviderError, CredentialError, ValueError, ImportError, NotImplementedError) as exc:
         return {"reachable": False, "latency_ms": None, "error": str(exc)}, None
 
 
-class BrokerModule:
+class BrokerModule(IndigoModule):
+    site_options = False  # ranks the catalogue; `site` below only absorbs an action-group default
+    module_kwargs = dict(supports_check_mode=True)
     argument_spec = dict(
         request=dict(type="dict", required=True),
         group=dict(type="str"),
@@ -145,24 +155,21 @@ class BrokerModule:
         probe=dict(type="bool", default=False),
         rules=dict(type="dict"),
         allow_split=dict(type="bool", default=False),
+        site=dict(type="raw"),  # a group default of action group `site`; not used
     )
 
-    def __init__(self):
-        self.ansible = AnsibleModule(argument_spec=self.argument_spec, supports_check_mode=True)
-        self.params = self.ansible.params
-
-    def __call__(self):
+    def run(self):
         params = self.params
+        sites = load_catalogue(params["catalogue"] or default_catalogue_path())
+        if params["sites"]:
+            unknown = sorted(set(params["sites"]) - {s["name"] for s in sites})
+            if unknown:
+                raise SiteCatalogueError("unknown site(s) %s" % ", ".join(unknown))
+            sites = [s for s in sites if s["name"] in params["sites"]]
         try:
-            sites = load_catalogue(params["catalogue"] or default_catalogue_path())
-            if params["sites"]:
-                unknown = sorted(set(params["sites"]) - {s["name"] for s in sites})
-                if unknown:
-                    raise SiteCatalogueError("unknown site(s) %s" % ", ".join(unknown))
-                sites = [s for s in sites if s["name"] in params["sites"]]
             request = broker.Request.from_dict(params["request"])
-        except (SiteCatalogueError, TypeError, ValueError) as exc:
-            self.ansible.fail_json(msg=str(exc), error_class="fatal")
+        except (TypeError, ValueError) as exc:  # a request key of the wrong type: the caller's mistake
+            raise UserError("request: %s" % exc)
         if params["group"]:
             request.group = params["group"]
         health = dict(params["health"] or {})
@@ -178,7 +185,7 @@ class BrokerModule:
         placement = None
         if best is None and params["allow_split"]:
             placement = broker.split(request, sites, health, usage, params["rules"])
-        self.ansible.exit_json(changed=False, ranking=broker.rankings_to_list(ranking), best=best, placement=placement)
+        return dict(changed=False, ranking=broker.rankings_to_list(ranking), best=best, placement=placement)
 
 
 def main():

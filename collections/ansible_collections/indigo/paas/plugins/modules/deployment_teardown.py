@@ -45,12 +45,23 @@ deleted:
   type: list
   elements: dict
   sample: [{kind: instance, id: i-0abc, name: slurm-demo-lrms_wn-0, site: aws-ireland}]
+error_class:
+  description:
+    - On failure, the class of the error, C(quota), C(auth), C(transient), C(fatal) (the site's), C(user)
+      (an option or the catalogue is wrong) or C(bug) (an unexpected exception in this code).
+  returned: failure
+  type: str
+  sample: quota
+traceback:
+  description: The traceback of an unexpected exception (C(error_class=bug)), to report.
+  returned: failure with error_class bug
+  type: str
 """
 
 from ansible_collections.indigo.paas.plugins.module_utils.engine import Engine
+from ansible_collections.indigo.paas.plugins.module_utils.naming import check_deployment
 from ansible_collections.indigo.paas.plugins.module_utils.module_common import (
     IndigoModule,
-    check_deployment,
     resolve_site_and_provider,
 )
 

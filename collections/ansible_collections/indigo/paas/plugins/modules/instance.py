@@ -203,20 +203,22 @@ deleted_resources:
   type: list
   elements: dict
 error_class:
-  description: On failure, the class of the error, C(quota), C(auth), C(transient) or C(fatal).
+  description:
+    - On failure, the class of the error, C(quota), C(auth), C(transient), C(fatal) (the site's), C(user)
+      (an option or the catalogue is wrong) or C(bug) (an unexpected exception in this code).
   returned: failure
   type: str
   sample: quota
+traceback:
+  description: The traceback of an unexpected exception (C(error_class=bug)), to report.
+  returned: failure with error_class bug
+  type: str
 """
 
 from ansible_collections.indigo.paas.plugins.module_utils.engine import Engine
-from ansible_collections.indigo.paas.plugins.module_utils.module_common import (
-    IndigoModule,
-    check_deployment,
-    check_node,
-    resolve_site_and_provider,
-    size_mb,
-)
+from ansible_collections.indigo.paas.plugins.module_utils.module_common import IndigoModule, resolve_site_and_provider
+from ansible_collections.indigo.paas.plugins.module_utils.naming import UserError, check_deployment, check_node
+from ansible_collections.indigo.paas.plugins.module_utils.units import size_gb, size_mb
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import InstanceSpec, VolumeSpec
 
 
@@ -258,8 +260,8 @@ class InstanceModule(IndigoModule):
     def spec_factory(self):
         params = self.params
         mem_mb = size_mb(params["mem_size"], "mem_size")
-        disk_mb = size_mb(params["disk_size"], "disk_size")
-        volumes = [VolumeSpec(name=v["name"], size_gb=max(1, (size_mb(v["size"], "volumes.size") + 1023) // 1024),
+        disk_gb = size_gb(params["disk_size"], "disk_size")
+        volumes = [VolumeSpec(name=v["name"], size_gb=max(1, size_gb(v["size"], "volumes.size")),
                               device=v.get("device"), location=v.get("location"), volume_type=v.get("type"))
                    for v in params["volumes"]]
 
@@ -267,7 +269,7 @@ class InstanceModule(IndigoModule):
             return InstanceSpec(
                 deployment=params["deployment"], node=params["node"], index=index, image=params["image"],
                 flavor=params["flavor"], num_cpus=params["num_cpus"], mem_mb=mem_mb,
-                disk_gb=(disk_mb + 1023) // 1024 if disk_mb else None, gpus=params["gpus"] or 0,
+                disk_gb=disk_gb or None, gpus=params["gpus"] or 0,
                 os_distribution=params["os_distribution"], os_version=params["os_version"],
                 ports=[dict(p) for p in params["ports"]], public_ip=params["public_ip"], network=params["network"],
                 ssh_public_key=params["ssh_public_key"], user_data=params["user_data"], volumes=list(volumes),
@@ -281,7 +283,7 @@ class InstanceModule(IndigoModule):
         if params["node"] is not None:
             check_node(params["node"])
         if params["count"] < 0:
-            raise ValueError("count must be >= 0, got %d" % params["count"])
+            raise UserError("count must be >= 0, got %d" % params["count"])
         site, provider = resolve_site_and_provider(params)
         engine = Engine(provider, log=self.log)
         if params["state"] == "absent" and not params["node"]:

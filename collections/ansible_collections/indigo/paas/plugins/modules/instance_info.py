@@ -60,13 +60,23 @@ resources:
   returned: success
   type: list
   elements: dict
+error_class:
+  description:
+    - On failure, the class of the error, C(quota), C(auth), C(transient), C(fatal) (the site's), C(user)
+      (an option or the catalogue is wrong) or C(bug) (an unexpected exception in this code).
+  returned: failure
+  type: str
+  sample: quota
+traceback:
+  description: The traceback of an unexpected exception (C(error_class=bug)), to report.
+  returned: failure with error_class bug
+  type: str
 """
 
 from ansible_collections.indigo.paas.plugins.module_utils.engine import Engine
+from ansible_collections.indigo.paas.plugins.module_utils.naming import check_deployment, check_node
 from ansible_collections.indigo.paas.plugins.module_utils.module_common import (
     IndigoModule,
-    check_deployment,
-    check_node,
     resolve_site_and_provider,
 )
 

@@ -20,6 +20,7 @@ import socket
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
+from ansible_collections.indigo.paas.plugins.module_utils.units import size_mb_exact
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
     AuthError,
     FatalError,
@@ -142,30 +143,9 @@ def same(desired, actual):
 
 
 def parse_size_mb(value, what="mem"):
-    """TOSCA scalar-unit.size ('1 GB', '512 MiB') or a plain number of MB -> MB (float for Mesos)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
-    units = {"b": 1.0 / 1048576, "kb": 1000.0 / 1048576, "kib": 1.0 / 1024, "mb": 1000000.0 / 1048576,
-             "mib": 1.0, "gb": 1e9 / 1048576, "gib": 1024.0, "tb": 1e12 / 1048576, "tib": 1048576.0}
-    number, _sep, unit = text.partition(" ")
-    if not unit:
-        idx = len(text)
-        while idx and not text[idx - 1].isdigit():
-            idx -= 1
-        number, unit = text[:idx], text[idx:]
+    """A size as Mesos takes it: MB as a float, by the one rule of ``units`` (1 GB = 1024 MB)."""
     try:
-        amount = float(number)
-    except ValueError:
-        raise FatalError("%s: %r is not a size (use a number of MB or a TOSCA size like '1 GB')" % (what, value))
-    if not unit.strip():
-        return amount
-    factor = units.get(unit.strip().lower())
-    if factor is None:
-        raise FatalError("%s: unknown size unit in %r" % (what, value))
-    # INDIGO treated '1 GB' as 1024 MB for containers: Mesos thinks in MiB and users mean that.
-    if unit.strip().lower() in ("mb", "gb", "tb"):
-        factor = {"mb": 1.0, "gb": 1024.0, "tb": 1048576.0}[unit.strip().lower()]
-    return round(amount * factor, 3)
+        exact = size_mb_exact(value, what)
+    except ValueError as exc:
+        raise FatalError(str(exc))
+    return None if exact is None else round(exact, 3)

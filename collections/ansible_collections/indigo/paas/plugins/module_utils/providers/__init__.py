@@ -14,7 +14,6 @@ PROVIDER_MODULES = {
     "opennebula": ("opennebula", "OpenNebulaProvider"),
     "aws": ("ec2", "EC2Provider"),
     "ec2": ("ec2", "EC2Provider"),
-    "kubernetes": ("kubernetes", "KubernetesProvider"),
     "local": ("local", "LocalProvider"),
 }
 

@@ -3,14 +3,15 @@
 # Apache License 2.0 (see LICENSE)
 """One interface for every site kind.
 
-Every provider (openstack, opennebula, ec2, kubernetes, local) subclasses :class:`Provider`.
+Every provider (openstack, opennebula, ec2, local) subclasses :class:`Provider`.
 Tags are the only source of truth for what a deployment owns: every resource a provider creates
 carries ``indigo_deployment`` (and instances also ``indigo_node`` and ``indigo_index``), so re-runs
 adopt what exists and teardown finds everything without a state file.
 
 Errors are classified so callers can decide what to do: :class:`QuotaError` (the site is full for
 this request: try another site), :class:`AuthError` (credentials refused: skip the site),
-:class:`TransientError` (retry with backoff), :class:`FatalError` (stop).
+:class:`TransientError` (retry with backoff), :class:`FatalError` (this site cannot do it). Any other
+exception out of a provider is a bug, and is left to propagate as one.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,9 +23,7 @@ import random
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-TAG_DEPLOYMENT = "indigo_deployment"
-TAG_NODE = "indigo_node"
-TAG_INDEX = "indigo_index"
+from ansible_collections.indigo.paas.plugins.module_utils.naming import TAG_DEPLOYMENT, TAG_INDEX, TAG_NODE  # noqa: F401
 
 
 class ProviderError(Exception):
@@ -156,6 +155,24 @@ class Resource:
         return dataclasses.asdict(self)
 
 
+# The retry policy (docs/onerule.md, "One retry layer"): every call to a cloud is retried on a
+# TransientError in exactly one place. Cloud providers retry each API call themselves (they know which
+# calls are safe to repeat and adopt what a lost create reply made), ``api_retries`` attempts in all
+# (site catalogue, default below) with exponential backoff from ``api_retry_delay`` seconds, and their SDK's
+# own retries are off; such a provider sets ``retries_own_calls`` and the engine then calls it once.
+# A provider without its own retries (the local site) is retried by the engine, per step.
+DEFAULT_API_ATTEMPTS = 5
+DEFAULT_API_RETRY_DELAY = 0.5
+
+
+def api_attempts(site):
+    return max(1, int(site.get("api_retries", DEFAULT_API_ATTEMPTS)))
+
+
+def api_retry_delay(site):
+    return float(site.get("api_retry_delay", DEFAULT_API_RETRY_DELAY))
+
+
 class Provider:
     """The interface every site kind implements.
 
@@ -164,6 +181,7 @@ class Provider:
     """
 
     kind = "abstract"
+    retries_own_calls = False  # True: every API call is retried inside the provider (the engine does not)
 
     def __init__(self, site, credentials=None):
         self.site = dict(site or {})

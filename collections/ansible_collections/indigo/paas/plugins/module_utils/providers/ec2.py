@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import threading
 import time
+import uuid
 
 try:
     import boto3
@@ -25,6 +26,7 @@ try:
 except ImportError:  # reported by the module through missing_required_lib
     HAS_BOTO3 = False
 
+from ansible_collections.indigo.paas.plugins.module_utils import matching
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
     TAG_DEPLOYMENT,
     TAG_INDEX,
@@ -36,6 +38,9 @@ from ansible_collections.indigo.paas.plugins.module_utils.providers.base import 
     QuotaError,
     Resource,
     TransientError,
+    api_attempts,
+    api_retry_delay,
+    retry_transient,
 )
 
 QUOTA_CODES = frozenset((
@@ -95,6 +100,7 @@ def _tag_spec(resource_type, tags):
 
 class EC2Provider(Provider):
     kind = "aws"
+    retries_own_calls = True  # every call goes through _call / _paged (retried); botocore's retries are off
 
     def __init__(self, site, credentials=None):
         super().__init__(site, credentials)
@@ -107,8 +113,10 @@ class EC2Provider(Provider):
             aws_session_token=creds.get("session_token") or creds.get("aws_session_token"),
             region_name=self.site.get("region") or "us-east-1",
         )
-        config = botocore.config.Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=64,
-                                        connect_timeout=10, read_timeout=60)
+        # botocore's own retries off: the provider's _call is the one retry layer (providers/base.py)
+        config = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"},
+                                        max_pool_connections=64, connect_timeout=10, read_timeout=60)
+        self.retry_attempts, self.retry_delay = api_attempts(self.site), api_retry_delay(self.site)
         # boto3 clients are thread-safe (sessions are not): one client shared by the engine's workers
         self.client = session.client("ec2", endpoint_url=self.site.get("endpoint") or None,
                                      verify=self.site.get("verify_tls", True), config=config)
@@ -116,18 +124,27 @@ class EC2Provider(Provider):
         self._contexts = {}
         self._instance_types = None
 
-    def _call(self, method, **kwargs):
+    def _call_once(self, method, **kwargs):
         try:
             return getattr(self.client, method)(**kwargs)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise classify(exc, self.site_name) from exc
 
+    def _call(self, method, **kwargs):
+        """One EC2 call, retried on transient errors (RunInstances carries a ClientToken: a repeat after a
+        lost answer returns the instance the first call made)."""
+        return retry_transient(lambda: self._call_once(method, **kwargs), attempts=self.retry_attempts,
+                               base_delay=self.retry_delay)
+
     def _paged(self, method, key, **kwargs):
-        try:
-            for page in self.client.get_paginator(method).paginate(**kwargs):
-                yield from page.get(key, [])
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise classify(exc, self.site_name) from exc
+        """Every item of a paginated listing, the whole listing retried on transient errors."""
+        def listing():
+            try:
+                return [item for page in self.client.get_paginator(method).paginate(**kwargs)
+                        for item in page.get(key, [])]
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                raise classify(exc, self.site_name) from exc
+        return retry_transient(listing, attempts=self.retry_attempts, base_delay=self.retry_delay)
 
     # -- instances -------------------------------------------------------------------------
     def _to_instance(self, raw):
@@ -191,6 +208,7 @@ class EC2Provider(Provider):
             kwargs["Placement"] = {"AvailabilityZone": spec.availability_zone}
         if not kwargs["BlockDeviceMappings"]:
             del kwargs["BlockDeviceMappings"]
+        kwargs["ClientToken"] = "%s-%s" % (spec.name[:31], uuid.uuid4().hex)  # one per create, kept over retries
         raw = self._call("run_instances", **kwargs)["Instances"][0]
         instance_id = raw["InstanceId"]
         try:
@@ -260,13 +278,10 @@ class EC2Provider(Provider):
         catalogue = self.site.get("images") or []
         wanted = spec.image
         if not wanted:
-            for image in catalogue:
-                if spec.os_distribution and image.get("distribution") != spec.os_distribution:
-                    continue
-                if spec.os_version and str(image.get("version")) != str(spec.os_version):
-                    continue
-                wanted = image.get("id") or image["name"]
-                break
+            found = matching.catalogue_images(catalogue, spec.os_distribution, spec.os_version or None) \
+                if spec.os_distribution else catalogue[:1]
+            if found:
+                wanted = found[0].get("id") or found[0]["name"]
             else:
                 raise FatalError("no image of site %s matches distribution=%s version=%s"
                                  % (self.site_name, spec.os_distribution, spec.os_version), self.site_name)
@@ -297,13 +312,11 @@ class EC2Provider(Provider):
             flavors = self.site.get("flavors") or []
             return flavors[0]["name"] if flavors else DEFAULT_INSTANCE_TYPE
         candidates = self.site.get("flavors") or self._known_types()
-        fitting = [f for f in candidates
-                   if (f.get("num_cpus") or 0) >= (spec.num_cpus or 0) and (f.get("mem_mb") or 0) >= (spec.mem_mb or 0)
-                   and (f.get("gpus") or 0) >= (spec.gpus or 0)]
-        if not fitting:
+        best = matching.smallest_flavor(candidates, matching.needs_key(spec.num_cpus, spec.mem_mb, 0, spec.gpus,
+                                                                      spec.gpu_vendor, spec.gpu_model))
+        if best is None:
             raise FatalError("no instance type of site %s has %s vCPU, %s MiB, %s GPU"
                              % (self.site_name, spec.num_cpus, spec.mem_mb, spec.gpus), self.site_name)
-        best = min(fitting, key=lambda f: (f.get("gpus") or 0, f.get("num_cpus") or 0, f.get("mem_mb") or 0, f["name"]))
         return best["name"]
 
     # -- deployment-wide resources ---------------------------------------------------------

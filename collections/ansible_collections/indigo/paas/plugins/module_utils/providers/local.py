@@ -27,6 +27,7 @@ try:
 except ImportError:  # the module runs under a Python without the framework installed
     HAS_LOCALSITE = False
 
+from ansible_collections.indigo.paas.plugins.module_utils import matching
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
     TAG_DEPLOYMENT,
     TAG_INDEX,
@@ -97,14 +98,11 @@ class LocalProvider(Provider):
 
     def _size(self, spec):
         cpus, mem_mb = spec.num_cpus, spec.mem_mb
-        for flavor in self.site.get("flavors") or []:
-            if spec.flavor and flavor.get("name") == spec.flavor:
-                cpus = cpus or flavor.get("num_cpus")
-                mem_mb = mem_mb or flavor.get("mem_mb")
-                break
-        else:
-            if spec.flavor:
+        if spec.flavor:
+            flavor = matching.flavor_named(self.site.get("flavors"), spec.flavor)
+            if flavor is None:
                 raise FatalError("flavor %r is not in the catalogue of site %s" % (spec.flavor, self.site_name), self.site_name)
+            cpus, mem_mb = cpus or flavor.get("num_cpus"), mem_mb or flavor.get("mem_mb")
         return int(cpus or DEFAULT_CPUS), int(mem_mb or DEFAULT_MEM_MB)
 
     # -- instances -------------------------------------------------------------------------

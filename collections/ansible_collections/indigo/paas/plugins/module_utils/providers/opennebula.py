@@ -22,7 +22,10 @@ import threading
 import time
 import xmlrpc.client
 
+from ansible_collections.indigo.paas.plugins.module_utils import matching
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
+    DEFAULT_API_ATTEMPTS,
+    DEFAULT_API_RETRY_DELAY,
     AuthError,
     FatalError,
     Instance,
@@ -31,6 +34,8 @@ from ansible_collections.indigo.paas.plugins.module_utils.providers.base import 
     QuotaError,
     Resource,
     TransientError,
+    api_attempts,
+    api_retry_delay,
     retry_transient,
 )
 
@@ -69,8 +74,9 @@ def _quota_number(value):
 
 class OpenNebulaProvider(Provider):
     kind = "opennebula"
-    retry_attempts = 5
-    retry_base_delay = 0.5
+    retries_own_calls = True  # every XML-RPC call goes through _call (retried) or create's adopting loop
+    retry_attempts = DEFAULT_API_ATTEMPTS
+    retry_base_delay = DEFAULT_API_RETRY_DELAY
     delete_timeout = 300.0
     poll_interval = 1.0
 
@@ -84,6 +90,7 @@ class OpenNebulaProvider(Provider):
             raise FatalError("site %s: no 'endpoint' (the XML-RPC URL, e.g. https://one.example.org:2633/RPC2)"
                              % self.site_name, self.site_name)
         self.endpoint = endpoint
+        self.retry_attempts, self.retry_base_delay = api_attempts(self.site), api_retry_delay(self.site)
         self.one = pyone.OneServer(endpoint, session=self._session(),
                                    https_verify=bool(self.site.get("verify_tls", True)))
         # site-specific options: template (a VM template to instantiate), cpu_ratio (CPU per VCPU)
@@ -287,9 +294,9 @@ class OpenNebulaProvider(Provider):
 
     # -- what to ask for -------------------------------------------------------------------
     def _catalogue_flavor(self, name):
-        for flavor in self.site.get("flavors") or []:
-            if flavor.get("name") == name:
-                return flavor
+        flavor = matching.flavor_named(self.site.get("flavors"), name)
+        if flavor is not None:
+            return flavor
         raise FatalError("site %s: flavor %r is not in the site catalogue (known: %s)" % (
             self.site_name, name, ", ".join(f.get("name", "?") for f in self.site.get("flavors") or []) or "none"),
             self.site_name)
@@ -297,11 +304,8 @@ class OpenNebulaProvider(Provider):
     def _resolve_image(self, spec):
         wanted = spec.image
         if not wanted and spec.os_distribution:
-            for image in self.site.get("images") or []:
-                if image.get("distribution") == spec.os_distribution and (
-                        not spec.os_version or str(image.get("version")) == str(spec.os_version)):
-                    wanted = image["name"]
-                    break
+            found = matching.catalogue_images(self.site.get("images"), spec.os_distribution, spec.os_version or None)
+            wanted = found[0]["name"] if found else None
         if not wanted:
             raise FatalError("site %s: no image for %s (distribution %s %s): give 'image' or list one in the "
                              "site catalogue" % (self.site_name, spec.name, spec.os_distribution, spec.os_version),

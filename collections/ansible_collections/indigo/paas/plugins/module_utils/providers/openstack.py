@@ -26,9 +26,11 @@ import re
 import threading
 import time
 
+from ansible_collections.indigo.paas.plugins.module_utils import matching
+from ansible_collections.indigo.paas.plugins.module_utils.naming import DEPLOYMENT_PATTERN, is_deployment_id
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
     TAG_DEPLOYMENT, TAG_INDEX, TAG_NODE, AuthError, FatalError, Instance, Provider, ProviderError,
-    QuotaError, Resource, TransientError, retry_transient)
+    QuotaError, Resource, TransientError, api_attempts, api_retry_delay, retry_transient)
 
 try:
     import openstack
@@ -39,7 +41,6 @@ try:
 except ImportError:  # reported as a FatalError when the provider is used, not at import
     HAS_OPENSTACKSDK = False
 
-DEPLOYMENT_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 STATUS_MAP = {"ACTIVE": "active", "BUILD": "building", "ERROR": "error", "DELETED": "deleted",
               "SOFT_DELETED": "deleted", "SHUTOFF": "stopped", "SUSPENDED": "stopped", "PAUSED": "stopped",
               "SHELVED": "stopped", "SHELVED_OFFLOADED": "stopped", "STOPPED": "stopped"}
@@ -92,11 +93,12 @@ def _field(value, name):
 
 class OpenStackProvider(Provider):
     kind = "openstack"
+    retries_own_calls = True  # every SDK call goes through _api / _create_server (openstacksdk itself does not retry)
 
     def __init__(self, site, credentials=None):
         super(OpenStackProvider, self).__init__(site, credentials)
-        self.retries = int(self.site.get("api_retries", 3))  # the engine retries whole steps too
-        self.retry_delay = float(self.site.get("api_retry_delay", 0.5))
+        self.retries = api_attempts(self.site)  # the one retry layer (providers/base.py)
+        self.retry_delay = api_retry_delay(self.site)
         self.poll_interval = float(self.site.get("poll_interval", 2.0))
         self.delete_timeout = float(self.site.get("delete_timeout", 600))
         self._conn = None
@@ -198,8 +200,8 @@ class OpenStackProvider(Provider):
         return "%s=%s" % (TAG_DEPLOYMENT, deployment)
 
     def _check_deployment(self, deployment):
-        if not DEPLOYMENT_RE.match(deployment or ""):
-            raise FatalError("invalid deployment id %r (expected %s)" % (deployment, DEPLOYMENT_RE.pattern), self.site_name)
+        if not is_deployment_id(deployment):
+            raise FatalError("invalid deployment id %r (expected %s)" % (deployment, DEPLOYMENT_PATTERN), self.site_name)
 
     # -- instances ------------------------------------------------------------------------------------
     def _to_instance(self, server):
@@ -522,11 +524,9 @@ class OpenStackProvider(Provider):
     def _resolve_image(self, spec):
         wanted = spec.image
         if not wanted:
-            for entry in self.site.get("images") or []:
-                if spec.os_distribution and str(entry.get("distribution", "")).lower() == spec.os_distribution.lower() \
-                        and (spec.os_version is None or str(entry.get("version")) == str(spec.os_version)):
-                    wanted = entry["name"]
-                    break
+            found = matching.catalogue_images(self.site.get("images"), spec.os_distribution, spec.os_version) \
+                if spec.os_distribution else []
+            wanted = found[0]["name"] if found else None
         key = wanted or (spec.os_distribution, spec.os_version)
         if key in self._images:
             return self._images[key]
@@ -536,7 +536,7 @@ class OpenStackProvider(Provider):
                 raise FatalError("image %s not found on site %s" % (wanted, self.site_name), self.site_name)
         elif spec.os_distribution:
             candidates = [i for i in self._api("listing images", "image.images", status="active")
-                          if str(i.os_distro or "").lower() == spec.os_distribution.lower()
+                          if matching.same_distribution(i.os_distro, spec.os_distribution)
                           and (spec.os_version is None or str(i.os_version) == str(spec.os_version)
                                or str(i.os_version or "").startswith("%s." % spec.os_version))]
             if not candidates:
@@ -568,20 +568,15 @@ class OpenStackProvider(Provider):
                         flavor.extra_specs = with_specs.extra_specs
                 self._flavors = [f for f in flavors if not f.is_disabled]
         gpus = int(spec.gpus or 0)
-
-        def fits(flavor):
-            specs = flavor.extra_specs or {}
-            model = " ".join(str(v) for v in specs.values()).lower()
-            return (flavor.vcpus >= (spec.num_cpus or 0) and flavor.ram >= (spec.mem_mb or 0)
-                    and (flavor.disk >= (spec.disk_gb or 0)) and parse_gpus(specs) >= gpus
-                    and (not gpus or not spec.gpu_vendor or spec.gpu_vendor.lower() in model)
-                    and (not gpus or not spec.gpu_model or spec.gpu_model.lower() in model))
-        candidates = [f for f in self._flavors if fits(f)]
-        if not candidates:
+        # the one matching rule (module_utils/matching.py); Nova's extra specs carry the GPU vendor and model
+        rows = sorted((parse_gpus(f.extra_specs), f.vcpus, f.ram, f.disk, f.name,
+                       " ".join(str(v) for v in (f.extra_specs or {}).values()).lower()) for f in self._flavors)
+        name = matching.first_fit(rows, matching.needs_key(spec.num_cpus, spec.mem_mb, spec.disk_gb, gpus,
+                                                           spec.gpu_vendor, spec.gpu_model))
+        if name is None:
             raise FatalError("no flavor on site %s with >= %s cpus, %s MB RAM, %s GB disk, %d GPUs"
                              % (self.site_name, spec.num_cpus, spec.mem_mb, spec.disk_gb, gpus), self.site_name)
-        # GPUs first in the key: a CPU-only node never takes a GPU flavor that happens to be small
-        return min(candidates, key=lambda f: (parse_gpus(f.extra_specs), f.vcpus, f.ram, f.disk, f.name))
+        return next(f for f in self._flavors if f.name == name)
 
     # -- teardown and inventory of resources ----------------------------------------------------------------
     def find_resources(self, deployment):
