@@ -99,7 +99,7 @@ def test_catastrophic_pattern_is_a_clear_error(tmp_path):
                         "      default: '%s!'\n      constraints: [{pattern: '(a|aa)+$'}]\n  node_templates: {}\n"
                         % ("a" * 60))
     output = run(compile_args(template, tmp_path), tmp_path)
-    assert "t.yaml:6" in output and "inputs.name" in output and "takes over" in output
+    assert "t.yaml:8" in output and "inputs.name.default" in output and "takes over" in output
 
 
 def test_patterns_still_check_values(tmp_path):
