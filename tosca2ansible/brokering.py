@@ -11,7 +11,7 @@ import functools
 import os
 from typing import Optional
 
-from tosca2ansible.collection import FRAMEWORK_ROOT, ensure_importable
+from tosca2ansible.collection import ensure_importable
 
 ensure_importable()
 # pylint: disable=wrong-import-position
@@ -21,21 +21,22 @@ from ansible_collections.indigo.paas.plugins.module_utils.providers import get_p
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import ProviderError
 from ansible_collections.indigo.paas.plugins.module_utils.sites import (
     SiteCatalogueError,
-    default_catalogue_path,
     load_catalogue,
 )
 from tosca2ansible.errors import Location, UserInputError
 
 PLACEMENT = "tosca.policies.Placement"
+# the framework's own catalogue (the embedded local site): package data, inventories/sites in a checkout
+FRAMEWORK_SITES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sites")
 
 
 def catalogue_path(path: Optional[str] = None) -> str:
-    """--sites, else $INDIGO_SITES, else the framework's own inventories/sites."""
+    """--sites, else $INDIGO_SITES, else the framework's own catalogue (FRAMEWORK_SITES)."""
     if path:
         return path
     if os.environ.get("INDIGO_SITES"):
         return os.environ["INDIGO_SITES"]
-    return default_catalogue_path(str(FRAMEWORK_ROOT))
+    return FRAMEWORK_SITES
 
 
 def load_sites(path: Optional[str] = None) -> list:

@@ -16,7 +16,10 @@ from tosca2ansible.compiler.model import MISSING, Topology, is_secret_input
 from tosca2ansible.compiler.render import Expr, Unsafe
 from tosca2ansible.errors import Location, UserInputError
 
-FRAMEWORK_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The collection a compiled project needs: requirements.yml pins it. Where it comes from is the operator's
+# choice at install time (ansible-galaxy collection install -r requirements.yml -p collections, with a
+# Galaxy server or `--offline` and a tarball); nothing of this machine is written into the project.
+COLLECTION = "indigo.paas"
 
 
 
@@ -94,6 +97,20 @@ def survey(topology: Topology, deployment: str) -> dict:
     return {"name": deployment, "description": topology.description, "spec": spec}
 
 
+def collection_version() -> str:
+    """The version of the collection this framework ships (its galaxy.yml)."""
+    from tosca2ansible.collection import collection_version as version
+
+    return version()
+
+
+def requirements() -> dict:
+    """requirements.yml: the collection by name and the version this compiler emits for. The source is the
+    operator's: `ansible-galaxy collection install -r requirements.yml -p collections` from their Galaxy
+    server (`-s URL`) or, offline, the tarball (`ansible-galaxy collection install indigo-paas-VERSION.tar.gz`)."""
+    return {"collections": [{"name": COLLECTION, "version": collection_version()}]}
+
+
 def project_files(topology: Topology, emitter: Emitter, deployment: str, template_bytes: bytes,
                   artifact_files: Optional[dict] = None) -> dict:
     # Secret inputs are passed at launch (indigo deploy does it through a 0600 vars file; AWX through
@@ -112,18 +129,20 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
                                    for n in sorted(topology.nodes)},
         "indigo_node_levels": {n: emitter.plan.level_of[n] for n in sorted(emitter.plan.level_of)},
     }
-    collections = os.path.join(FRAMEWORK_ROOT, "collections")
+    # Relative paths in ansible.cfg are read relative to the file: the project's own collections/ (where
+    # requirements.yml installs), then the standard paths; ANSIBLE_COLLECTIONS_PATH (set by `indigo`, AWX
+    # or the operator) comes first.
     cfg = ("[defaults]\n"
            "inventory = ./inventory\n"
-           "collections_path = %s:~/.ansible/collections\n"
-           "roles_path = %s/roles:~/.ansible/roles\n"
+           "collections_path = ./collections:~/.ansible/collections:/usr/share/ansible/collections\n"
+           "roles_path = ./roles:~/.ansible/roles:/usr/share/ansible/roles:/etc/ansible/roles\n"
            "host_key_checking = True\n"
            "retry_files_enabled = False\n"
            "interpreter_python = auto_silent\n"
            # every run of the project is journaled, also under plain ansible-playbook or AWX
            "callbacks_enabled = indigo.paas.journal\n\n"
            "[inventory]\n"
-           "enable_plugins = indigo.paas.deployment, ansible.builtin.yaml\n" % (collections, FRAMEWORK_ROOT))
+           "enable_plugins = indigo.paas.deployment, ansible.builtin.yaml\n")
     return {
         "ansible.cfg": cfg,
         "deploy.yml": dump_yaml(emitter.deploy()),
@@ -135,7 +154,7 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
                                              "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}}),
         "group_vars/all/inputs.yml": dump_yaml(inputs),
         "group_vars/all/topology.yml": dump_yaml(topology_vars),
-        "requirements.yml": dump_yaml({"collections": [{"name": "indigo.paas"}]}),
+        "requirements.yml": dump_yaml(requirements()),
         "awx/survey.json": json.dumps(survey(topology, deployment), indent=2, sort_keys=True) + "\n",
         "template.yaml": template_bytes,
         # The audit copy is TOSCA and artifacts/ the user's own files, carried as they are: keep linters off.

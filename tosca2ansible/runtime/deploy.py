@@ -19,7 +19,7 @@ from tosca2ansible.runtime.attempts import DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVER
 from tosca2ansible.runtime.runner import RunResult, run_playbook
 from tosca2ansible.runtime.state import DeploymentState
 
-from tosca2ansible.collection import FRAMEWORK_ROOT, ensure_importable
+from tosca2ansible.collection import ensure_importable
 
 
 def _collection():
@@ -32,9 +32,9 @@ def _collection():
 
 
 def default_catalogue() -> str:
-    import os
+    from tosca2ansible import brokering
 
-    return os.environ.get("INDIGO_SITES") or str(FRAMEWORK_ROOT / "inventories" / "sites")
+    return brokering.catalogue_path()
 
 
 def resolve_site(name: str, catalogue: str) -> Dict[str, Any]:
