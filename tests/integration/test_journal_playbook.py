@@ -260,40 +260,8 @@ def compiled(tmp_path, monkeypatch):
     return {"dir": project_dir, "log": log, "tmp": tmp_path, "journal": home / "journal.sqlite"}
 
 
-def _on_localhost(compiled):
-    """Extra vars making localhost a stand-in node: the operation role runs the playbooks with this venv."""
-    tmp = compiled["tmp"]
-    extra = {"ansible_become": False, "tosca_operation_install_ansible": False,
-             "tosca_operation_ansible_playbook": str(VENV_BIN / "ansible-playbook"),
-             "tosca_operation_python_interpreter": sys.executable, "tosca_operation_work_dir": str(tmp / "work"),
-             "indigo_artifacts_dir": str(tmp / "node")}
-    return ["-i", str(tmp / "hosts.yml"), "-e", json.dumps(extra)]
-
-
-def test_compiled_project_journals_under_plain_ansible_playbook_from_its_own_ansible_cfg(compiled):
-    assert "callbacks_enabled = indigo.paas.journal\n" in (compiled["dir"] / "ansible.cfg").read_text()
-    # an ops host: the collection installed where ANSIBLE_COLLECTIONS_PATH says (the project names no path)
-    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "deploy.yml"] + _on_localhost(compiled),
-                          cwd=compiled["dir"], env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections")),
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "indigo.paas.journal" not in proc.stdout + proc.stderr  # no warning: it journaled
-    # the playbook and the file artifact came from the project (the template's directory is gone); the
-    # relationship's operation ran on its target's end with SOURCE bound
-    notes = compiled["tmp"] / "node" / "scripts" / "notes.txt"
-    assert compiled["log"].read_text().splitlines() == ["app_configure %s" % notes, "add_source the-app"]
-    assert notes.read_text() == "notes for the app\n"
-    with Journal(str(compiled["journal"])) as journal:
-        runs = list_runs(journal.store)
-        assert [(r["deployment"], r["action"], r["status"], r["rc"]) for r in runs] == [("small", "deploy", "successful", 0)]
-        events = [(e["task"], e["status"]) for e in journal.store.rows("host_events")]
-        assert [task for task, _ in events if task.startswith("Run ")] == [
-            "Run app configure", "Run app dependency add_source"]
-        assert events.count(("indigo.paas.tosca_operation : Run the operation playbook on the node in local mode",
-                             "changed")) == 2
-        assert not [e for e in events if e[1] == "failed"]
-        assert [d["status"] for d in journal.store.rows("deployments")] == ["deployed"]
-        assert journal.store.verify()["ok"]
+# A compiled project's deploy.yml run by plain ansible-playbook, journaled by the callback from an installed
+# collection: tests/integration/test_standalone_collection.py (the galaxy tarball, outside the checkout).
 
 
 def test_journal_callback_without_the_framework_journals(compiled):

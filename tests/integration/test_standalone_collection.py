@@ -69,12 +69,13 @@ def test_collection_imports_nothing_outside_itself():
     assert offenders == []
 
 
-def _compile(project_dir, env=None, python=sys.executable, cwd=None):
+def _compile(project_dir, env=None, python=sys.executable, cwd=None, log="/tmp/indigo-steps.log"):
+    """The fixture template (Compute count 0: the local site creates nothing) compiled by `python`."""
     types = [str(TYPES_MAPPING)] if CORPUS_PRESENT else []
     code = ("import sys; from tosca2ansible.compiler import compile_template; "
-            "compile_template(sys.argv[1], sys.argv[2], {'log_file': '/tmp/indigo-steps.log', 'vm_count': 0}, sys.argv[3:]); "
+            "compile_template(sys.argv[1], sys.argv[2], {'log_file': sys.argv[3], 'vm_count': 0}, sys.argv[4:]); "
             "import tosca2ansible; print(tosca2ansible.__file__)")
-    proc = subprocess.run([python, "-c", code, str(OPERATIONS_TEMPLATE / "small.yaml"), str(project_dir)] + types,
+    proc = subprocess.run([python, "-c", code, str(OPERATIONS_TEMPLATE / "small.yaml"), str(project_dir), log] + types,
                           env=env, cwd=cwd or str(project_dir.parent), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
@@ -113,7 +114,8 @@ def _galaxy_version():
 
 def test_installed_tarball_runs_a_compiled_project_copied_away_and_journals_it(tarball, tmp_path, monkeypatch):
     compiled = tmp_path / "compiled"
-    _compile(compiled)
+    log = tmp_path / "steps.log"
+    _compile(compiled, log=str(log))
     project = tmp_path / "elsewhere" / "project"  # copied away from where it was compiled
     shutil.copytree(compiled, project)
     shutil.rmtree(compiled)
@@ -143,10 +145,18 @@ def test_installed_tarball_runs_a_compiled_project_copied_away_and_journals_it(t
                            "-e", json.dumps(extra)], cwd=project, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "[WARNING]" not in proc.stdout + proc.stderr, proc.stderr
+    # the operation playbooks and the file artifact came from the project; the relationship's operation ran on
+    # its target's end with SOURCE bound
+    notes = tmp_path / "node" / "scripts" / "notes.txt"
+    assert log.read_text().splitlines() == ["app_configure %s" % notes, "add_source the-app"]
+    assert notes.read_text() == "notes for the app\n"
     with Journal(str(home / "journal.sqlite")) as journal:
         runs = list_runs(journal.store)
         assert [(r["deployment"], r["action"], r["status"], r["rc"]) for r in runs] == [("small", "deploy", "successful", 0)]
         events = [(e["task"], e["status"]) for e in journal.store.rows("host_events")]
         assert [task for task, _ in events if task.startswith("Run ")] == ["Run app configure", "Run app dependency add_source"]
+        assert events.count(("indigo.paas.tosca_operation : Run the operation playbook on the node in local mode",
+                             "changed")) == 2
+        assert not [e for e in events if e[1] == "failed"]
         assert [d["status"] for d in journal.store.rows("deployments")] == ["deployed"]
         assert journal.store.verify()["ok"]
