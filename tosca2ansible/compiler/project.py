@@ -10,10 +10,11 @@ import tempfile
 
 import yaml
 
-from tosca2ansible.compiler import yamlwrite
+from tosca2ansible.compiler import awx, yamlwrite
 from tosca2ansible.compiler.emit import Emitter
 from tosca2ansible.compiler.model import MISSING, Topology, is_secret_input
 from tosca2ansible.compiler.render import Expr, Unsafe
+from tosca2ansible.compiler.values import Input
 from tosca2ansible.errors import Location, UserInputError
 
 # The collection a compiled project needs: requirements.yml pins it. Where it comes from is the operator's
@@ -111,6 +112,16 @@ def requirements() -> dict:
     return {"collections": [{"name": COLLECTION, "version": collection_version()}]}
 
 
+def count_inputs(topology: Topology, emitter: Emitter) -> list:
+    """Ansible variables of the inputs that set a Compute node's instance count (what scaling changes)."""
+    names = []
+    for compute in emitter.plan.computes:
+        count = (topology.nodes[compute].capabilities.get("scalable") or {}).get("count")
+        if isinstance(count, Input) and count.name in topology.inputs:
+            names.append(topology.inputs[count.name].var_name)
+    return sorted(set(names))
+
+
 def project_files(topology: Topology, emitter: Emitter, deployment: str, template_bytes: bytes,
                   artifact_files: Optional[dict] = None) -> dict:
     # Secret inputs are passed at launch (indigo deploy does it through a 0600 vars file; AWX through
@@ -155,7 +166,10 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
         "group_vars/all/inputs.yml": dump_yaml(inputs),
         "group_vars/all/topology.yml": dump_yaml(topology_vars),
         "requirements.yml": dump_yaml(requirements()),
+        "scale.yml": dump_yaml(awx.scale_playbook()),
         "awx/survey.json": json.dumps(survey(topology, deployment), indent=2, sort_keys=True) + "\n",
+        "awx/configure.yml": dump_yaml(awx.configure_playbook(deployment, survey(topology, deployment),
+                                                              count_inputs(topology, emitter))),
         "template.yaml": template_bytes,
         # The audit copy is TOSCA and artifacts/ the user's own files, carried as they are: keep linters off.
         ".ansible-lint": dump_yaml({"exclude_paths": ["template.yaml"] + (["artifacts"] if artifact_files else [])}),
