@@ -160,3 +160,40 @@ def test_installed_tarball_runs_a_compiled_project_copied_away_and_journals_it(t
         assert not [e for e in events if e[1] == "failed"]
         assert [d["status"] for d in journal.store.rows("deployments")] == ["deployed"]
         assert journal.store.verify()["ok"]
+
+
+def test_ansible_builder_creates_the_ee_build_context(tarball, tmp_path):
+    """`ansible-builder create` with the top-level execution-environment.yml and the built tarball in dist/."""
+    import yaml
+
+    (tmp_path / "dist").mkdir()
+    shutil.copy(tarball, tmp_path / "dist" / tarball.name)
+    shutil.copy(ROOT / "execution-environment.yml", tmp_path / "execution-environment.yml")
+    proc = subprocess.run([str(VENV_BIN / "ansible-builder"), "create", "-f", "execution-environment.yml", "-c", "context"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    context = tmp_path / "context"
+    assert (context / "_build" / "collections" / tarball.name).read_bytes() == tarball.read_bytes()
+    requirements = yaml.safe_load((context / "_build" / "requirements.yml").read_text())
+    assert requirements == {"collections": [{"name": "/build/collections/%s" % tarball.name, "type": "file"}]}
+    containerfile = (context / "Dockerfile").read_text()
+    assert 'ARG EE_BASE_IMAGE="localhost/indigo-ee-base:trixie"' in containerfile
+    assert 'ARG ANSIBLE_INSTALL_REFS="ansible-core>=2.19,<2.20 ansible-runner>=2.4,<3"' in containerfile
+    assert "ansible-galaxy collection install $ANSIBLE_GALAXY_CLI_COLLECTION_OPTS -r requirements.yml" in containerfile
+    # the collection's own EE metadata, read by the introspection step of the build
+    meta = yaml.safe_load((COLLECTION / "meta" / "execution-environment.yml").read_text())
+    assert meta["dependencies"] == {"python": "requirements.txt", "system": "bindep.txt"}
+
+
+@pytest.mark.slow
+def test_collection_requirements_install_into_a_clean_venv(tmp_path):
+    """What the EE build's introspection installs: the collection's requirements.txt, from PyPI, in a venv with
+    nothing else; the SDKs the providers import are then importable."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    proc = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-r", str(COLLECTION / "requirements.txt")],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = subprocess.run([str(venv / "bin" / "python"), "-c", "import openstack, pyone, boto3, kubernetes, yaml"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
