@@ -7,10 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.installed_package import install_wheel_venv
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "slurm_cluster.yaml"
@@ -25,25 +26,13 @@ def _env(**extra):
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """A venv holding only the wheel; the dependencies (ansible-core, tosca-parser, ...) are this venv's,
-    reached through a .pth entry, so the test installs nothing from the network but the build backend."""
+    """A venv holding only the wheel (tests/fixtures/installed_package.py)."""
     base = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(ROOT), "-w", str(base / "dist")],
-                          cwd=str(base), capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    wheel = next((base / "dist").glob("indigo_paas-*.whl"))
-    venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    purelib = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                                  capture_output=True, text=True, check=True).stdout.strip())
-    (purelib / "zz_framework_deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    proc = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
-                           "--no-deps", str(wheel)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    installed = install_wheel_venv(base)
     work = base / "work"  # no checkout here
     work.mkdir()
     shutil.copy(EXAMPLE, work / EXAMPLE.name)
-    return {"venv": venv, "purelib": purelib, "work": work}
+    return dict(installed, work=work)
 
 
 def test_installed_package_uses_its_own_code_and_collection(installed):
