@@ -180,3 +180,12 @@ def test_injected_site_credential_reaches_the_run_environment_only(project, tmp_
     with Journal(str(journal)) as opened:
         assert [e["task"] for e in opened.store.rows("host_events")] == [
             "The credential is in the run's environment", "Ask the site (its API is down)"]
+
+
+@pytest.mark.slow
+def test_configure_playbook_passes_ansible_lint_production_with_awx_awx(awx_collection, project):
+    proc = subprocess.run([str(VENV_BIN / "ansible-lint"), "--offline", "--nocolor", "--profile", "production", "-q",
+                           "awx/configure.yml", "scale.yml"], cwd=project,
+                          env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH="%s:%s" % (ROOT / "collections", awx_collection)),
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
