@@ -8,6 +8,7 @@ site) instead of copying it. The collection is found, in order, as an importable
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -69,6 +70,7 @@ def alias_package(name: str, target: str, submodules: Iterable[str]) -> types.Mo
     return package
 
 
+@functools.lru_cache(maxsize=1)
 def collection_version() -> str:
     """``version`` of the collection's galaxy.yml (MANIFEST.json in a built/installed collection)."""
     import json

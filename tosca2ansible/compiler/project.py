@@ -98,17 +98,12 @@ def survey(topology: Topology, deployment: str) -> dict:
     return {"name": deployment, "description": topology.description, "spec": spec}
 
 
-def collection_version() -> str:
-    """The version of the collection this framework ships (its galaxy.yml)."""
-    from tosca2ansible.collection import collection_version as version
-
-    return version()
-
-
 def requirements() -> dict:
     """requirements.yml: the collection by name and the version this compiler emits for. The source is the
     operator's: `ansible-galaxy collection install -r requirements.yml -p collections` from their Galaxy
     server (`-s URL`) or, offline, the tarball (`ansible-galaxy collection install indigo-paas-VERSION.tar.gz`)."""
+    from tosca2ansible.collection import collection_version  # pylint: disable=import-outside-toplevel
+
     return {"collections": [{"name": COLLECTION, "version": collection_version()}]}
 
 
