@@ -11,7 +11,7 @@ import functools
 import os
 from typing import Optional
 
-from tosca2ansible.collection import FRAMEWORK_ROOT, ensure_importable
+from tosca2ansible.collection import ensure_importable
 
 ensure_importable()
 # pylint: disable=wrong-import-position
@@ -21,18 +21,22 @@ from ansible_collections.indigo.paas.plugins.module_utils.providers import get_p
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import ProviderError
 from ansible_collections.indigo.paas.plugins.module_utils.sites import (
     SiteCatalogueError,
-    default_catalogue_path,
     load_catalogue,
 )
 from tosca2ansible.errors import Location, UserInputError
 
 PLACEMENT = "tosca.policies.Placement"
+# the framework's own catalogue (the embedded local site): package data, inventories/sites in a checkout
+FRAMEWORK_SITES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sites")
 
 
 def catalogue_path(path: Optional[str] = None) -> str:
-    """--sites, else $INDIGO_SITES, else the framework's own inventories/sites (the collection's one rule,
-    rooted at the framework for the CLI)."""
-    return path or default_catalogue_path(str(FRAMEWORK_ROOT))
+    """--sites, else $INDIGO_SITES, else the framework's own catalogue (FRAMEWORK_SITES)."""
+    if path:
+        return path
+    if os.environ.get("INDIGO_SITES"):
+        return os.environ["INDIGO_SITES"]
+    return FRAMEWORK_SITES
 
 
 def load_sites(path: Optional[str] = None) -> list:
@@ -93,7 +97,7 @@ def _upper_bounds(wanted: dict) -> dict:
         bounds["max_cpus"] = _int(cpus.maximum(), None)
     mem = wanted.get("mem_size")
     if mem is not None and mem.maximum() is not None:
-        bounds["max_mem_mb"] = _size_mb(mem.maximum(), None)
+        bounds["max_mem_mb"] = _size(units.size_mb, mem.maximum(), None)
     return {k: v for k, v in bounds.items() if v is not None}
 
 

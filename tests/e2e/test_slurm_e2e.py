@@ -1,4 +1,5 @@
-"""End to end, as a user: `indigo deploy examples/slurm_cluster.yaml -i wn_num=2` on the local site.
+"""End to end, as a user: `indigo deploy examples/slurm_cluster.yaml -i wn_num=2` on the local site, with
+`indigo` installed from the framework's wheel into a fresh venv and run away from the checkout.
 
 1 front-end + 2 workers come up; the outputs hold the front-end address; `srun -N2 hostname` on the
 front-end prints both worker host names; a second deploy of the same deployment changes nothing;
@@ -10,25 +11,35 @@ from __future__ import annotations
 import ipaddress
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.fixtures.installed_package import install_wheel_venv
 from tests.fixtures.local_nodes import leftovers, local_site  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT = "slurm-e2e"
+INSTALLED = {}
 
 
 def indigo(*args, timeout=900):
     started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-c", "from tosca2ansible.cli import main; main()"] + list(args),
-        capture_output=True, text=True, timeout=timeout, cwd=str(ROOT),
-    )
+    proc = subprocess.run([str(INSTALLED["indigo"])] + list(args), capture_output=True, text=True, timeout=timeout,
+                          cwd=str(INSTALLED["work"]))
     return proc, time.monotonic() - started
+
+
+@pytest.fixture(scope="module", autouse=True)
+def installed_indigo(tmp_path_factory):
+    """`indigo` of the wheel in a fresh venv; the example copied to a work dir outside the checkout."""
+    base = tmp_path_factory.mktemp("installed")
+    INSTALLED.update(install_wheel_venv(base), work=base / "work")
+    (INSTALLED["work"] / "examples").mkdir(parents=True)
+    (INSTALLED["work"] / "examples" / "slurm_cluster.yaml").write_bytes((ROOT / "examples" / "slurm_cluster.yaml").read_bytes())
+    yield INSTALLED
+    INSTALLED.clear()
 
 
 @pytest.mark.slow

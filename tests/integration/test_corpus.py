@@ -99,7 +99,8 @@ def test_corpus_projects_pass_syntax_check(corpus_projects):
 def test_corpus_projects_pass_ansible_lint_production(corpus_projects, tmp_path):
     out_root, (compiled, _, _) = corpus_projects
     config = tmp_path / "lint.yml"
-    config.write_text("---\nexclude_paths:\n  - '**/template.yaml'\n")
+    # awx/configure.yml needs awx.awx (not installed here): linted with it in test_awx_as_code.py
+    config.write_text("---\nexclude_paths:\n  - '**/template.yaml'\n  - '**/awx/configure.yml'\n")
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=FRAMEWORK_COLLECTIONS)
     done = subprocess.run([os.path.join(BIN, "ansible-lint"), "--offline", "--nocolor", "-c", str(config),
                            "--profile", "production", "-q"],

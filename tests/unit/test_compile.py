@@ -97,7 +97,7 @@ def test_outputs_play_writes_outputs_json(slurm_project):
 def test_project_files_and_inventory(slurm_project):
     names = sorted(os.path.relpath(os.path.join(d, f), slurm_project)
                    for d, _, files in os.walk(slurm_project) for f in files)
-    assert names == sorted([".ansible-lint", ".indigo-project", "ansible.cfg", "awx/survey.json", "deploy.yml",
+    assert names == sorted([".ansible-lint", ".indigo-project", "ansible.cfg", "awx/configure.yml", "awx/survey.json", "deploy.yml", "scale.yml",
                             "group_vars/all/inputs.yml", "group_vars/all/topology.yml",
                             "inventory/localhost.yml", "inventory/slurm-cluster.indigo_deployment.yml",
                             "requirements.yml", "template.yaml", "undeploy.yml"])

@@ -1,6 +1,6 @@
 """Golden outputs of representative templates (regenerate: UPDATE_GOLDEN=1 pytest this file).
 
-ansible.cfg (holds the framework's install path) and template.yaml (a copy of the input) are left out.
+ansible.cfg (the same in every project, checked in tests/integration/test_standalone_collection.py) and template.yaml (a copy of the input) are left out.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from tosca2ansible.compiler.checks import ConstraintError, Notes, Source, check_
 from tosca2ansible.compiler.groups import build_groups, policy_targets
 from tosca2ansible.compiler.loader import LoadedTemplate
 from tosca2ansible.compiler.types import CONFIGURE_OPERATIONS, TypeRegistry, merge_configure_operations, normalise_operation
-from tosca2ansible.compiler.values import SYMBOLIC, Artifact, Attribute, Concat, Property, Token, parse_value, walk
+from tosca2ansible.compiler.values import Artifact, Attribute, Concat, Property, Token, parse_value, walk
 from tosca2ansible.collection import secrets_rule
 from tosca2ansible.errors import Location, UserInputError
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Optional
 
-from tosca2ansible.compiler import yamlwrite
+from tosca2ansible.compiler import awx, yamlwrite
 from tosca2ansible.compiler.emit import Emitter
 from tosca2ansible.compiler.model import MISSING, Topology
 from tosca2ansible.compiler.render import Expr, Unsafe
+from tosca2ansible.compiler.values import Input
 
-FRAMEWORK_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The collection a compiled project needs: requirements.yml pins it. Where it comes from is the operator's
+# choice at install time (ansible-galaxy collection install -r requirements.yml -p collections, with a
+# Galaxy server or `--offline` and a tarball); nothing of this machine is written into the project.
+COLLECTION = "indigo.paas"
 
 
 
@@ -62,6 +65,25 @@ def survey(topology: Topology, deployment: str) -> dict:
     return {"name": deployment, "description": topology.description, "spec": spec}
 
 
+def requirements() -> dict:
+    """requirements.yml: the collection by name and the version this compiler emits for. The source is the
+    operator's: `ansible-galaxy collection install -r requirements.yml -p collections` from their Galaxy
+    server (`-s URL`) or, offline, the tarball (`ansible-galaxy collection install indigo-paas-VERSION.tar.gz`)."""
+    from tosca2ansible.collection import collection_version  # pylint: disable=import-outside-toplevel
+
+    return {"collections": [{"name": COLLECTION, "version": collection_version()}]}
+
+
+def count_inputs(topology: Topology, emitter: Emitter) -> list:
+    """Ansible variables of the inputs that set a Compute node's instance count (what scaling changes)."""
+    names = []
+    for compute in emitter.plan.computes:
+        count = (topology.nodes[compute].capabilities.get("scalable") or {}).get("count")
+        if isinstance(count, Input) and count.name in topology.inputs:
+            names.append(topology.inputs[count.name].var_name)
+    return sorted(set(names))
+
+
 def project_files(topology: Topology, emitter: Emitter, deployment: str, template_bytes: bytes,
                   artifact_files: Optional[dict] = None) -> dict:
     # Secret inputs are passed at launch (indigo deploy does it through a 0600 vars file; AWX through
@@ -80,18 +102,20 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
                                    for n in sorted(topology.nodes)},
         "indigo_node_levels": {n: emitter.plan.level_of[n] for n in sorted(emitter.plan.level_of)},
     }
-    collections = os.path.join(FRAMEWORK_ROOT, "collections")
+    # Relative paths in ansible.cfg are read relative to the file: the project's own collections/ (where
+    # requirements.yml installs), then the standard paths; ANSIBLE_COLLECTIONS_PATH (set by `indigo`, AWX
+    # or the operator) comes first.
     cfg = ("[defaults]\n"
            "inventory = ./inventory\n"
-           "collections_path = %s:~/.ansible/collections\n"
-           "roles_path = %s/roles:~/.ansible/roles\n"
+           "collections_path = ./collections:~/.ansible/collections:/usr/share/ansible/collections\n"
+           "roles_path = ./roles:~/.ansible/roles:/usr/share/ansible/roles:/etc/ansible/roles\n"
            "host_key_checking = True\n"
            "retry_files_enabled = False\n"
            "interpreter_python = auto_silent\n"
            # every run of the project is journaled, also under plain ansible-playbook or AWX
            "callbacks_enabled = indigo.paas.journal\n\n"
            "[inventory]\n"
-           "enable_plugins = indigo.paas.deployment, ansible.builtin.yaml\n" % (collections, FRAMEWORK_ROOT))
+           "enable_plugins = indigo.paas.deployment, ansible.builtin.yaml\n")
     return {
         "ansible.cfg": cfg,
         "deploy.yml": dump_yaml(emitter.deploy()),
@@ -103,8 +127,11 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
                                              "ansible_python_interpreter": Expr("{{ ansible_playbook_python }}")}}}}),
         "group_vars/all/inputs.yml": dump_yaml(inputs),
         "group_vars/all/topology.yml": dump_yaml(topology_vars),
-        "requirements.yml": dump_yaml({"collections": [{"name": "indigo.paas"}]}),
+        "requirements.yml": dump_yaml(requirements()),
+        "scale.yml": dump_yaml(awx.scale_playbook()),
         "awx/survey.json": json.dumps(survey(topology, deployment), indent=2, sort_keys=True) + "\n",
+        "awx/configure.yml": dump_yaml(awx.configure_playbook(deployment, survey(topology, deployment),
+                                                              count_inputs(topology, emitter))),
         "template.yaml": template_bytes,
         # The audit copy is TOSCA and artifacts/ the user's own files, carried as they are: keep linters off.
         ".ansible-lint": dump_yaml({"exclude_paths": ["template.yaml"] + (["artifacts"] if artifact_files else [])}),

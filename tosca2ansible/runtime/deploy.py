@@ -18,7 +18,7 @@ from tosca2ansible.runtime.attempts import DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVER
 from tosca2ansible.runtime.runner import RunResult, run_playbook
 from tosca2ansible.runtime.state import DeploymentState
 
-from tosca2ansible.collection import FRAMEWORK_ROOT, ensure_importable
+from tosca2ansible.collection import ensure_importable
 
 
 def _collection():
@@ -31,9 +31,9 @@ def _collection():
 
 
 def default_catalogue() -> str:
-    """The collection's one rule ($INDIGO_SITES, else inventories/sites), rooted at the framework."""
-    sites, _, _, _ = _collection()
-    return sites.default_catalogue_path(str(FRAMEWORK_ROOT))
+    from tosca2ansible import brokering
+
+    return brokering.catalogue_path()
 
 
 def resolve_site(name: str, catalogue: str) -> Dict[str, Any]:

@@ -116,6 +116,14 @@ def _failure(event: Dict[str, Any]) -> Optional[Dict[str, str]]:
     return None
 
 
+def collections_path() -> str:
+    """The framework's own collection first (the wheel's site-packages or the checkout), then the operator's."""
+    from tosca2ansible.collection import collections_root
+
+    extra = [p for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if p]
+    return os.pathsep.join(dict.fromkeys([str(collections_root())] + extra))
+
+
 def unsafe_vars_yaml(variables: Dict[str, Any]) -> str:
     """A vars file of ``variables`` as data: every string reaches Ansible as written, never rendered, with
     its type kept (the compiled project's writer, one trust rule: tosca2ansible/compiler/yamlwrite.py)."""
@@ -191,6 +199,7 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
         "ANSIBLE_SSH_COMMON_ARGS": ssh_common_args(known_hosts),
         "ANSIBLE_FORCE_COLOR": "0",
         "INDIGO_DEPLOYMENT": deployment,
+        "ANSIBLE_COLLECTIONS_PATH": collections_path(),
     }
     # ansible-playbook of this Python's environment, even when its bin dir is not on PATH
     bin_dir = str(Path(sys.executable).parent)

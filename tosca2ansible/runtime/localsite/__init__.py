@@ -1,14 +1,17 @@
-"""The `local` site: real Debian nodes on this machine.
+"""The `local` site: real Debian nodes on this machine (systemd-nspawn machines on a host bridge).
 
-Each node is a systemd-nspawn machine (systemd as PID 1, sshd) on an overlayfs over one cached
-debootstrap base image, in its own network namespace attached to a host bridge. Nodes reach Debian
-packages through apt-cacher-ng listening on the bridge address. See docs LOCAL_NODES.md for the
-measured recipe this follows.
-
-Public entry point: :class:`LocalSite` (used by the ``local`` provider, the pytest fixture and
-``python -m tosca2ansible.runtime.localsite``).
+Its machine control lives in the collection (``indigo.paas`` module_utils/localsite) so that the
+collection's ``local`` provider needs nothing outside the collection;
+``tosca2ansible.runtime.localsite.<module>`` remain the same modules under their old names, and
+``python -m tosca2ansible.runtime.localsite`` (``__main__.py`` here) is the framework's command line for it.
 """
 
+from tosca2ansible.collection import alias_package
+
+alias_package(__name__, "ansible_collections.indigo.paas.plugins.module_utils.localsite",
+              ("aptproxy", "config", "errors", "host", "image", "machine", "network", "site"))
+
+# pylint: disable=wrong-import-position
 from tosca2ansible.runtime.localsite.config import LocalSiteConfig
 from tosca2ansible.runtime.localsite.errors import (
     CapacityError,

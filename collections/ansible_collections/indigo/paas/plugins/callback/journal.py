@@ -22,8 +22,9 @@ description:
   - Never stores module arguments or results of C(no_log) tasks (only their status); masks the values of
     variables whose name says secret/password/token/key/credential and every credential value of the
     site catalogue in every recorded message.
-  - Needs the C(tosca2ansible) Python package (the INDIGO framework) importable by the controller, or
-    this collection inside the framework's source tree; otherwise it disables itself with a warning.
+  - Needs nothing outside this collection (its journal store is in the collection's plugin_utils and uses
+    only the Python standard library), so it journals from an installed collection or an execution
+    environment as well.
 version_added: "0.1.0"
 requirements:
   - enable in configuration (C(callbacks_enabled = indigo.paas.journal))
@@ -64,25 +65,13 @@ options:
 """
 
 import os
-import sys
 
 from ansible.plugins.callback import CallbackBase
 
+from ansible_collections.indigo.paas.plugins.plugin_utils.journal import api, redact
+
 FLUSH_EVERY = 50
 MESSAGE_MAX = 2000
-
-
-def _framework():
-    """Import the journal package; add the framework root when this collection lives in its tree."""
-    try:
-        from tosca2ansible.runtime.journal import api, redact
-    except ImportError:
-        root = os.path.abspath(os.path.join(os.path.dirname(__file__), *([os.pardir] * 6)))
-        if not os.path.isdir(os.path.join(root, "tosca2ansible")):
-            raise
-        sys.path.insert(0, root)
-        from tosca2ansible.runtime.journal import api, redact
-    return api, redact
 
 
 def _get(result, name):
@@ -112,15 +101,7 @@ class CallbackModule(CallbackBase):
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super(CallbackModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
-        try:
-            api, self._redact = _framework()
-        except ImportError as exc:  # e.g. an AWX execution environment with the collection only
-            self._display.warning(
-                "indigo.paas.journal disabled: the INDIGO framework's Python package (tosca2ansible) cannot be "
-                "imported by this controller (%s); this run is not journaled. Install the framework where "
-                "ansible-playbook runs, or drop indigo.paas.journal from callbacks_enabled." % exc)
-            self.disabled = True
-            return
+        self._redact = redact
         try:
             path = self.get_option("journal_path") or os.path.join(
                 os.path.expanduser(self.get_option("indigo_home") or "~/.indigo"), "journal.sqlite")

@@ -4,10 +4,10 @@
 """The ``local`` site: systemd-nspawn nodes on the controller machine.
 
 The host tooling (bridge, apt proxy, base image, overlay roots, network namespaces, machines) lives in
-``tosca2ansible.runtime.localsite``; this provider maps it onto the Provider interface so the generic
+this collection's ``module_utils/localsite`` (standard library only); this provider maps it onto the Provider interface so the generic
 engine drives local nodes exactly like cloud instances. Tags live in each node's metadata file. The
-module using this provider must run on the controller (localhost) with the framework's Python, which
-is the case for the compiled ``deploy.yml`` (``ansible_python_interpreter: ansible_playbook_python``).
+module using this provider must run on the controller (localhost) as root, which is the case for the
+compiled ``deploy.yml``.
 
 Error classes: not root / tool missing / bad settings → fatal; the node does not fit the host's
 CPUs, RAM or address range → quota; the node does not answer SSH in time → transient (the node is
@@ -20,12 +20,8 @@ __metaclass__ = type
 
 import time
 
-try:
-    from tosca2ansible.runtime import localsite
-    from tosca2ansible.runtime.localsite import host as localsite_host
-    HAS_LOCALSITE = True
-except ImportError:  # the module runs under a Python without the framework installed
-    HAS_LOCALSITE = False
+from ansible_collections.indigo.paas.plugins.module_utils import localsite
+from ansible_collections.indigo.paas.plugins.module_utils.localsite import host as localsite_host
 
 from ansible_collections.indigo.paas.plugins.module_utils import matching
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
@@ -52,10 +48,6 @@ class LocalProvider(Provider):
 
     def __init__(self, site, credentials=None):
         super(LocalProvider, self).__init__(site, credentials)
-        if not HAS_LOCALSITE:
-            raise FatalError(
-                "the local site needs the tosca2ansible package in the Python that runs this module; run the "
-                "module on localhost with ansible_python_interpreter set to the framework's venv", self.site_name)
         try:
             self.cfg = localsite.LocalSiteConfig.from_site(self.site)
         except (TypeError, ValueError) as exc:

@@ -84,7 +84,7 @@ class JournalStore:
             os.chmod(self.path, 0o600)  # inputs and messages are redacted, but still private
         except OSError:
             pass
-        from tosca2ansible.runtime.journal import lease  # pylint: disable=import-outside-toplevel
+        from ansible_collections.indigo.paas.plugins.plugin_utils.journal import lease  # pylint: disable=import-outside-toplevel
 
         lease.close_dead_runs(self)  # a run whose process died is interrupted, not running forever
 

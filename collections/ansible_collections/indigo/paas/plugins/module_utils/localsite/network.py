@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 
-from tosca2ansible.runtime.localsite.config import LocalSiteConfig
-from tosca2ansible.runtime.localsite.host import run
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.config import LocalSiteConfig
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.host import run
 
 NETNS_DIR = "/run/netns"
 

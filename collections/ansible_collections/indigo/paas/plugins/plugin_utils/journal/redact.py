@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from typing import Any, Dict, Iterable, Mapping, Optional, Set
 
-from tosca2ansible.collection import secrets_rule
+from ansible_collections.indigo.paas.plugins.module_utils import secrets as _RULE  # the one rule
 
-_RULE = secrets_rule()  # the one rule, in the collection
 MASK = _RULE.MASK
 MIN_SECRET_LEN = _RULE.MIN_SECRET_LEN
 is_secret_name = _RULE.is_secret_name
@@ -32,12 +30,7 @@ def site_secret_values(catalogue: Optional[str], environ: Optional[Mapping[str, 
     catalogue = os.path.expanduser(catalogue) if catalogue else None
     if not catalogue or not os.path.exists(catalogue):
         return set()
-    try:
-        from ansible_collections.indigo.paas.plugins.module_utils import credentials, sites
-    except ImportError:
-        collections_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "collections")
-        sys.path.insert(0, os.path.normpath(collections_dir))
-        from ansible_collections.indigo.paas.plugins.module_utils import credentials, sites
+    from ansible_collections.indigo.paas.plugins.module_utils import credentials, sites
     try:
         loaded = sites.load_catalogue(catalogue)
     except Exception:  # an invalid catalogue is reported by the modules; nothing resolvable here

@@ -12,10 +12,10 @@ import json
 import time
 from typing import Callable, Dict, List, Optional
 
-from tosca2ansible.runtime.localsite import aptproxy, image, machine, network
-from tosca2ansible.runtime.localsite.config import LocalSiteConfig
-from tosca2ansible.runtime.localsite.errors import CapacityError, LocalSiteError, NodeTimeout
-from tosca2ansible.runtime.localsite.host import check_host, file_lock, host_capacity, pid_alive, write_atomic
+from ansible_collections.indigo.paas.plugins.module_utils.localsite import aptproxy, image, machine, network
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.config import LocalSiteConfig
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.errors import CapacityError, LocalSiteError, NodeTimeout
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.host import check_host, file_lock, host_capacity, pid_alive, write_atomic
 
 DEPLOYMENT_TAG = "indigo_deployment"
 # A node reserved (metadata written) but never booted for this long was abandoned by a crashed creator.

@@ -18,10 +18,15 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
-from tosca2ansible.runtime.journal import lease
-from tosca2ansible.runtime.journal.redact import (Redactor, redact_inputs, redact_tree, secret_values_from_vars,
-                                                  secrets_for_run)
-from tosca2ansible.runtime.journal.store import JournalStore, default_path
+from ansible_collections.indigo.paas.plugins.plugin_utils.journal import lease
+from ansible_collections.indigo.paas.plugins.plugin_utils.journal.redact import (
+    Redactor,
+    redact_inputs,
+    redact_tree,
+    secret_values_from_vars,
+    secrets_for_run,
+)
+from ansible_collections.indigo.paas.plugins.plugin_utils.journal.store import JournalStore, default_path
 
 CALLBACK_NAME = "indigo.paas.journal"
 

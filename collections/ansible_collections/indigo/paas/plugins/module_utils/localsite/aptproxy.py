@@ -8,12 +8,12 @@ import socket
 import subprocess
 import time
 
-from tosca2ansible.runtime.localsite.config import APT_PROXY_PORT, LocalSiteConfig
-from tosca2ansible.runtime.localsite.errors import LocalSiteError
-from tosca2ansible.runtime.localsite.host import clean_env, pid_alive, which, write_atomic
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.config import APT_PROXY_PORT, LocalSiteConfig
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.errors import LocalSiteError
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.host import clean_env, pid_alive, which, write_atomic
 
 CONFIG_TEMPLATE = """\
-# Written by tosca2ansible.runtime.localsite: the local site's package cache.
+# Written by the indigo.paas local site: the local site's package cache.
 CacheDir: {cache}
 LogDir: {logs}
 SupportDir: /usr/lib/apt-cacher-ng

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
 
-from tosca2ansible.runtime.localsite.errors import HostNotReady, LocalSiteError
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.errors import HostNotReady, LocalSiteError
 
 # Debian package that provides each tool, so the error says what to install.
 REQUIRED_TOOLS = {

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from tosca2ansible.runtime.localsite.config import LocalSiteConfig
-from tosca2ansible.runtime.localsite.host import file_lock, remove_tree, run, write_atomic
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.config import LocalSiteConfig
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.host import file_lock, remove_tree, run, write_atomic
 
 BASE_PACKAGES = [
     "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt", "iproute2", "iputils-ping",

@@ -12,9 +12,9 @@ import uuid
 from pathlib import Path
 from typing import Dict, Iterable, Optional
 
-from tosca2ansible.runtime.localsite.config import LocalSiteConfig
-from tosca2ansible.runtime.localsite.errors import LocalSiteError
-from tosca2ansible.runtime.localsite.host import clean_env, mounted, pid_alive, remove_tree, run, which, write_atomic
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.config import LocalSiteConfig
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.errors import LocalSiteError
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.host import clean_env, mounted, pid_alive, remove_tree, run, which, write_atomic
 
 
 def hostname_for(name: str) -> str:
