@@ -67,3 +67,8 @@ def test_htcondor_states_and_demand():
                                                      "d-wn-3": BOOTING}
     assert demand.jobs == ("7.0", "7.1", "8.0")
     assert demand.nodes == 2  # 4 CPUs at 2 a node
+
+
+def test_slurm_allocated_but_still_powered_down_is_wanted():
+    view = SlurmSource.node_view("ALLOCATED+CLOUD+POWERED_DOWN")
+    assert (view.lrms, view.wanted, view.jobs) == (BOOTING, True, 0)

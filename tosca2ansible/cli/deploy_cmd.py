@@ -76,10 +76,13 @@ def deploy_command(template, inputs, deployment, sites, group, attempt_timeout, 
 @click.argument("deployment")
 @click.option("--json", "as_json", is_flag=True)
 def status_command(deployment, as_json):
-    """Show a deployment: last status, nodes found on its site by tags, outputs."""
+    """Show a deployment: last status, nodes found on its site by tags, outputs (and an elastic pool)."""
+    from tosca2ansible.cli.elastic_cmd import echo_pool_if_elastic
     from tosca2ansible.runtime import deploy
 
     _print_result(deploy.status(deployment), as_json)
+    if not as_json:
+        echo_pool_if_elastic(deployment)
 
 
 @click.command("outputs")

@@ -160,13 +160,12 @@ def role_vars(pool: Optional[Pool], role: str, node: str) -> dict:
                                   for name in pool.names],
             **POWER_PROGRAMS,
             "slurm_suspend_time": pool.idle_time, "slurm_resume_timeout": pool.boot_timeout,
-            "slurm_resume_rate": pool.max_booting,
+            # Slurm resumes every node a job needs at once; the controller bounds how many boot together
+            "slurm_resume_rate": 0,
         }
         if node == pool.worker:
             result["slurm_node_name"] = Expr("{{ indigo_elastic.nodes[indigo_index | int] }}")
         return result
-    if role == "indigo.paas.htcondor" and node == pool.worker:
-        return {"htcondor_network_hostname": Expr("{{ indigo_elastic.nodes[indigo_index | int] }}")}
     return {}
 
 

@@ -150,7 +150,9 @@ def _elastic_files(emitter: Emitter) -> dict:
     playbook = emitter.elastic_playbook()
     if playbook is None:
         return {}
-    return {"elastic.yml": dump_yaml(playbook),
+    # the workers' group exists while the pool is empty, so plays and conditions can name it
+    groups = {"all": {"children": {emitter.pool.worker_compute: {"hosts": {}}}}}
+    return {"elastic.yml": dump_yaml(playbook), "inventory/elastic-pool.yml": dump_yaml(groups),
             "group_vars/all/elastic.yml": dump_yaml({"indigo_elastic": emitter.pool.config()})}
 
 

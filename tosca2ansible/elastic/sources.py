@@ -59,6 +59,8 @@ class SlurmSource:
         base, flags = parts[0].rstrip("*~#%!"), set(parts[1:])
         if "POWERING_UP" in flags or state.endswith("#"):
             return NodeView(BOOTING, wanted=True, detail=state)
+        if "POWERED_DOWN" in flags and base in ("ALLOCATED", "MIXED"):
+            return NodeView(BOOTING, wanted=True, detail=state)  # given to a job, its resume not yet called
         if "POWERED_DOWN" in flags or "POWERING_DOWN" in flags or "POWER_DOWN" in flags:
             busy = base in ("ALLOCATED", "MIXED", "COMPLETING") or "COMPLETING" in flags
             if busy:
@@ -90,6 +92,46 @@ class SlurmSource:
             if len(parts) >= 2 and parts[1] in ("PENDING", "CONFIGURING"):
                 pending.append(parts[0])
         return views, Demand(nodes=0, jobs=tuple(pending))
+
+    @staticmethod
+    def before_remove(failed: Sequence[str], leaving: Sequence[str], slots) -> List[List[str]]:
+        """Failed nodes: powered down by force, which requeues their jobs (ResumeFailProgram semantics);
+        nodes let go by the policy but not by Slurm (e.g. drained ones): powered down first."""
+        released = {s.name for s in slots if s.released}
+        commands = []
+        if failed:
+            commands.append(["scontrol", "update", "nodename=" + ",".join(failed), "state=power_down_force",
+                             "reason=indigo-elastic: failed to boot or join"])
+        unasked = [n for n in leaving if n not in released]
+        if unasked:
+            commands.append(["scontrol", "update", "nodename=" + ",".join(unasked), "state=power_down"])
+        return commands
+
+    @staticmethod
+    def reset_lost(slots, views: Dict[str, NodeView]) -> List[List[str]]:
+        """Slurm's view of slots with no instance: a node Slurm thinks is powered (its instance deleted
+        behind our back) is powered down by force (its jobs requeued, the slot free to boot again); a
+        powered-down node left DOWN by a failure is returned to service."""
+        lost, stuck = [], []
+        for slot in slots:
+            if slot.up:
+                continue
+            view = views.get(slot.name)
+            if view is None:
+                continue
+            state = view.detail.upper()
+            if "POWERED_DOWN" in state:
+                if state.startswith("DOWN") or "+DOWN" in state:
+                    stuck.append(slot.name)
+            elif "POWERING_DOWN" not in state and not view.wanted and view.lrms != OFF:
+                lost.append(slot.name)
+        commands = []
+        if lost:
+            commands.append(["scontrol", "update", "nodename=" + ",".join(lost), "state=power_down_force",
+                             "reason=indigo-elastic: instance gone"])
+        if stuck:
+            commands.append(["scontrol", "update", "nodename=" + ",".join(stuck), "state=resume"])
+        return commands
 
 
 class HTCondorSource:
@@ -139,6 +181,15 @@ class HTCondorSource:
                 except ValueError:
                     cpus += 1
         return views, Demand(nodes=math.ceil(cpus / self.cpus_per_node), jobs=tuple(jobs))
+
+    @staticmethod
+    def before_remove(failed: Sequence[str], leaving: Sequence[str], slots) -> List[List[str]]:
+        """Startds let go are turned off peacefully first (a claimed one would finish its job)."""
+        return [["condor_off", "-peaceful", "-daemon", "startd", "-name", name] for name in list(failed) + list(leaving)]
+
+    @staticmethod
+    def reset_lost(slots, views) -> List[List[str]]:
+        return []
 
 
 SOURCES = {"slurm": SlurmSource, "htcondor": HTCondorSource}
