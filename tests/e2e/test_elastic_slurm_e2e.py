@@ -50,8 +50,13 @@ def wait_for(what, check, timeout, every=5):
 
 
 def job_states():
-    out = on_front_end("sacct -X -n -P -o jobid,state,nodelist")
-    return {line.split("|")[0]: (line.split("|")[1], line.split("|")[2]) for line in out.split() if "|" in line}
+    """job id -> (state, batch host); finished jobs stay listed for MinJobAge (300 s)."""
+    states = {}
+    for line in on_front_end("scontrol -o show job").splitlines():
+        fields = dict(token.split("=", 1) for token in line.split() if "=" in token)
+        if "JobId" in fields:
+            states[fields["JobId"]] = (fields.get("JobState"), fields.get("BatchHost"))
+    return states
 
 
 def worker_nodes():
@@ -68,7 +73,7 @@ def test_elastic_slurm_grows_runs_every_job_and_shrinks_to_nothing(local_site, t
     controller = None
     try:
         started = time.monotonic()
-        proc = indigo("deploy", "examples/elastic_slurm_cluster.yaml", "-i", "idle_time=30", "-i", "boot_timeout=300",
+        proc = indigo("deploy", "examples/elastic_slurm_cluster.yaml", "-i", "idle_time=30", "-i", "boot_timeout=600",
                       "--deployment", DEPLOYMENT, "--json")
         timings["deploy"] = time.monotonic() - started
         assert proc.returncode == 0, proc.stderr[-4000:]
@@ -92,8 +97,7 @@ def test_elastic_slurm_grows_runs_every_job_and_shrinks_to_nothing(local_site, t
         timings["submit-to-all-done"] = time.monotonic() - submitted
         # each job's output, on the first node it ran on (workers have no shared file system)
         for job in job_ids:
-            first = states[job][1].replace("[", "").split(",")[0].split("-")
-            index = int(first[-1]) if first[-1].isdigit() else int(states[job][1].split("[")[1][0])
+            index = SLOTS.index(states[job][1])
             proc = indigo("ssh", DEPLOYMENT, "--node", "lrms_wn", "--index", str(index), "--", "cat", "/tmp/job-%s.out" % job)
             assert proc.returncode == 0, proc.stderr
             if job == job_ids[0]:
