@@ -19,6 +19,8 @@ from tosca2ansible.errors import UserInputError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TYPES = [TYPES_MAPPING] if PRESENT else []
+EXAMPLE_ELASTIC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                               "examples", "elastic_slurm_cluster.yaml")
 SLURM_EXAMPLE = os.path.join(ROOT, "examples", "slurm_cluster.yaml")
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 HEADER = """\
@@ -161,18 +163,43 @@ def test_survey_from_inputs(tmp_path):
     assert spec["gpu"]["choices"] == ["true", "false"] and spec["gpu"]["default"] == "false"
 
 
-def test_lrms_hosting_and_elastic_cluster_operation(tmp_path):
+def test_elastic_cluster_compiles_onto_the_framework_elasticity(tmp_path):
     require_corpus()
     corpus = str(EXAMPLES / "elastic_cluster.yaml")
     compile_template(corpus, str(tmp_path / "p"), {}, TYPES)
-    deploy = load(tmp_path / "p" / "deploy.yml")
-    level2 = [p for p in deploy if p["name"].startswith("Configure level 2")][0]
-    # ElasticCluster is placed through `lrms` on the Slurm front-end, hence on lrms_server
-    assert level2["hosts"] == "lrms_server"
-    ops = [t["vars"]["tosca_operation_name"] for t in level2["tasks"]]
-    assert ops[0] == "create" and all(t["ansible.builtin.include_role"]["name"] == "indigo.paas.tosca_operation"
-                                      for t in level2["tasks"])
-    assert level2["tasks"][0]["vars"]["tosca_operation_playbook"][1].endswith("ec3_install.yml")
+    project = tmp_path / "p"
+    text = (project / "deploy.yml").read_text() + (project / "elastic.yml").read_text()
+    assert "ec3" not in text.lower() and "githubusercontent" not in text and "tosca_operation" not in text
+    deploy = load(project / "deploy.yml")
+    provision = {t["name"]: t for t in deploy[0]["tasks"]}
+    assert provision["Provision lrms_wn"]["indigo.paas.instance"]["indexes"] == []  # min_instances 0
+    assert "count" not in provision["Provision lrms_wn"]["indigo.paas.instance"]
+    pool = load(project / "group_vars" / "all" / "elastic.yml")["indigo_elastic"]
+    assert pool["lrms"] == "slurm" and pool["front_end_compute"] == "lrms_server" and pool["worker_compute"] == "lrms_wn"
+    assert (pool["min_instances"], pool["max_instances"]) == (0, 5)  # max_instances: {get_input: wn_num}, default 5
+    assert pool["nodes"] == ["lrms-wn-%d" % i for i in range(5)]
+    controller = [t for p in deploy if p["name"].startswith("Configure") for t in p["tasks"]
+                  if t["vars"].get("slurm_node_role") == "controller"][0]["vars"]
+    assert [n["name"] for n in controller["slurm_cloud_nodes"]] == pool["nodes"]
+    assert controller["slurm_suspend_time"] == 300 and controller["slurm_resume_program"].endswith("indigo-elastic-resume")
+    scale = load(project / "elastic.yml")
+    assert scale[1]["hosts"] == "lrms_wn" and scale[0]["tasks"][1]["indigo.paas.instance"]["state"] == "present"
+    assert [t["vars"]["slurm_node_role"] for t in scale[1]["tasks"] if "vars" in t] == ["worker"]
+
+
+@pytest.mark.parametrize("inputs,message", [
+    ({"idle_time": "-5"}, "node elastic_cluster_front_end, field properties.idle_time"),
+    ({"boot_timeout": "0"}, "node elastic_cluster_front_end, field properties.boot_timeout"),
+    ({"wn_max": "0"}, "node wn_node, field capabilities.wn.properties.max_instances: must be 1 or more, got 0"),
+    ({"wn_min": "9"}, "node wn_node, field capabilities.wn.properties.min_instances: min_instances 9 is above "
+                      "max_instances 4"),
+])
+def test_elastic_bad_policy_values_name_the_field(tmp_path, inputs, message):
+    with pytest.raises(UserInputError) as info:
+        compile_template(str(EXAMPLE_ELASTIC), str(tmp_path / "p"), inputs, [])
+    assert message in str(info.value)
+    assert info.value.exit_code == 2
+    assert not (tmp_path / "p").exists()
 
 
 def test_functions_concat_token_get_property_through_requirement(tmp_path):

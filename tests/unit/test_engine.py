@@ -182,3 +182,20 @@ def test_teardown_deletes_everything_once():
 def test_negative_count_is_rejected():
     with pytest.raises(FatalError, match="count must be >= 0"):
         ensure(MemoryProvider(), -1)
+
+
+def test_indexes_present_and_absent_touch_only_those_slots():
+    provider = MemoryProvider(latency=0.2)
+    ensure(provider, 0, indexes=[1, 3], wait=False)
+    assert indexes(provider) == [1, 3]
+    start = time.monotonic()
+    result = ensure(provider, 0, indexes=[0, 2, 5], wait=False)  # three slots boot side by side
+    assert time.monotonic() - start < 0.5
+    assert indexes(provider) == [0, 1, 2, 3, 5] and len(result.created) == 3 and not result.deleted
+    assert sorted(i.index for i in result.instances) == [0, 2, 5]
+    result = ensure(provider, 0, indexes=[1, 5, 7], absent=True, wait=False)
+    assert indexes(provider) == [0, 2, 3] and len(result.deleted) == 2 and not result.created
+    again = ensure(provider, 0, indexes=[1, 5], absent=True, wait=False)
+    assert not again.changed
+    with pytest.raises(FatalError):
+        ensure(provider, 0, indexes=[-1], wait=False)

@@ -46,6 +46,9 @@ def _register():
     from tosca2ansible.cli import sites_cmd  # sites, rank (broker)
 
     sites_cmd.register(cli)
+    from tosca2ansible.cli import elastic_cmd  # elastic reconcile|run|status (elastic pools)
+
+    elastic_cmd.register(cli)
 
 
 def _private_files() -> None:

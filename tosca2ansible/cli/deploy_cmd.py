@@ -78,10 +78,13 @@ def deploy_command(template, inputs_file, input_pairs, types_paths, deployment, 
 @click.argument("deployment")
 @options.JSON
 def status_command(deployment, as_json):
-    """Show a deployment: last status, nodes found on its site by tags, outputs."""
+    """Show a deployment: last status, nodes found on its site by tags, outputs (and an elastic pool)."""
+    from tosca2ansible.cli.elastic_cmd import echo_pool_if_elastic
     from tosca2ansible.runtime import deploy
 
     _print_result(deploy.status(deployment), as_json)
+    if not as_json:
+        echo_pool_if_elastic(deployment)
 
 
 @click.command("outputs")

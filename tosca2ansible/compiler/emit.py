@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Optional
 
-from tosca2ansible.compiler import modargs, support, typemap
+from tosca2ansible.compiler import elastic, modargs, support, typemap
 from tosca2ansible.compiler.artifacts import ProjectFile
 from tosca2ansible.compiler.model import MISSING, Node, Requirement, Topology
 from tosca2ansible.compiler.plan import RELATIONSHIP_PHASES, Plan
@@ -73,6 +73,7 @@ class Emitter:
         self._networks = None
         self._instance_args: dict = {}
         self.kinds = {name: classify(topology, plan, node) for name, node in sorted(topology.nodes.items())}
+        self.pool = elastic.find_pool(topology, plan)
 
     # -- groups --------------------------------------------------------------------------------
     def group_of_type(self, node_type: str) -> Any:
@@ -93,6 +94,7 @@ class Emitter:
             elif isinstance(value, tuple):
                 value = list(value)
             result[key] = value
+        result.update(elastic.role_vars(self.pool, step.role, node.name))
         result["%s_tosca_node" % role_short] = node.name
         result["%s_tosca_properties" % role_short] = self.render.value(node.properties, node.name, on_host=True)
         return result
@@ -100,7 +102,8 @@ class Emitter:
     # -- provisioning --------------------------------------------------------------------------
     def instance_args(self, compute: str) -> dict:
         if compute not in self._instance_args:
-            self._instance_args[compute] = self._build_instance_args(compute)
+            self._instance_args[compute] = elastic.worker_instance_args(self.pool, compute,
+                                                                        self._build_instance_args(compute))
         return dict(self._instance_args[compute])
 
     def _build_instance_args(self, compute: str) -> dict:
@@ -378,6 +381,15 @@ class Emitter:
             "site": Expr("{{ indigo_site | default('local') }}"), "catalogue": Expr("{{ indigo_catalogue | default(omit) }}")}})
         return [{"name": "Remove the deployment", "hosts": LOCALHOST, "connection": "local", "gather_facts": False,
                  "tasks": tasks}]
+
+    def elastic_playbook(self) -> Optional[list]:
+        """elastic.yml of an elastic pool: its worker tasks of deploy.yml, run only on new workers."""
+        if self.pool is None:
+            return None
+        on_worker = self._on(self.pool.worker_compute)
+        tasks = [task for play in self.level_plays() if play.get("become")
+                 for task in play["tasks"] if task.get("when", [None])[0] == on_worker]
+        return elastic.scale_playbook(self.pool, self.instance_args(self.pool.worker_compute), tasks)
 
     def modules_used(self) -> list:
         return sorted({m.module for kind, m in self.kinds.values() if kind == "module"} | {"indigo.paas.instance"})

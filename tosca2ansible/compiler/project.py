@@ -136,4 +136,16 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
         # The audit copy is TOSCA and artifacts/ the user's own files, carried as they are: keep linters off.
         ".ansible-lint": dump_yaml({"exclude_paths": ["template.yaml"] + (["artifacts"] if artifact_files else [])}),
         **(artifact_files or {}),
+        **_elastic_files(emitter),
     }
+
+
+def _elastic_files(emitter: Emitter) -> dict:
+    """An elastic pool's scale playbook and its configuration (compiler/elastic.py)."""
+    playbook = emitter.elastic_playbook()
+    if playbook is None:
+        return {}
+    # the workers' group exists while the pool is empty, so plays and conditions can name it
+    groups = {"all": {"children": {emitter.pool.worker_compute: {"hosts": {}}}}}
+    return {"elastic.yml": dump_yaml(playbook), "inventory/elastic-pool.yml": dump_yaml(groups),
+            "group_vars/all/elastic.yml": dump_yaml({"indigo_elastic": emitter.pool.config()})}

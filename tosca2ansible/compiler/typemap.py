@@ -27,7 +27,7 @@ class RoleStep:
 
 @dataclasses.dataclass(frozen=True)
 class Mapping:
-    kind: str                   # roles | module | folded (nothing to run) | runtime
+    kind: str                   # roles | module | folded (nothing to run) | runtime | elastic
     roles: tuple = ()
     module: str = ""
 
@@ -70,6 +70,8 @@ TYPE_MAP = {
     "tosca.nodes.indigo.OnedataSpace": Mapping("module", module="indigo.paas.onedata_space"),
     "tosca.nodes.indigo.OnedataServiceSpace": Mapping("module", module="indigo.paas.onedata_space"),
     "tosca.nodes.indigo.Kubernetes.HelmChart": Mapping("module", module="indigo.paas.helm_release"),
+    # Elasticity is the framework's own (compiler/elastic.py, indigo elastic): no EC3/CLUES playbook runs.
+    "tosca.nodes.indigo.ElasticCluster": Mapping("elastic"),
     # Jobs run on the front-end itself (Galaxy's local runner): nothing to install.
     "tosca.nodes.indigo.LRMS.FrontEnd.Local": Mapping("folded"),
     "tosca.nodes.BlockStorage": Mapping("folded"),

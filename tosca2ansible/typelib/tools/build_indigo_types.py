@@ -120,6 +120,16 @@ def build(upstream_dir: Path) -> str:
             if name in merged[section]:
                 raise BuildError(f"project type {name} already exists upstream")
             merged[section][name] = copy.deepcopy(type_def)
+    # properties the project adds to an upstream node type (e.g. ElasticCluster's policy knobs)
+    for name, extension in (project.get("extend_node_types") or {}).items():
+        target = merged["node_types"].get(name)
+        if target is None:
+            raise BuildError(f"extend_node_types: {name} is not an upstream type")
+        properties = target.setdefault("properties", {})
+        for prop, prop_def in (extension.get("properties") or {}).items():
+            if prop in properties:
+                raise BuildError(f"extend_node_types: {name}.{prop} already exists upstream")
+            properties[prop] = copy.deepcopy(prop_def)
 
     chunks = [HEADER, _dump({
         "tosca_definitions_version": "tosca_simple_yaml_1_0",

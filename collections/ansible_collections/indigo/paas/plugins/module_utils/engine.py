@@ -101,22 +101,35 @@ class Engine:
                 keep[inst.index] = inst
         return keep, duplicates
 
-    def plan(self, deployment, node, count):
-        """(kept by index, indexes to create, instances to delete in order) for an exact ``count``."""
+    def plan(self, deployment, node, count, indexes=None, absent=False):
+        """(kept by index, indexes to create, instances to delete in order) for an exact ``count``; with
+        ``indexes``, only those indexes are made present (or, ``absent``, deleted): the others stay as they are."""
         if count < 0:
             raise FatalError("count must be >= 0, got %d" % count, self.provider.site_name)
         by_index, duplicates = self._by_index(self._live(deployment, node))
+        if indexes is not None:
+            if any(index < 0 for index in indexes):
+                raise FatalError("indexes must be >= 0, got %s" % sorted(indexes), self.provider.site_name)
+            wanted = set(indexes)
+            if absent:
+                surplus = [by_index.pop(index) for index in sorted(by_index, reverse=True) if index in wanted]
+                return by_index, [], surplus + [d for d in duplicates if d.index in wanted]
+            return by_index, sorted(wanted - set(by_index)), [d for d in duplicates if d.index in wanted]
         missing = [index for index in range(count) if index not in by_index]
         surplus = [by_index.pop(index) for index in sorted(by_index, reverse=True) if index >= count]
         return by_index, missing, surplus + duplicates
 
     # -- the state machine -----------------------------------------------------------------
-    def ensure(self, spec_for_index, deployment, node, count, wait=True, wait_timeout=600, check_mode=False):
-        """Bring ``node`` of ``deployment`` to exactly ``count`` instances.
+    def ensure(self, spec_for_index, deployment, node, count, wait=True, wait_timeout=600, check_mode=False,
+               indexes=None, absent=False):
+        """Bring ``node`` of ``deployment`` to exactly ``count`` instances (or ``indexes`` present/absent).
 
         ``spec_for_index(index)`` returns the InstanceSpec of one index.
         """
-        kept, missing, surplus = self.plan(deployment, node, count)
+        kept, missing, surplus = self.plan(deployment, node, count, indexes, absent)
+        if indexes is not None:
+            # only the named indexes are this call's business: the others are neither waited for nor reported
+            kept = {index: inst for index, inst in kept.items() if index in set(indexes)}
         if check_mode:
             planned = [spec_for_index(index).name for index in missing]
             return EnsureResult(sorted(kept.values(), key=lambda i: i.index), planned, [s.id for s in surplus],

@@ -42,6 +42,13 @@ options:
     description: The exact number of instances. O(state=absent) means O(count=0).
     type: int
     default: 1
+  indexes:
+    description:
+      - Exactly these instance indexes are made present (O(state=present)) or deleted (O(state=absent));
+        the node's other instances are left as they are and O(count) is not used. For elastic pools, where
+        each index is one fixed worker slot.
+    type: list
+    elements: int
   state:
     description: C(present) for an exact count, C(absent) to delete the node's instances (or the deployment's).
     type: str
@@ -150,6 +157,13 @@ EXAMPLES = r"""
     ports: [{port: 6817}, {port: 6818}]
     ssh_public_key: "{{ lookup('ansible.builtin.file', '~/.indigo/deployments/slurm-demo/ssh/id_ed25519.pub') }}"
 
+- name: Power up worker slots 0 and 3 of an elastic pool (other workers untouched)
+  indigo.paas.instance:
+    deployment: slurm-demo
+    node: lrms_wn
+    indexes: [0, 3]
+    site: recas-bari
+
 - name: Scale the workers down to one (highest indexes go first)
   indigo.paas.instance:
     deployment: slurm-demo
@@ -227,6 +241,7 @@ class InstanceModule(IndigoModule):
         deployment=dict(type="str", required=True),
         node=dict(type="str"),
         count=dict(type="int", default=1),
+        indexes=dict(type="list", elements="int"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         image=dict(type="str"),
         flavor=dict(type="str"),
@@ -284,6 +299,8 @@ class InstanceModule(IndigoModule):
             check_node(params["node"])
         if params["count"] < 0:
             raise UserError("count must be >= 0, got %d" % params["count"])
+        if params["indexes"] is not None and not params["node"]:
+            raise UserError("indexes needs node (without it state=absent would remove the whole deployment)")
         site, provider = resolve_site_and_provider(params)
         engine = Engine(provider, log=self.log)
         if params["state"] == "absent" and not params["node"]:
@@ -292,7 +309,8 @@ class InstanceModule(IndigoModule):
                         deleted_resources=[])
         count = params["count"] if params["state"] == "present" else 0
         result = engine.ensure(self.spec_factory(), params["deployment"], params["node"], count,
-                               wait=params["wait"], wait_timeout=params["wait_timeout"], check_mode=self.check_mode)
+                               wait=params["wait"], wait_timeout=params["wait_timeout"], check_mode=self.check_mode,
+                               indexes=params["indexes"], absent=params["state"] == "absent")
         return dict(changed=result.changed, instances=[inst.to_dict() for inst in result.instances],
                     created=result.created, deleted=result.deleted, site=site["name"],
                     created_resources=result.created_resources, deleted_resources=result.deleted_resources)

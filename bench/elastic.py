@@ -1,0 +1,113 @@
+"""Elastic Slurm benchmark on the local site (slow: boots real nodes; run under the local-site lock).
+
+One deployment of examples/elastic_slurm_cluster.yaml (idle_time 20 s) with `indigo elastic run` in the
+background; in the same process:
+- submit-to-running of a job needing 1 node (reference), then of a job needing 4 nodes: goal 4 nodes in
+  <= 1.5x the time of 1 (CLUES/IM boot one node at a time, so they take ~4x);
+- idle-to-removed: from the job's end to the last worker gone from the site;
+- where the scale-out time goes, from the scale-out run's events: provision (instances up, SSH ready),
+  packages (apt), join (configuration, slurmd registering) and the rest.
+Run: flock /tmp/indigo-local-site.lock .venv/bin/python bench/elastic.py   (exit 1 when the goal is missed)
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-c", "from tosca2ansible.cli import main; main()"]
+DEPLOYMENT = "elastic-bench"
+GOAL_RATIO = 1.5
+
+
+def indigo(*args, timeout=900):
+    proc = subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout, cwd=str(ROOT))
+    if proc.returncode != 0:
+        raise SystemExit("indigo %s failed: %s" % (" ".join(args), proc.stderr[-2000:]))
+    return proc.stdout
+
+
+def front(command):
+    return indigo("ssh", DEPLOYMENT, "--node", "lrms_server", "--", command, timeout=120)
+
+
+def wait(check, timeout, every=1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return time.monotonic()
+        time.sleep(every)
+    raise SystemExit("timed out")
+
+
+def workers():
+    return [n for n in json.loads(indigo("status", DEPLOYMENT, "--json"))["nodes"] if n["node"] == "lrms_wn"]
+
+
+def run_job(nodes):
+    job = front("su bench -c 'sbatch --parsable -N%d -o /tmp/b-%%j.out --wrap \"srun sleep 2\"'" % nodes).strip()
+    submitted = time.monotonic()
+    running = wait(lambda: front("squeue -h -j %s -o %%T" % job).strip() in ("RUNNING", "COMPLETING", ""), 900)
+    done = wait(lambda: front("squeue -h -j %s -o %%T" % job).strip() == "", 300)
+    removed = wait(lambda: workers() == [], 600, every=3)
+    return running - submitted, removed - done
+
+
+def scale_out_breakdown(home: Path):
+    """Seconds per phase of the last scale-out run, from its ansible-runner events."""
+    runs = sorted((home / "runs").glob("*scale-out*"), key=lambda p: p.stat().st_mtime)
+    events = []
+    for path in (runs[-1] / "artifacts" / "run" / "job_events").glob("*.json"):
+        events.append(json.loads(path.read_text()))
+    events.sort(key=lambda e: e.get("counter", 0))
+    phases, last = {}, None
+    for event in events:
+        if event.get("event") not in ("playbook_on_task_start", "playbook_on_stats"):
+            continue
+        now = datetime.datetime.fromisoformat(event["created"])
+        if last is not None:
+            name = last[1]
+            phase = ("provision" if "Create the requested" in name else "packages" if "Install" in name or "APT" in name
+                     else "facts" if "facts" in name.lower() else "join")
+            phases[phase] = phases.get(phase, 0.0) + (now - last[0]).total_seconds()
+        last = (now, event.get("event_data", {}).get("task", ""))
+    return phases
+
+
+def main():
+    home = Path(tempfile.mkdtemp(prefix="indigo-elastic-bench-"))
+    os.environ["INDIGO_HOME"] = str(home)
+    controller = None
+    try:
+        indigo("deploy", "examples/elastic_slurm_cluster.yaml", "-i", "idle_time=20", "--deployment", DEPLOYMENT)
+        front("id bench || useradd -m bench")
+        controller = subprocess.Popen(CLI + ["elastic", "run", DEPLOYMENT, "--interval", "2"], cwd=str(ROOT),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        one, idle_one = run_job(1)
+        phases_one = scale_out_breakdown(home)
+        four, idle_four = run_job(4)
+        phases_four = scale_out_breakdown(home)
+    finally:
+        if controller is not None:
+            controller.send_signal(signal.SIGTERM)
+            controller.wait(timeout=60)
+        subprocess.run(CLI + ["undeploy", DEPLOYMENT], capture_output=True, cwd=str(ROOT), timeout=600)
+    ratio = four / one
+    print("submit-to-running: 1 node %.1f s (reference), 4 nodes %.1f s: ratio %.2f (goal <= %.1f)"
+          % (one, four, ratio, GOAL_RATIO))
+    print("idle-to-removed: %.1f s (1 node), %.1f s (4 nodes), idle_time 20 s" % (idle_one, idle_four))
+    for label, phases in (("1 node", phases_one), ("4 nodes", phases_four)):
+        print("scale-out run, %s: %s" % (label, ", ".join("%s %.1f s" % kv for kv in sorted(phases.items()))))
+    return 0 if ratio <= GOAL_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

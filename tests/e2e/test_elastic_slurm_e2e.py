@@ -1,0 +1,139 @@
+"""End to end, as a user: an elastic Slurm cluster (examples/elastic_slurm_cluster.yaml, ElasticCluster,
+wn max_instances 4, worker count 0) on the local site, driven by `indigo elastic run`.
+
+Deploys with no worker; an unprivileged user submits one `sbatch -N3` and four one-node jobs; the four
+workers boot together in one scale-out run; every job completes with its output; after the idle time
+every worker is removed (no machine, netns, veth, tags; Slurm shows the nodes powered down); a second
+`indigo deploy` changes nothing; undeploy leaves nothing. One cluster for every assertion.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.local_nodes import leftovers, local_site  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOYMENT = "elastic-e2e"
+SLOTS = ["lrms-wn-%d" % i for i in range(4)]
+INSTANCES = ["%s-lrms_wn-%d" % (DEPLOYMENT, i) for i in range(4)]
+CLI = [sys.executable, "-c", "from tosca2ansible.cli import main; main()"]
+
+
+def indigo(*args, timeout=900):
+    return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout, cwd=str(ROOT))
+
+
+def on_front_end(command, timeout=120):
+    proc = indigo("ssh", DEPLOYMENT, "--node", "lrms_server", "--", command, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def wait_for(what, check, timeout, every=5):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ds waiting for %s" % (timeout, what))
+        time.sleep(every)
+
+
+def job_states():
+    """job id -> (state, batch host); finished jobs stay listed for MinJobAge (300 s)."""
+    states = {}
+    for line in on_front_end("scontrol -o show job").splitlines():
+        fields = dict(token.split("=", 1) for token in line.split() if "=" in token)
+        if "JobId" in fields:
+            states[fields["JobId"]] = (fields.get("JobState"), fields.get("BatchHost"))
+    return states
+
+
+def worker_nodes():
+    proc = indigo("status", DEPLOYMENT, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return [n for n in json.loads(proc.stdout)["nodes"] if n["node"] == "lrms_wn"]
+
+
+@pytest.mark.slow
+def test_elastic_slurm_grows_runs_every_job_and_shrinks_to_nothing(local_site, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("INDIGO_HOME", str(home))
+    timings = {}
+    controller = None
+    try:
+        started = time.monotonic()
+        proc = indigo("deploy", "examples/elastic_slurm_cluster.yaml", "-i", "idle_time=30", "-i", "boot_timeout=600",
+                      "--deployment", DEPLOYMENT, "--json")
+        timings["deploy"] = time.monotonic() - started
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        assert worker_nodes() == []
+        sinfo = on_front_end("sinfo -h -N -o '%N %t'")
+        assert sorted(sinfo.split("\n")[:-1]) == ["%s idle~" % s for s in SLOTS]
+
+        on_front_end("useradd -m alice")
+        submit = ("cd /tmp && su alice -c 'sbatch --parsable -N3 -o /tmp/job-%j.out --wrap \"srun hostname\"'"
+                  " && for i in 1 2 3 4; do su alice -c 'sbatch --parsable -N1 -o /tmp/job-%j.out"
+                  " --wrap \"echo one-node-$SLURM_JOB_ID; hostname\"'; done")
+        job_ids = on_front_end(submit).split()
+        assert len(job_ids) == 5
+        submitted = time.monotonic()
+        log = open(tmp_path / "controller.log", "w")
+        controller = subprocess.Popen(CLI + ["elastic", "run", DEPLOYMENT, "--interval", "5"], cwd=str(ROOT),
+                                      stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+
+        states = wait_for("every job to complete", lambda: (lambda s: s if all(
+            s.get(j, ("",))[0] == "COMPLETED" for j in job_ids) else None)(job_states()), timeout=420)
+        timings["submit-to-all-done"] = time.monotonic() - submitted
+        # each job's output, on the first node it ran on (workers have no shared file system)
+        for job in job_ids:
+            index = SLOTS.index(states[job][1])
+            proc = indigo("ssh", DEPLOYMENT, "--node", "lrms_wn", "--index", str(index), "--", "cat", "/tmp/job-%s.out" % job)
+            assert proc.returncode == 0, proc.stderr
+            if job == job_ids[0]:
+                assert len(proc.stdout.split()) == 3  # srun hostname on three nodes
+            else:
+                assert "one-node-%s" % job in proc.stdout
+
+        history = indigo("show", DEPLOYMENT).stdout
+        scale_outs = [line for line in history.splitlines() if "scale-out:" in line]
+        assert scale_outs and "lrms-wn-0,lrms-wn-1,lrms-wn-2,lrms-wn-3 for jobs" in scale_outs[0], history
+
+        wait_for("every worker removed", lambda: worker_nodes() == [], timeout=240)
+        timings["all-done-to-removed"] = time.monotonic() - submitted - timings["submit-to-all-done"]
+        wait_for("Slurm to show the slots powered down", lambda: sorted(
+            on_front_end("sinfo -h -N -o '%N %t'").split("\n")[:-1]) == ["%s idle~" % s for s in SLOTS], timeout=60)
+        controller.send_signal(signal.SIGTERM)
+        controller.wait(timeout=30)
+        controller = None
+        assert leftovers(local_site, INSTANCES) == {}
+        assert local_site.nodes(indigo_deployment=DEPLOYMENT, indigo_node="lrms_wn") == []
+
+        runs = json.loads(indigo("runs", "--deployment", DEPLOYMENT, "--json").stdout)
+        actions = [r["action"] for r in runs]
+        assert "scale-out" in actions and "scale-in" in actions
+
+        proc = indigo("deploy", "--deployment", DEPLOYMENT, "--json")
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        assert json.loads(proc.stdout)["changed"] == 0
+        status = indigo("status", DEPLOYMENT).stdout
+        assert "powered off" in status and "elastic pool (slurm, 0..4 workers)" in status
+    finally:
+        if controller is not None:
+            controller.kill()
+            controller.wait(timeout=30)
+        proc = indigo("undeploy", DEPLOYMENT)
+        print("timings (s): " + ", ".join("%s %.1f" % kv for kv in timings.items()))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert local_site.nodes(indigo_deployment=DEPLOYMENT) == []
+    assert leftovers(local_site, INSTANCES + ["%s-lrms_server-0" % DEPLOYMENT]) == {}
