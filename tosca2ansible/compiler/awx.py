@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
 
-from tosca2ansible.compiler.render import Unsafe
+from tosca2ansible.compiler.render import Expr, Unsafe
 
 # (input id, label, secret, environment variable read through the site catalogue's credentials.env).
 # The variable names are the ones the catalogue examples use (inventories/sites/clouds.yml).
@@ -68,36 +68,36 @@ def _unsafe(value: Any) -> Any:
 def configure_playbook(deployment: str, survey: Dict[str, Any], count_vars: List[str]) -> List[Dict[str, Any]]:
     """awx/configure.yml: run against an AWX with CONTROLLER_HOST and CONTROLLER_OAUTH_TOKEN (or
     CONTROLLER_USERNAME/PASSWORD) in the environment; every object is idempotent (state present)."""
-    org = "{{ indigo_awx_organization }}"
-    project = "{{ indigo_awx_project }}"
+    org = Expr("{{ indigo_awx_organization }}")
+    project = Expr("{{ indigo_awx_project }}")
     inventory = "%s inventory" % deployment
     tasks: List[Dict[str, Any]] = []
     for ctype in credential_types():
         tasks.append({"name": "Credential type %s" % ctype["name"], "awx.awx.credential_type": dict(ctype, state="present")})
     tasks += [
         {"name": "Execution environment with the indigo.paas collection",
-         "awx.awx.execution_environment": {"name": "{{ indigo_awx_ee_name }}", "image": "{{ indigo_awx_ee_image }}",
+         "awx.awx.execution_environment": {"name": Expr("{{ indigo_awx_ee_name }}"), "image": Expr("{{ indigo_awx_ee_image }}"),
                                            "organization": org, "pull": "missing", "state": "present"}},
         {"name": "Project holding this compiled deployment",
-         "awx.awx.project": {"name": project, "organization": org, "scm_type": "git", "scm_url": "{{ indigo_awx_scm_url }}",
-                             "scm_branch": "{{ indigo_awx_scm_branch }}", "scm_update_on_launch": True,
-                             "default_environment": "{{ indigo_awx_ee_name }}", "state": "present"}},
+         "awx.awx.project": {"name": project, "organization": org, "scm_type": "git", "scm_url": Expr("{{ indigo_awx_scm_url }}"),
+                             "scm_branch": Expr("{{ indigo_awx_scm_branch }}"), "scm_update_on_launch": True,
+                             "default_environment": Expr("{{ indigo_awx_ee_name }}"), "state": "present"}},
         {"name": "Inventory of the deployment",
          "awx.awx.inventory": {"name": inventory, "organization": org, "state": "present"}},
         {"name": "Inventory source: the indigo.paas.deployment inventory plugin",
          "awx.awx.inventory_source": {"name": "%s hosts" % deployment, "inventory": inventory, "organization": org,
                                       "source": "scm", "source_project": project,
                                       "source_path": "inventory/%s.indigo_deployment.yml" % deployment,
-                                      "execution_environment": "{{ indigo_awx_ee_name }}",
-                                      "credential": "{{ indigo_awx_site_credential }}",
+                                      "execution_environment": Expr("{{ indigo_awx_ee_name }}"),
+                                      "credential": Expr("{{ indigo_awx_site_credential }}"),
                                       "overwrite": True, "update_on_launch": True, "state": "present"}},
     ]
     for action, playbook, spec in (("deploy", "deploy.yml", survey), ("undeploy", "undeploy.yml", None),
                                    ("scale", "scale.yml", _scale_survey(survey, count_vars))):
         template = {"name": "%s %s" % (deployment, action), "organization": org, "job_type": "run",
                     "inventory": inventory, "project": project, "playbook": playbook,
-                    "execution_environment": "{{ indigo_awx_ee_name }}",
-                    "credentials": ["{{ indigo_awx_site_credential }}"], "state": "present"}
+                    "execution_environment": Expr("{{ indigo_awx_ee_name }}"),
+                    "credentials": [Expr("{{ indigo_awx_site_credential }}")], "state": "present"}
         if spec is not None and spec["spec"]:
             template.update(survey_enabled=True, survey_spec=_unsafe(spec))
         tasks.append({"name": "Job template %s %s" % (deployment, action), "awx.awx.job_template": template})
