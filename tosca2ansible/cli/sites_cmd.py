@@ -53,6 +53,7 @@ def rank_command(template, sites_path, input_pairs, inputs_file, types_path, gro
     if not sites:
         raise UserInputError("the site catalogue holds no site", Location(file=brokering.catalogue_path(sites_path)))
     request = brokering.resolve_placement(brokering.request_from_topology(topology, plan, group), sites)
+    brokering.locate_data(request, topology, plan, sites, sites_path)
     health, usage = ({}, {}) if no_probe else brokering.probe_all(sites)
     ranking = broker.rank(request, sites, health, usage)
     if as_json:

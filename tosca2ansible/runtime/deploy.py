@@ -111,7 +111,7 @@ def keep_template(state: DeploymentState, template: Path, sources: Dict[str, str
 
 
 def candidate_sites(site_names: List[str], catalogue: str, template: Path, inputs: Dict[str, str],
-                    group: str, progress=None) -> List[Dict[str, Any]]:
+                    group: str, progress=None, data_cache: Optional[str] = None) -> List[Dict[str, Any]]:
     """The sites to try, in order: the ones named, or with ``auto`` the broker's kept sites, best first."""
     if site_names != ["auto"]:
         return [resolve_site(name, catalogue) for name in site_names]
@@ -123,6 +123,7 @@ def candidate_sites(site_names: List[str], catalogue: str, template: Path, input
     sites = brokering.load_sites(catalogue)
     topology, plan = brokering.analyse(str(template), {k: CliText(v) for k, v in inputs.items()}, [])
     request = brokering.resolve_placement(brokering.request_from_topology(topology, plan, group), sites)
+    brokering.locate_data(request, topology, plan, sites, catalogue, data_cache)
     health, usage = brokering.probe_all(sites)
     ranking = broker.rank(request, sites, health, usage)
     for r in ranking:
@@ -190,7 +191,8 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
     group = group or previous.get("group") or "default"  # a re-deploy stays in its group unless told otherwise
     merged_inputs = dict(previous.get("inputs") or {})
     merged_inputs.update(inputs)
-    sites = candidate_sites(site_names, catalogue, template, merged_inputs, group, progress)
+    sites = candidate_sites(site_names, catalogue, template, merged_inputs, group, progress,
+                            str(state.dir / "data-locations.json"))
     if len(sites) == 1:
         check_site_host(sites[0])  # one site: what is missing on this host is the answer (exit 3)
     state.dir.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,8 @@ __metaclass__ = type
 import dataclasses
 from typing import Any, Dict, List, Optional
 
+from ansible_collections.indigo.paas.plugins.module_utils.data.base import site_locality
+
 DEFAULT_RULES = {
     # weight of each criterion; each criterion is a number in [0, 1] before weighting
     "weights": {
@@ -64,6 +66,8 @@ class Request:
     node_sites: Dict[str, List[str]] = dataclasses.field(default_factory=dict)  # per-node placement
     data: List[str] = dataclasses.field(default_factory=list)  # Onedata spaces / storage the job reads
     data_required: bool = False  # only sites hosting all data
+    # what the data-location plugins found (module_utils/data), computed before ranking: Location dicts
+    data_locations: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data):
@@ -340,6 +344,14 @@ def rank_site(site, request, health, usage, rules, weights=None, prepared=None):
         locality = float(len(prepared.data) - len(missing)) / len(prepared.data)
         if missing and request.data_required:
             reasons.append("dropped: does not host required data %s" % ", ".join(sorted(missing)))
+    data_notes = ()
+    if request.data_locations:  # located data counts like claimed data, one share per reference
+        located_share, data_notes, located = site_locality(name, request.data_locations)
+        claimed = len(prepared.data)
+        if located:
+            locality = (locality * claimed + located_share * located) / (claimed + located)
+        if request.data_required and located and located_share < 1.0:
+            reasons.append("dropped: does not hold all the located data")
     quota_problems, headroom = _quota_check(sla, usage, prepared.totals)
     if quota_problems:
         reasons.extend("dropped: %s" % p for p in quota_problems)
@@ -363,6 +375,7 @@ def rank_site(site, request, health, usage, rules, weights=None, prepared=None):
     kept = len(reasons) == (1 if health is None else 0)
     if kept:
         reasons.insert(0, _kept_reason(criteria))
+    reasons.extend(data_notes)
     return Ranking(name, kept, round(score, 6), reasons, criteria, flavors)
 
 
