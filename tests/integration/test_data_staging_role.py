@@ -78,8 +78,9 @@ def test_a_wrong_checksum_fails_the_download(tmp_path, dav):
     (dav.root / "inputs" / "x.dat").write_bytes(b"not what was promised")
     result = run_role(tmp_path, {
         "data_staging_dir": str(tmp_path / "sandbox"),
-        "data_staging_inputs": [{"url": dav.url + "/inputs/x.dat", "checksum": "sha256:" + "0" * 64}],
+        "data_staging_inputs": [dav.url + "/inputs/x.dat#sha256=" + "0" * 64],  # as a TOSCA input_urls entry
         "data_staging_input_username": dav.user, "data_staging_input_password": dav.password,
     })
     assert result.returncode != 0
+    assert "checksum" in result.stdout.lower(), result.stdout[-2000:]
     assert not (tmp_path / "sandbox" / "x.dat").exists()

@@ -99,7 +99,7 @@ def data_refs(topology, plan) -> List[Dict[str, Any]]:
             if key in URL_NAMES or key == "inputs":
                 for text in _strings(value, given):
                     if URL.match(text):
-                        add("url", text, me)
+                        add("url", text.split("#", 1)[0], me)
     for name, value in given.items():
         if DID_NAME.search(name):
             for text in _strings(value, given):

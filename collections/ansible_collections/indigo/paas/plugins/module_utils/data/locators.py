@@ -90,7 +90,13 @@ class DynafedLocator:
     kind = "dynafed"
 
     def __init__(self, service, credentials, timeout, sites):
+        import requests  # pylint: disable=import-outside-toplevel
+
         self.service, self.credentials, self.timeout, self.sites = service, credentials, timeout, sites
+        self.session = requests.Session()  # keep-alive: one federation answers every file's metalink
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
 
     def replicas(self, ref):
         import requests  # pylint: disable=import-outside-toplevel
@@ -103,7 +109,7 @@ class DynafedLocator:
             headers["Authorization"] = "Bearer %s" % self.credentials["token"]
         try:
             url = ref.ref + ("&" if "?" in ref.ref else "?") + "metalink"  # as Dynafed documents it
-            answer = requests.get(url, headers=headers, auth=auth,
+            answer = self.session.get(url, headers=headers, auth=auth,
                                   timeout=self.timeout, verify=self.service.get("ca_path") or self.service.get("verify_tls", True))
         except requests.RequestException as exc:
             raise DataLocationError("Dynafed %s: %s" % (urlsplit(ref.ref).netloc, exc.__class__.__name__))
