@@ -187,3 +187,36 @@ def probe_all(sites: list) -> tuple:
             if u is not None:
                 usage[site["name"]] = u
     return health, usage
+
+
+def locate_data(request: broker.Request, topology, plan, sites: list, catalogue: Optional[str] = None,
+                cache_path: Optional[str] = None, environ=None) -> broker.Request:
+    """Fill ``request.data_locations``: what the data-location plugins say about the data each node reads
+    (module_utils/data). Never raises for a catalogue that does not answer: its Location carries the error."""
+    # pylint: disable=import-outside-toplevel
+    from ansible_collections.indigo.paas.plugins.module_utils.data.base import DataRef, LocationCache
+    from ansible_collections.indigo.paas.plugins.module_utils.data.locate import (
+        DEFAULT_TTL,
+        load_data_services,
+        locate,
+    )
+    from tosca2ansible.compiler.datarefs import SERVICE_SPACE, data_refs
+
+    found = data_refs(topology, plan)
+    if not found:
+        return request
+    services = load_data_services(catalogue_path(catalogue))
+    service_space = (services.get("onezone") or {}).get("service_space")
+    refs, unnamed = [], []
+    for entry in found:
+        ref = entry["ref"]
+        if entry["kind"] == "onedata" and ref == SERVICE_SPACE:
+            if not service_space:
+                unnamed.append({"kind": "onedata", "ref": "(service space)", "nodes": entry["nodes"], "sites": {},
+                                "error": "no data_services.onezone.service_space in the site catalogue"})
+                continue
+            ref = service_space
+        refs.append(DataRef(entry["kind"], ref, tuple(entry["nodes"]), entry["service"]))
+    cache = LocationCache(cache_path, ttl=float(services.get("cache_ttl") or DEFAULT_TTL))
+    request.data_locations = [loc.to_dict() for loc in locate(refs, sites, services, cache, environ)] + unnamed
+    return request

@@ -50,6 +50,7 @@ def rank_command(template, sites_path, inputs_file, input_pairs, types_paths, gr
     if not sites:
         raise UserInputError("the site catalogue holds no site", Location(file=brokering.catalogue_path(sites_path)))
     request = brokering.resolve_placement(brokering.request_from_topology(topology, plan, group), sites)
+    brokering.locate_data(request, topology, plan, sites, sites_path)
     health, usage = ({}, {}) if no_probe else brokering.probe_all(sites)
     ranking = broker.rank(request, sites, health, usage)
     if as_json:

@@ -65,6 +65,9 @@ TYPE_MAP = {
     "tosca.nodes.indigo.NFS.Client": Mapping("roles", (
         RoleStep("indigo.paas.nfs", (("nfs_node_role", "client"), ("nfs_server_group", GroupOf("tosca.nodes.indigo.NFS.Server")))),)),
     "tosca.nodes.indigo.OS.Users": Mapping("roles", (RoleStep("indigo.paas.os_users"),)),
+    "tosca.nodes.indigo.DataStaging": Mapping("roles", (RoleStep("indigo.paas.data_staging"),)),
+    # Where the files are: read by the broker's data-location plugins before ranking, nothing to run.
+    "tosca.nodes.indigo.Dynafed": Mapping("folded"),
     "tosca.nodes.indigo.Container.Application.Docker.Marathon": Mapping("module", module="indigo.paas.marathon_app"),
     "tosca.nodes.indigo.Container.Application.Docker.Chronos": Mapping("module", module="indigo.paas.chronos_job"),
     "tosca.nodes.indigo.OnedataSpace": Mapping("module", module="indigo.paas.onedata_space"),

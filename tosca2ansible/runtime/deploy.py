@@ -133,7 +133,7 @@ def keep_template(state: DeploymentState, template: Path, sources: Dict[str, str
 
 
 def candidate_sites(site_names: List[str], catalogue: str, template: Path, inputs: Dict[str, Any],
-                    group: str, progress=None, types_paths=()) -> List[Dict[str, Any]]:
+                    group: str, progress=None, types_paths=(), data_cache: Optional[str] = None) -> List[Dict[str, Any]]:
     """The sites to try, in order: the ones named, or with ``auto`` the broker's kept sites, best first."""
     if site_names != ["auto"]:
         return [resolve_site(name, catalogue) for name in site_names]
@@ -144,6 +144,7 @@ def candidate_sites(site_names: List[str], catalogue: str, template: Path, input
     sites = brokering.load_sites(catalogue)
     topology, plan = brokering.analyse(str(template), typed_inputs(inputs), list(types_paths))
     request = brokering.resolve_placement(brokering.request_from_topology(topology, plan, group), sites)
+    brokering.locate_data(request, topology, plan, sites, catalogue, data_cache)
     health, usage = brokering.probe_all(sites)
     ranking = broker.rank(request, sites, health, usage)
     for r in ranking:
@@ -213,7 +214,8 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
     merged_inputs.update(inputs)
     # --types-path given now wins; a re-deploy or scale reuses the mapping the deployment was compiled with
     types_paths = list(types_paths if types_paths is not None else previous.get("types_paths") or [])
-    sites = candidate_sites(site_names, catalogue, template, merged_inputs, group, progress, types_paths)
+    sites = candidate_sites(site_names, catalogue, template, merged_inputs, group, progress, types_paths,
+                            str(state.dir / "data-locations.json"))
     if len(sites) == 1:
         check_site_host(sites[0])  # one site: what is missing on this host is the answer (exit 3)
     state.dir.mkdir(parents=True, exist_ok=True)

@@ -18,9 +18,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import dataclasses
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from ansible_collections.indigo.paas.plugins.module_utils import matching
+
+from ansible_collections.indigo.paas.plugins.module_utils.data.base import site_locality
 
 DEFAULT_RULES = {
     # weight of each criterion; each criterion is a number in [0, 1] before weighting
@@ -70,6 +72,8 @@ class Request:
     node_sites: Dict[str, List[str]] = dataclasses.field(default_factory=dict)  # per-node placement
     data: List[str] = dataclasses.field(default_factory=list)  # Onedata spaces / storage the job reads
     data_required: bool = False  # only sites hosting all data
+    # what the data-location plugins found (module_utils/data), computed before ranking: Location dicts
+    data_locations: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data):
@@ -339,6 +343,14 @@ def rank_site(site, request, health, usage, rules, weights=None, prepared=None):
         locality = float(len(prepared.data) - len(missing)) / len(prepared.data)
         if missing and request.data_required:
             dropped.append("does not host required data %s" % ", ".join(sorted(missing)))
+    data_notes = ()
+    if request.data_locations:  # located data counts like claimed data, one share per reference
+        located_share, data_notes, located = site_locality(name, request.data_locations)
+        claimed = len(prepared.data)
+        if located:
+            locality = (locality * claimed + located_share * located) / (claimed + located)
+        if request.data_required and located and located_share < 1.0:
+            dropped.append("does not hold all the located data")
     totals = prepared.totals
     if typed_gpus:
         totals = _totals([dataclasses.replace(n, gpus=typed_gpus[n.name]) if n.name in typed_gpus else n
@@ -362,6 +374,7 @@ def rank_site(site, request, health, usage, rules, weights=None, prepared=None):
     if health is None:
         score -= penalty
         reasons.append("no monitoring data: kept with a penalty of %g" % penalty)
+    reasons.extend(data_notes)
     return Ranking(name, not dropped, round(score, 6), reasons, criteria, flavors, dropped)
 
 
