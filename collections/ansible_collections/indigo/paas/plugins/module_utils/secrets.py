@@ -89,12 +89,10 @@ def leaf_strings(value):
     """Every scalar (as text) inside ``value``; booleans and nulls are never secrets."""
     if isinstance(value, dict):
         for item in value.values():
-            for leaf in leaf_strings(item):
-                yield leaf
+            yield from leaf_strings(item)
     elif isinstance(value, (list, tuple, set)):
         for item in value:
-            for leaf in leaf_strings(item):
-                yield leaf
+            yield from leaf_strings(item)
     elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
         yield str(value)
 
