@@ -24,9 +24,8 @@ from ansible_collections.indigo.paas.plugins.module_utils.sites import (
     default_catalogue_path,
     load_catalogue,
 )
+from tosca2ansible.compiler import placement
 from tosca2ansible.errors import Location, UserInputError
-
-PLACEMENT = "tosca.policies.Placement"
 
 
 def catalogue_path(path: Optional[str] = None) -> str:
@@ -114,22 +113,13 @@ def request_from_topology(topology, plan, group: str = "default") -> broker.Requ
             infiniband=bool(lit(host.get("infiniband_support"), False)), sgx=bool(lit(host.get("sgx"), False)),
         ))
     request = broker.Request(nodes=nodes, group=group)
-    for policy in topology.policies:
-        if not topology.registry.is_a("policy_types", policy.type, PLACEMENT):
-            continue
-        site = lit(policy.properties.get("cloud_id")) or lit(policy.properties.get("sla_id"))
-        if not site:
-            continue
-        targets = [t for t in policy.targets if t in plan.computes]
-        if targets:
-            for target in targets:
-                request.node_sites.setdefault(target, []).append(str(site))
-        else:
-            request.pinned_sites.append(str(site))
+    per_node, everywhere = placement.placements(topology, plan, lit)
+    request.node_sites = per_node
+    request.pinned_sites = everywhere
     return request
 
 
-def _sla_site_ids(sites: list) -> dict:
+def sla_site_ids(sites: list) -> dict:
     """SLA ids written in the catalogue (sla[].id) point at their site: INDIGO templates pin by SLA id."""
     ids = {}
     for site in sites:
@@ -140,7 +130,7 @@ def _sla_site_ids(sites: list) -> dict:
 
 
 def resolve_placement(request: broker.Request, sites: list) -> broker.Request:
-    ids = _sla_site_ids(sites)
+    ids = sla_site_ids(sites)
     request.pinned_sites = [ids.get(s, s) for s in request.pinned_sites]
     request.node_sites = {n: [ids.get(s, s) for s in v] for n, v in request.node_sites.items()}
     return request

@@ -39,7 +39,8 @@ def _print_result(result, as_json):
     if result.get("changed") is not None:
         click.echo("changed: %s" % result["changed"])
     for node in result.get("nodes") or []:
-        click.echo("node %s[%d] %s %s %s" % (node["node"], node["index"], node["name"], node["status"], node["address"]))
+        click.echo("node %s[%d] %s %s %s %s" % (node["node"], node["index"], node["name"], node["status"],
+                                                node["address"], node.get("site") or ""))
     outputs = result.get("outputs") or {}
     if outputs:
         click.echo("outputs:")
@@ -51,9 +52,10 @@ def _print_result(result, as_json):
 @click.argument("template", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-i", "--input", "inputs", multiple=True, metavar="NAME=VALUE", help="a TOSCA input value (repeatable)")
 @click.option("--deployment", help="id of an existing deployment to converge (default: a new id)")
-@click.option("--site", "sites", multiple=True,
+@click.option("--site", "sites", multiple=True, metavar="SITE|NODE=SITE",
               help="site name in the catalogue; repeat to try sites in order; 'auto' = broker ranking "
-              "[default: the site an existing --deployment lives on, else local]")
+              "[default: the site an existing --deployment lives on, else local]; NODE=SITE places the node "
+              "template NODE (its Compute) on SITE: one deployment on several sites")
 @click.option("--group", default=None, help="user group whose SLAs apply (with --site auto); default: the "
               "deployment's group when it exists, else 'default'")
 @click.option("--attempt-timeout", default=1800, show_default=True, type=click.IntRange(1), help="seconds per site attempt")
@@ -64,11 +66,14 @@ def deploy_command(template, inputs, deployment, sites, group, attempt_timeout, 
     """Compile TEMPLATE and deploy it; print the TOSCA outputs."""
     from tosca2ansible.runtime import deploy
 
+    from tosca2ansible.runtime.placement import split_site_options
+
+    site_list, node_sites = split_site_options(sites)
     # no --site: None, so that an existing deployment converges on its own site (never a copy on 'local')
-    result = deploy.deploy(template, _parse_inputs(inputs), deployment, list(sites) or None,
+    result = deploy.deploy(template, _parse_inputs(inputs), deployment, site_list or None,
                            catalogue or deploy.default_catalogue(),
                            progress=_progress, attempt_timeout=attempt_timeout, overall_timeout=overall_timeout,
-                           group=group)
+                           group=group, node_sites=node_sites)
     _print_result(result, as_json)
 
 

@@ -28,6 +28,9 @@ class Compiled:
     # {path relative to the template's directory: absolute path}: the local files the template needs
     # (relative imports, operation playbooks, file artifacts); the runtime keeps them with its copy
     sources: dict = dataclasses.field(default_factory=dict)
+    # {Compute node: site} of the placed nodes (policies, then --site NODE=SITE); the others go to the
+    # deployment's site
+    placement: dict = dataclasses.field(default_factory=dict)
 
 
 def default_deployment_id(template_path: str) -> str:
@@ -38,7 +41,7 @@ def default_deployment_id(template_path: str) -> str:
     return slug[:41].rstrip("-")
 
 
-def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
+def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs, sites=None):
     # Imported lazily: `indigo --help` must not pay for tosca-parser.
     from tosca2ansible.compiler import artifacts  # pylint: disable=import-outside-toplevel
     from tosca2ansible.compiler.emit import Emitter  # pylint: disable=import-outside-toplevel
@@ -57,14 +60,15 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs):
     localised = artifacts.localise(topology)
     artifact_files = artifacts.read_files(localised)
     plan = build_plan(topology)
-    emitter = Emitter(topology, plan)
+    emitter = Emitter(topology, plan, sites)
     with open(template_path, "rb") as handle:
         template_bytes = handle.read()
     files = project_files(topology, emitter, deployment, template_bytes, artifact_files)
     secret_inputs = {d.var_name: d.value for d in topology.inputs.values()
                      if is_secret_input(d.name) and d.value is not MISSING}
     return Compiled(deployment, files, loaded.notices, secret_inputs,
-                    _template_sources(template_path, loaded.relative_imports, localised.values()))
+                    _template_sources(template_path, loaded.relative_imports, localised.values()),
+                    emitter.placement)
 
 
 def _template_sources(template_path, imported, artifact_sources) -> dict:
@@ -105,10 +109,10 @@ def _guarded(func, template_path, *args):
 
 
 def build(template_path: str, inputs: Optional[dict] = None, types_paths: Optional[list] = None,
-          deployment: Optional[str] = None, defer_inputs: bool = False) -> Compiled:
-    """Compile in memory (no files written)."""
+          deployment: Optional[str] = None, defer_inputs: bool = False, sites: Optional[dict] = None) -> Compiled:
+    """Compile in memory (no files written). ``sites``: {node: site} placing node templates."""
     with _cyclic_gc_paused():
-        return _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs)
+        return _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs, sites)
 
 
 def validate_template(template_path: str, inputs: Optional[dict] = None, types_paths: Optional[list] = None,
@@ -118,10 +122,10 @@ def validate_template(template_path: str, inputs: Optional[dict] = None, types_p
 
 def compile_template(template_path: str, out_dir: str, inputs: Optional[dict] = None,
                      types_paths: Optional[list] = None, deployment: Optional[str] = None,
-                     defer_inputs: bool = False) -> Compiled:
+                     defer_inputs: bool = False, sites: Optional[dict] = None) -> Compiled:
     from tosca2ansible.compiler.project import write_project  # pylint: disable=import-outside-toplevel
 
     with _cyclic_gc_paused():  # build's own pause, held over the writes too
-        compiled = _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs)
+        compiled = _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs, sites)
         write_project(out_dir, compiled.files)
     return compiled

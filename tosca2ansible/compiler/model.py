@@ -14,7 +14,7 @@ from toscaparser.common.exception import ExceptionCollector
 from toscaparser.dataentity import DataEntity
 from toscaparser.elements.constraints import Constraint
 
-from tosca2ansible.compiler import yamlload
+from tosca2ansible.compiler import placement, yamlload
 from tosca2ansible.compiler.loader import LoadedTemplate
 from tosca2ansible.compiler.types import CONFIGURE_OPERATIONS, TypeRegistry, normalise_operation
 from tosca2ansible.compiler.values import SYMBOLIC, Artifact, Attribute, Concat, Property, Token, parse_value, walk
@@ -432,14 +432,11 @@ def build_topology(tpl: LoadedTemplate, given_inputs: Optional[dict] = None, def
         where = Location(file, yamlload.line_of(item, pname), field="policies.%s" % pname)
         if not isinstance(pspec, dict) or not tpl.registry.chain("policy_types", str(pspec.get("type"))):
             raise UserInputError("unknown policy type %r" % (pspec.get("type") if isinstance(pspec, dict) else pspec,), where)
-        targets = pspec.get("targets") or []
-        for target in targets if isinstance(targets, list) else [targets]:
-            if target not in nodes:
-                raise UserInputError("policy target %s is not a node template" % target, where)
+        targets = placement.policy_targets(pspec.get("targets") or [], topo.get("groups"), nodes, where)
         ptype = tpl.registry.chain("policy_types", pspec["type"])[0]
         pprops = _check_properties(tpl.registry, tpl.registry.policy_properties(ptype), pspec.get("properties"),
                                    Location(file, where.line, None, "policies.%s.properties" % pname), ptype, False)
-        policies.append(Policy(str(pname), ptype, list(targets) if isinstance(targets, list) else [targets], pprops))
+        policies.append(Policy(str(pname), ptype, targets, pprops))
     _check_references(tpl, inputs, nodes, outputs)
     return Topology(file, str(tpl.doc.get("description") or "").strip(), inputs, nodes, outputs, policies, tpl.registry)
 

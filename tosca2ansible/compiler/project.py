@@ -112,6 +112,8 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
                                    for n in sorted(topology.nodes)},
         "indigo_node_levels": {n: emitter.plan.level_of[n] for n in sorted(emitter.plan.level_of)},
     }
+    if emitter.placement:  # Compute node -> its site (policies, --site NODE=SITE); see compiler/placement.py
+        topology_vars["indigo_placement"] = _unsafe_tree(emitter.placement)
     collections = os.path.join(FRAMEWORK_ROOT, "collections")
     cfg = ("[defaults]\n"
            "inventory = ./inventory\n"
