@@ -70,8 +70,9 @@ def deploy_command(template, inputs, deployment, sites, group, attempt_timeout, 
 
     site_list, node_sites = split_site_options(sites)
     # no --site: None, so that an existing deployment converges on its own site (never a copy on 'local')
+    # absolute: the playbook runs from the project directory
     result = deploy.deploy(template, _parse_inputs(inputs), deployment, site_list or None,
-                           catalogue or deploy.default_catalogue(),
+                           str(Path(catalogue).resolve()) if catalogue else deploy.default_catalogue(),
                            progress=_progress, attempt_timeout=attempt_timeout, overall_timeout=overall_timeout,
                            group=group, node_sites=node_sites)
     _print_result(result, as_json)
