@@ -25,6 +25,7 @@ SCENARIOS = {
     "udocker": (1, {"udocker_hosts": [0]}, {"INDIGO_UDOCKER_WHEEL": "download"}),
     "nfs": (2, {"nfs_server": [0], "nfs_clients": [1]}, {}),
     "os_users": (1, {"users": [0]}, {}),
+    "overlay": (2, {"central_point": [0], "overlay_clients": [1]}, {}),
 }
 
 
