@@ -37,8 +37,8 @@ def indigo(*args, timeout=600):
 
 
 def on(node, command, index=0, timeout=120):
-    proc, _ = indigo("ssh", DEPLOYMENT, "--node", node, "--index", str(index), "--", "sh", "-c", command,
-                     timeout=timeout)
+    # ssh hands the command line to the node's login shell as one string
+    proc, _ = indigo("ssh", DEPLOYMENT, "--node", node, "--index", str(index), "--", command, timeout=timeout)
     assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
     return proc.stdout
 
@@ -60,7 +60,7 @@ def test_hybrid_slurm_over_two_local_sites(tmp_path, monkeypatch):
     timings, names = {}, []
     try:
         proc, timings["deploy"] = indigo("deploy", "examples/hybrid_slurm_cluster.yaml", "--catalogue", str(CATALOGUE),
-                                         "--site", "local-a", "--deployment", DEPLOYMENT, "--json")
+                                         "--site", "local-a", "--deployment", DEPLOYMENT, "--json", timeout=840)
         assert proc.returncode == 0, proc.stderr[-4000:]
         front_end = json.loads(proc.stdout)["outputs"]["cluster_private_ip"]
         on_a = site_a.nodes(indigo_deployment=DEPLOYMENT)
