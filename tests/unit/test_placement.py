@@ -90,3 +90,17 @@ def test_broker_request_carries_per_node_placement():
                                           brokering.load_sites(CATALOGUE))
     assert request.node_sites == {"lrms_server": ["local-a"], "lrms_wn": ["local-b"]}
     assert request.pinned_sites == []
+
+
+def test_failed_attempt_removes_only_the_nodes_that_follow_the_tried_site(monkeypatch):
+    from types import SimpleNamespace
+
+    from tosca2ansible.runtime import deploy
+
+    instances = [SimpleNamespace(id="d-lrms_server-0", node="lrms_server"),
+                 SimpleNamespace(id="d-lrms_wn-0", node="lrms_wn"), SimpleNamespace(id="d-lrms_wn-1", node="lrms_wn")]
+    deleted = []
+    provider = SimpleNamespace(find_instances=lambda deployment: list(instances), delete_instance=deleted.append)
+    monkeypatch.setattr(deploy, "provider_for", lambda site: provider)
+    gone = deploy._delete_unplaced("d", {"name": "local-a"}, {"lrms_server": "local-a"})  # pylint: disable=protected-access
+    assert deleted == ["d-lrms_wn-0", "d-lrms_wn-1"] and [i.id for i in gone] == deleted
