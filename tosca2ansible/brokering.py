@@ -23,9 +23,9 @@ from ansible_collections.indigo.paas.plugins.module_utils.sites import (
     SiteCatalogueError,
     load_catalogue,
 )
+from tosca2ansible.compiler import placement
 from tosca2ansible.errors import Location, UserInputError
 
-PLACEMENT = "tosca.policies.Placement"
 # the framework's own catalogue (the embedded local site): package data, inventories/sites in a checkout
 FRAMEWORK_SITES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sites")
 
@@ -135,22 +135,13 @@ def request_from_topology(topology, plan, group: str = "default") -> broker.Requ
             **_upper_bounds(topology.nodes[name].wanted.get("host", {})),
         ))
     request = broker.Request(nodes=nodes, group=group)
-    for policy in topology.policies:
-        if not topology.registry.is_a("policy_types", policy.type, PLACEMENT):
-            continue
-        site = lit(policy.properties.get("cloud_id")) or lit(policy.properties.get("sla_id"))
-        if not site:
-            continue
-        targets = [t for t in policy.targets if t in plan.computes]
-        if targets:
-            for target in targets:
-                request.node_sites.setdefault(target, []).append(str(site))
-        else:
-            request.pinned_sites.append(str(site))
+    per_node, everywhere = placement.placements(topology, plan, lit)
+    request.node_sites = per_node
+    request.pinned_sites = everywhere
     return request
 
 
-def _sla_site_ids(sites: list) -> dict:
+def sla_site_ids(sites: list) -> dict:
     """SLA ids written in the catalogue (sla[].id) point at their site: INDIGO templates pin by SLA id."""
     ids = {}
     for site in sites:
@@ -161,7 +152,7 @@ def _sla_site_ids(sites: list) -> dict:
 
 
 def resolve_placement(request: broker.Request, sites: list) -> broker.Request:
-    ids = _sla_site_ids(sites)
+    ids = sla_site_ids(sites)
     request.pinned_sites = [ids.get(s, s) for s in request.pinned_sites]
     request.node_sites = {n: [ids.get(s, s) for s in v] for n, v in request.node_sites.items()}
     return request

@@ -107,3 +107,32 @@ def test_corpus_projects_pass_ansible_lint_production(corpus_projects, tmp_path)
                           cwd=out_root, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
     assert len(os.listdir(out_root)) == len(compiled)
+
+
+def test_corpus_hybrid_templates_place_each_node_on_its_site(corpus_projects):
+    """hybrid_* and *_vr* templates: the SlaPlacement target's Compute is provisioned on its SLA's site, the
+    others on the deployment's site; undeploy visits every site; VR nodes apply the overlay role."""
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    out_root, (compiled, _, _) = corpus_projects
+    sla = "5cf12da6cb0e8f527dfb3c97"
+    expected = {"hybrid_elastic_cluster.yaml": {"lrms_wn": sla}, "hybrid_elastic_cluster_vr.yaml": {"lrms_wn": sla},
+                "hybrid_elastic_cluster_vr_l2.yaml": {}, "hybrid_elastic_cluster_vr_l2_add.yaml": {},
+                "hybrid_kubernetes_elastic_cluster.yaml": {"lrms_wn": sla},
+                "hybrid_kubernetes_elastic_cluster_vr.yaml": {"lrms_wn": sla},
+                "hybrid_mesos_elastic_cluster.yaml": {"mesos_slave_server": sla}}
+    assert sorted(n for n in compiled if n.startswith("hybrid_") or "_vr" in n) == sorted(expected)
+    for name, wanted in sorted(expected.items()):
+        project = os.path.join(out_root, os.path.splitext(name)[0])
+        with open(os.path.join(project, "group_vars", "all", "topology.yml"), encoding="utf-8") as handle:
+            placement = yaml.safe_load(handle.read().replace("!unsafe ", "")).get("indigo_placement", {})
+        assert placement == wanted, name
+        with open(os.path.join(project, "deploy.yml"), encoding="utf-8") as handle:
+            deploy = handle.read()
+        for compute in placement:
+            assert "(indigo_sites | default({}))['%s'] | default(indigo_placement['%s'])" % (compute, compute) in deploy
+        assert deploy.count("default(indigo_placement[") == len(placement)
+        if "_vr" in name:
+            assert "name: indigo.paas.overlay" in deploy, name
+        with open(os.path.join(project, "undeploy.yml"), encoding="utf-8") as handle:
+            assert ("indigo_placement.values()" in handle.read()) == bool(wanted), name

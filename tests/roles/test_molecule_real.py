@@ -26,6 +26,7 @@ SCENARIOS = {
     "nfs": (2, {"nfs_server": [0], "nfs_clients": [1]}, {}),
     "os_users": (1, {"users": [0]}, {}),
     "data_staging": (1, {"data_nodes": [0]}, {}),
+    "overlay": (2, {"central_point": [0], "overlay_clients": [1]}, {}),
 }
 
 

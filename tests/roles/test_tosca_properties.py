@@ -227,7 +227,7 @@ def test_htcondor_default_slots_leave_one_per_cpu(tmp_path):
 
 # Every role the type map applies to TOSCA nodes (tosca_operation runs operation playbooks, not types).
 AUDITED_ROLES = ("nfs", "htcondor", "os_users", "mesos", "marathon", "chronos", "marathon_lb", "slurm",
-                 "zookeeper", "docker", "data_staging")
+                 "zookeeper", "docker", "data_staging", "overlay")
 
 
 def test_every_mapped_role_is_audited():

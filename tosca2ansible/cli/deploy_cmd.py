@@ -36,7 +36,8 @@ def _print_result(result, as_json):
     if result.get("changed") is not None:
         click.echo("changed: %s" % result["changed"])
     for node in result.get("nodes") or []:
-        click.echo("node %s[%d] %s %s %s" % (node["node"], node["index"], node["name"], node["status"], node["address"]))
+        click.echo("node %s[%d] %s %s %s %s" % (node["node"], node["index"], node["name"], node["status"],
+                                                node["address"], node.get("site") or ""))
     outputs = result.get("outputs") or {}
     if outputs:
         click.echo("outputs:")
@@ -50,9 +51,10 @@ def _print_result(result, as_json):
 @options.TYPES_PATH
 @click.option("--deployment", callback=lambda ctx, param, value: _non_empty(value, "--deployment"),
               help="id of an existing deployment to converge (default: a new id)")
-@click.option("--site", "sites", multiple=True,
+@click.option("--site", "sites", multiple=True, metavar="SITE|NODE=SITE",
               help="site name in the catalogue; repeat to try sites in order; 'auto' = broker ranking "
-              "[default: the site an existing --deployment lives on, else local]")
+              "[default: the site an existing --deployment lives on, else local]; NODE=SITE places the node "
+              "template NODE (its Compute) on SITE: one deployment on several sites")
 @options.group(help_text="user group whose SLAs apply (with --site auto); default: the deployment's group when "
                "it exists, else 'default'")
 @click.option("--attempt-timeout", default=1800, show_default=True, type=click.IntRange(1), help="seconds per site attempt")
@@ -65,12 +67,16 @@ def deploy_command(template, inputs_file, input_pairs, types_paths, deployment, 
     """Compile TEMPLATE and deploy it; print the TOSCA outputs."""
     from tosca2ansible.runtime import deploy
 
+    from tosca2ansible.runtime.placement import split_site_options
+
+    site_list, node_sites = split_site_options(sites)
     # no --site: None, so that an existing deployment converges on its own site (never a copy on 'local')
-    # no --types-path: None, so that a re-deploy keeps the mapping it was compiled with
-    result = deploy.deploy(template, options.collect_inputs(inputs_file, input_pairs), deployment, list(sites) or None,
-                           sites_path or deploy.default_catalogue(), progress=_progress, attempt_timeout=attempt_timeout,
-                           overall_timeout=overall_timeout, group=group, types_paths=list(types_paths) or None,
-                           strict=strict)
+    # no --types-path: None, so that a re-deploy keeps the mapping it was compiled with; the catalogue
+    # absolute: the playbook runs from the project directory
+    result = deploy.deploy(template, options.collect_inputs(inputs_file, input_pairs), deployment, site_list or None,
+                           str(Path(sites_path).resolve()) if sites_path else deploy.default_catalogue(),
+                           progress=_progress, attempt_timeout=attempt_timeout, overall_timeout=overall_timeout,
+                           group=group, types_paths=list(types_paths) or None, strict=strict, node_sites=node_sites)
     _print_result(result, as_json)
 
 

@@ -28,6 +28,9 @@ class Compiled:
     sources: dict = dataclasses.field(default_factory=dict)
     # names of the inputs that are secret by the one rule (declared or named so)
     secret_names: list = dataclasses.field(default_factory=list)
+    # {Compute node: site} of the placed nodes (policies, then --site NODE=SITE); the others go to the
+    # deployment's site
+    placement: dict = dataclasses.field(default_factory=dict)
 
 
 def _naming():
@@ -44,7 +47,7 @@ def default_deployment_id(template_path: str) -> str:
     return _naming().deployment_slug(os.path.splitext(os.path.basename(template_path))[0])
 
 
-def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs, strict=False):
+def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs, strict=False, sites=None):
     # Imported lazily: `indigo --help` must not pay for tosca-parser.
     from tosca2ansible.compiler import artifacts  # pylint: disable=import-outside-toplevel
     from tosca2ansible.compiler.emit import Emitter  # pylint: disable=import-outside-toplevel
@@ -64,7 +67,7 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs, stri
     localised = artifacts.localise(topology)
     artifact_files = artifacts.read_files(localised)
     plan = build_plan(topology)
-    emitter = Emitter(topology, plan)
+    emitter = Emitter(topology, plan, sites)
     with open(template_path, "rb") as handle:
         template_bytes = handle.read()
     files = project_files(topology, emitter, deployment, template_bytes, artifact_files)
@@ -72,7 +75,7 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs, stri
                      if d.secret and d.value is not MISSING}
     return Compiled(deployment, files, loaded.notices, secret_inputs,
                     _template_sources(template_path, loaded.relative_imports, localised.values()),
-                    sorted(d.name for d in topology.inputs.values() if d.secret))
+                    sorted(d.name for d in topology.inputs.values() if d.secret), emitter.placement)
 
 
 def _template_sources(template_path, imported, artifact_sources) -> dict:
@@ -113,10 +116,12 @@ def _guarded(func, template_path, *args):
 
 
 def build(template_path: str, inputs: Optional[dict] = None, types_paths: Optional[list] = None,
-          deployment: Optional[str] = None, defer_inputs: bool = False, strict: bool = False) -> Compiled:
-    """Compile in memory (no files written). `strict`: names the types do not declare are errors."""
+          deployment: Optional[str] = None, defer_inputs: bool = False, strict: bool = False,
+          sites: Optional[dict] = None) -> Compiled:
+    """Compile in memory (no files written). `strict`: names the types do not declare are errors;
+    ``sites``: {node: site} placing node templates."""
     with _cyclic_gc_paused():
-        return _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs, strict)
+        return _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs, strict, sites)
 
 
 def validate_template(template_path: str, inputs: Optional[dict] = None, types_paths: Optional[list] = None,
@@ -126,11 +131,11 @@ def validate_template(template_path: str, inputs: Optional[dict] = None, types_p
 
 def compile_template(template_path: str, out_dir: str, inputs: Optional[dict] = None,
                      types_paths: Optional[list] = None, deployment: Optional[str] = None,
-                     defer_inputs: bool = False, strict: bool = False) -> Compiled:
+                     defer_inputs: bool = False, strict: bool = False, sites: Optional[dict] = None) -> Compiled:
     from tosca2ansible.compiler.outdir import write_project  # pylint: disable=import-outside-toplevel
 
     with _cyclic_gc_paused():  # build's own pause, held over the writes too
-        compiled = _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs, strict)
+        compiled = _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs, strict, sites)
         write_project(out_dir, compiled.files)
     return compiled
 

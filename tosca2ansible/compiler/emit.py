@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from tosca2ansible.compiler import elastic, modargs, support, typemap
+from tosca2ansible.compiler import elastic, modargs, placement, support, typemap
 from tosca2ansible.compiler.artifacts import ProjectFile
 from tosca2ansible.compiler.model import MISSING, Node, Requirement, Topology
 from tosca2ansible.compiler.plan import RELATIONSHIP_PHASES, Plan
@@ -66,9 +66,11 @@ def _role_users(users: Any) -> Any:
 
 
 class Emitter:
-    def __init__(self, topology: Topology, plan: Plan):
+    def __init__(self, topology: Topology, plan: Plan, sites: Optional[dict] = None):
         self.topology = topology
         self.plan = plan
+        # {compute: site}: the template's placement policies, then the caller's (--site NODE=SITE)
+        self.placement = placement.node_sites(topology, plan, sites)
         self.render = Renderer(topology, plan)
         self._networks = None
         self._instance_args: dict = {}
@@ -91,6 +93,11 @@ class Emitter:
                 value = self.group_of_type(value.node_type)
                 if value is None:
                     continue  # no such node in this topology: the role's default applies
+            elif isinstance(value, typemap.EndpointOf):
+                compute = self.group_of_type(value.node_type)
+                if compute is None:
+                    continue
+                value = Expr(self._endpoint_expr(compute))
             elif isinstance(value, tuple):
                 value = list(value)
             result[key] = value
@@ -98,6 +105,13 @@ class Emitter:
         result["%s_tosca_node" % role_short] = node.name
         result["%s_tosca_properties" % role_short] = self.render.value(node.properties, node.name, on_host=True)
         return result
+
+    @staticmethod
+    def _endpoint_expr(compute: str) -> str:
+        """From the provisioning result of `compute` (registered by provision_play, below)."""
+        first = "(hostvars['localhost'][%s]['instances'] | first)" % literal("indigo_done_%s" % slug(compute))
+        return ("{{ %s['extra']['public_endpoint'] | default(%s['public_ips'] | first, true) "
+                "| default(%s['address'], true) }}" % (first, first, first))
 
     # -- provisioning --------------------------------------------------------------------------
     def instance_args(self, compute: str) -> dict:
@@ -119,7 +133,7 @@ class Emitter:
             "node": compute,
             "count": count if count is not None else 1,
             "state": Expr("present"),
-            "site": Expr("{{ indigo_site | default('local') }}"),
+            "site": Expr(self.site_expr(compute)),
             "catalogue": Expr("{{ indigo_catalogue | default(omit) }}"),
             "image": os_cap.get("image"),
             "flavor": host.get("instance_type"),
@@ -137,6 +151,18 @@ class Emitter:
             "wait": True,
         }
         return {k: self.render.value(v, compute) for k, v in args.items() if v not in (None, [], {})}
+
+    def site_expr(self, compute: str) -> str:
+        """A placed Compute goes to its site (indigo_sites, given at launch, wins); others to indigo_site."""
+        if compute not in self.placement:
+            return "{{ indigo_site | default('local') }}"
+        return "{{ (indigo_sites | default({}))[%s] | default(indigo_placement[%s]) }}" % (literal(compute), literal(compute))
+
+    def all_sites_expr(self) -> str:
+        if not self.placement:
+            return "{{ indigo_site | default('local') }}"
+        return ("{{ ([indigo_site | default('local')] + (indigo_placement.values() | list)"
+                " + ((indigo_sites | default({})).values() | list)) | unique }}")
 
     @staticmethod
     def _ports(ports: Any) -> list:
@@ -376,9 +402,14 @@ class Emitter:
             kind, mapping = self.kinds[name]
             if kind == "module":
                 tasks.append(self._module_task(self.topology.nodes[name], mapping, "absent"))
-        tasks.append({"name": "Delete every resource of the deployment", "indigo.paas.instance": {
+        teardown = {"name": "Delete every resource of the deployment", "indigo.paas.instance": {
             "deployment": Expr("{{ indigo_deployment_id }}"), "state": "absent",
-            "site": Expr("{{ indigo_site | default('local') }}"), "catalogue": Expr("{{ indigo_catalogue | default(omit) }}")}})
+            "site": Expr("{{ indigo_site | default('local') }}"), "catalogue": Expr("{{ indigo_catalogue | default(omit) }}")}}
+        if self.placement:  # the deployment spans several sites: every one of them
+            teardown["name"] = "Delete every resource of the deployment on each of its sites"
+            teardown["indigo.paas.instance"]["site"] = Expr("{{ item }}")
+            teardown["loop"] = Expr(self.all_sites_expr())
+        tasks.append(teardown)
         return [{"name": "Remove the deployment", "hosts": LOCALHOST, "connection": "local", "gather_facts": False,
                  "tasks": tasks}]
 

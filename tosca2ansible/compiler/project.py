@@ -102,6 +102,8 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
                                    for n in sorted(topology.nodes)},
         "indigo_node_levels": {n: emitter.plan.level_of[n] for n in sorted(emitter.plan.level_of)},
     }
+    if emitter.placement:  # Compute node -> its site (policies, --site NODE=SITE); see compiler/placement.py
+        topology_vars["indigo_placement"] = _unsafe_tree(emitter.placement)
     # Relative paths in ansible.cfg are read relative to the file: the project's own collections/ (where
     # requirements.yml installs), then the standard paths; ANSIBLE_COLLECTIONS_PATH (set by `indigo`, AWX
     # or the operator) comes first.

@@ -19,6 +19,14 @@ class GroupOf:
 
 
 @dataclasses.dataclass(frozen=True)
+class EndpointOf:
+    """Placeholder: the address other sites reach the (first) Compute hosting this type at (what its site
+    published for it, else its public address), read from the provisioning result."""
+
+    node_type: str
+
+
+@dataclasses.dataclass(frozen=True)
 class RoleStep:
     role: str
     vars: tuple = ()            # (name, value) pairs; values may be GroupOf
@@ -36,6 +44,9 @@ SLURM_GROUPS = (("slurm_controller_group", GroupOf("tosca.nodes.indigo.LRMS.Fron
                 ("slurm_worker_group", GroupOf("tosca.nodes.indigo.LRMS.WorkerNode.Slurm")))
 HTCONDOR_GROUPS = (("htcondor_central_manager_group", GroupOf("tosca.nodes.indigo.LRMS.FrontEnd.HTCondor")),)
 MESOS_MASTER = GroupOf("tosca.nodes.indigo.MesosMaster")
+VR_CENTRAL_POINT = "tosca.nodes.indigo.VR.CentralPoint"
+OVERLAY_VARS = (("overlay_central_point_group", GroupOf(VR_CENTRAL_POINT)),
+                ("overlay_server_endpoint", EndpointOf(VR_CENTRAL_POINT)))
 
 TYPE_MAP = {
     "tosca.nodes.indigo.LRMS.FrontEnd.Slurm": Mapping("roles", (
@@ -68,6 +79,12 @@ TYPE_MAP = {
     "tosca.nodes.indigo.DataStaging": Mapping("roles", (RoleStep("indigo.paas.data_staging"),)),
     # Where the files are: read by the broker's data-location plugins before ranking, nothing to run.
     "tosca.nodes.indigo.Dynafed": Mapping("folded"),
+    VR_CENTRAL_POINT: Mapping("roles", (
+        RoleStep("indigo.paas.overlay", (("overlay_node_role", "central_point"),) + OVERLAY_VARS[:1]),)),
+    "tosca.nodes.indigo.VR.Client": Mapping("roles", (
+        RoleStep("indigo.paas.overlay", (("overlay_node_role", "client"),) + OVERLAY_VARS),)),
+    "tosca.nodes.indigo.VR.VRouter": Mapping("roles", (
+        RoleStep("indigo.paas.overlay", (("overlay_node_role", "vrouter"),) + OVERLAY_VARS),)),
     "tosca.nodes.indigo.Container.Application.Docker.Marathon": Mapping("module", module="indigo.paas.marathon_app"),
     "tosca.nodes.indigo.Container.Application.Docker.Chronos": Mapping("module", module="indigo.paas.chronos_job"),
     "tosca.nodes.indigo.OnedataSpace": Mapping("module", module="indigo.paas.onedata_space"),

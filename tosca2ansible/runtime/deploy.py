@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from tosca2ansible.errors import DeploymentFailed, EnvironmentProblem, UserInputError
+from tosca2ansible.runtime import placement
 from tosca2ansible.runtime.attempts import DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, run_attempts, stop_jobs_of_run
 from tosca2ansible.runtime.runner import RunResult, run_playbook
 from tosca2ansible.runtime.state import DeploymentState
@@ -84,12 +85,21 @@ def check_site_host(site: Dict[str, Any]) -> None:
         raise EnvironmentProblem("site %s: %s" % (site.get("name"), exc))
 
 
-def known_hosts_files(state: DeploymentState, site: Dict[str, Any]) -> List[Path]:
-    files = [state.dir / "ssh" / "known_hosts"]
-    if site.get("kind") == "local":
-        from tosca2ansible.runtime.localsite import LocalSiteConfig
+def sites_of(record: Dict[str, Any], catalogue: str, main: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Every site the deployment spans (its main site first), resolved in the catalogue."""
+    return [resolve_site(name, catalogue) for name in placement.all_sites(record, main)]
 
-        files.append(LocalSiteConfig.from_site(site).known_hosts_file)
+
+def known_hosts_files(state: DeploymentState, site) -> List[Path]:
+    """The deployment's known_hosts and each local site's (``site``: one site or the list it spans)."""
+    files = [state.dir / "ssh" / "known_hosts"]
+    for one in site if isinstance(site, list) else [site]:
+        if one.get("kind") == "local":
+            from tosca2ansible.runtime.localsite import LocalSiteConfig
+
+            path = LocalSiteConfig.from_site(one).known_hosts_file
+            if path not in files:
+                files.append(path)
     return files
 
 
@@ -108,12 +118,27 @@ def typed_inputs(inputs: Dict[str, Any]) -> Dict[str, Any]:
     return {k: CliText(v) if isinstance(v, str) and not isinstance(v, CliText) else v for k, v in inputs.items()}
 
 
-def compile_project(template: Path, out_dir: Path, deployment: str, inputs: Dict[str, Any], types_paths=(), strict: bool = False):
-    """Compile with the compiler's public API (returns its Compiled)."""
+def compile_project(template: Path, out_dir: Path, deployment: str, inputs: Dict[str, Any], types_paths=(),
+                    strict: bool = False, node_sites: Optional[Dict[str, str]] = None, catalogue: Optional[str] = None):
+    """Compile with the compiler's public API (returns its Compiled). Placed nodes (policies, NODE=SITE)
+    get site names: an SLA id of a policy is resolved through the catalogue, then compiled in."""
     from tosca2ansible.compiler import compile_template
 
-    return compile_template(str(template), str(out_dir), inputs=typed_inputs(inputs), types_paths=list(types_paths),
-                            deployment=deployment, strict=strict)
+    typed = typed_inputs(inputs)
+
+    def run(sites):
+        return compile_template(str(template), str(out_dir), inputs=typed, types_paths=list(types_paths),
+                                deployment=deployment, strict=strict, sites=sites)
+
+    compiled = run(node_sites)
+    if compiled.placement and catalogue:
+        from tosca2ansible import brokering
+
+        resolved = placement.resolve(compiled.placement, brokering.sla_site_ids(brokering.load_sites(catalogue)))
+        if resolved != compiled.placement:
+            shutil.rmtree(out_dir)
+            compiled = run(resolved)
+    return compiled
 
 
 def keep_template(state: DeploymentState, template: Path, sources: Dict[str, str]) -> None:
@@ -184,11 +209,14 @@ def choose_sites(deployment: str, site_names: Optional[List[str]], previous: Dic
 def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optional[str], site_name=None,
            catalogue: Optional[str] = None, progress=None, attempt_timeout: int = DEFAULT_ATTEMPT_TIMEOUT,
            overall_timeout: int = DEFAULT_OVERALL_TIMEOUT, group: Optional[str] = None, action: str = "deploy",
-           note: Optional[str] = None, types_paths: Optional[List[str]] = None, strict: bool = False) -> Dict[str, Any]:
+           note: Optional[str] = None, types_paths: Optional[List[str]] = None, strict: bool = False,
+           node_sites: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """Compile and run deploy.yml on the first site that takes it; re-running with the same deployment id
     converges it. ``site_name`` is a site, a list of sites tried in order, or ``auto`` (broker ranking);
     None: the deployment's own site when it exists, else ``local``. ``action`` names the run in the
-    journal (``scale`` when runtime/scale.py changed a count)."""
+    journal (``scale`` when runtime/scale.py changed a count). ``node_sites`` ({node: site}, from
+    ``--site NODE=SITE``) places node templates; with the template's placement policies they make one
+    deployment span several sites, the other nodes going to the site being tried."""
     if not site_name:
         site_names = None
     else:
@@ -210,6 +238,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
     site_names = choose_sites(state.id, site_names, previous)  # converge where it lives, never a second copy
     catalogue = catalogue or previous.get("catalogue") or default_catalogue()
     group = group or previous.get("group") or "default"  # a re-deploy stays in its group unless told otherwise
+    node_sites = dict(previous.get("requested_node_sites") or {}, **(node_sites or {}))
     merged_inputs = dict(previous.get("inputs") or {})
     merged_inputs.update(inputs)
     # --types-path given now wins; a re-deploy or scale reuses the mapping the deployment was compiled with
@@ -221,7 +250,8 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
     state.dir.mkdir(parents=True, exist_ok=True)
     public_key = state.ensure_ssh_key()
     with tempfile.TemporaryDirectory(dir=state.dir, prefix=".compile-") as tmp:
-        compiled = compile_project(template, Path(tmp) / "project", state.id, merged_inputs, types_paths, strict)
+        compiled = compile_project(template, Path(tmp) / "project", state.id, merged_inputs, types_paths, strict,
+                                   node_sites, catalogue)
         from tosca2ansible.compiler import notice_lines
 
         for line in notice_lines(compiled.notices)[0]:
@@ -232,10 +262,13 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         if state.project_dir.exists():
             shutil.rmtree(state.project_dir)
         shutil.move(str(Path(tmp) / "project"), state.project_dir)
+    placed_sites = [resolve_site(name, catalogue) for name in sorted(set(compiled.placement.values()))]
+    for other in placed_sites:
+        check_site_host(other)
     state.write_record(template=str(template.resolve()), inputs=merged_inputs, site=sites[0]["name"],
                        secret_names=compiled.secret_names,
                        catalogue=catalogue, status="deploying", group=group, requested_sites=site_names,
-                       types_paths=types_paths)
+                       types_paths=types_paths, node_sites=compiled.placement, requested_node_sites=node_sites)
     _journal_status(state, "scaling" if action == "scale" else "deploying", note=note)
 
     runs: List[RunResult] = []
@@ -249,9 +282,10 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
                        "indigo_ssh_private_key_file": str(state.private_key),
                        "indigo_outputs_file": str(state.outputs_file),
                        # the deployment key for every node, whatever the inventory source says
-                       "ansible_ssh_private_key_file": str(state.private_key)},
-            known_hosts=known_hosts_files(state, site), envvars={"INDIGO_SITES": catalogue}, catalogue=catalogue,
-            secret_vars=secret_vars,
+                       "ansible_ssh_private_key_file": str(state.private_key),
+                       "indigo_sites": compiled.placement},
+            known_hosts=known_hosts_files(state, [site] + placed_sites), envvars={"INDIGO_SITES": catalogue},
+            catalogue=catalogue, secret_vars=secret_vars,
         )
         runs.append(result)
         return result
@@ -261,7 +295,11 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         if placed == site["name"]:
             return []  # a deployment that already ran here and failed to converge stays as it was, to fix
         with site_errors(site):
-            deleted = provider_for(site).delete_deployment(state.id)
+            if compiled.placement:
+                # only the nodes that follow the tried site: placed ones (a front-end) stay for the next attempt
+                deleted = _delete_unplaced(state.id, site, compiled.placement)
+            else:
+                deleted = provider_for(site).delete_deployment(state.id)
         _journal_deleted(state, result.run_id, deleted, site["name"])
         return [getattr(x, "name", x) for x in deleted]
 
@@ -280,6 +318,10 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
                                        progress or (lambda line: None))
     except DeploymentFailed as exc:
         state.write_record(status="failed", attempts=attempts_log)
+        if not placed:  # every attempt failed: nothing of a new deployment stays on its placed sites either
+            for other in placed_sites:
+                _journal_deleted(state, runs[-1].run_id if runs else None,
+                                 provider_for(other).delete_deployment(state.id), other["name"])
         if placed and runs:
             # one site, where the deployment lives: its run failed, no other site was (or may be) tried
             message = failed_run_message(action, state.id, placed, runs[-1], attempts_log)
@@ -289,6 +331,15 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         raise
     state.write_record(site=site["name"], attempts=attempts_log)
     return _finish(state, result, "deployed", action)
+
+
+def _delete_unplaced(deployment: str, site: Dict[str, Any], placement: Dict[str, str]) -> list:
+    """Delete on ``site`` the deployment's nodes that are not placed there (they follow the attempts)."""
+    provider = provider_for(site)
+    doomed = [inst for inst in provider.find_instances(deployment) if inst.node not in placement]
+    for inst in doomed:
+        provider.delete_instance(inst.id)
+    return doomed
 
 
 def failed_run_message(action: str, deployment: str, site: str, result: RunResult, attempts: List[Dict[str, Any]]) -> str:
@@ -340,20 +391,23 @@ def _finish(state: DeploymentState, result: RunResult, done_status: str, action:
 
 
 def find_nodes(state: DeploymentState, node: Optional[str] = None) -> List[Dict[str, Any]]:
+    """The deployment's nodes on every site it spans, by tags."""
     record = state.read_record()
-    site = resolve_site(record.get("site", "local"), record.get("catalogue") or default_catalogue())
-    if site.get("kind") == "local":
-        check_site_host(site)
-    with site_errors(site):
-        instances = provider_for(site).find_instances(state.id, node)
-    return [inst.to_dict() for inst in sorted(instances, key=lambda i: (i.node, i.index))]
+    instances = []
+    for site in sites_of(record, record.get("catalogue") or default_catalogue()):
+        if site.get("kind") == "local":
+            check_site_host(site)
+        with site_errors(site):
+            instances.extend(provider_for(site).find_instances(state.id, node))
+    return [inst.to_dict() for inst in sorted(instances, key=lambda i: (i.node, i.index, i.site))]
 
 
 def status(deployment: str) -> Dict[str, Any]:
     state = DeploymentState(deployment)
     record = state.read_record()
     return {"deployment": state.id, "status": record.get("status"), "outputs": state.read_outputs(),
-            "changed": record.get("changed"), "site": record.get("site"), "nodes": find_nodes(state)}
+            "changed": record.get("changed"), "site": record.get("site"),
+            "sites": placement.all_sites(record), "nodes": find_nodes(state)}
 
 
 def outputs(deployment: str) -> Dict[str, Any]:
@@ -367,23 +421,29 @@ def undeploy(deployment: str, progress=None) -> Dict[str, Any]:
     state = DeploymentState(deployment)
     record = state.read_record()
     catalogue = record.get("catalogue") or default_catalogue()
-    site = resolve_site(record.get("site", "local"), catalogue)
-    check_site_host(site)
+    spanned = sites_of(record, catalogue)
+    site = spanned[0]
+    for one in spanned:
+        check_site_host(one)
     result = None
     if (state.project_dir / "undeploy.yml").is_file():
         result = run_playbook(
             state.project_dir, "undeploy.yml", deployment=state.id, action="undeploy", progress=progress,
             extravars={"indigo_site": site["name"], "indigo_catalogue": catalogue,
+                       "indigo_sites": record.get("node_sites") or {},
                        "indigo_ssh_private_key_file": str(state.private_key),
                        "ansible_ssh_private_key_file": str(state.private_key)},
-            known_hosts=known_hosts_files(state, site), envvars={"INDIGO_SITES": catalogue}, catalogue=catalogue,
+            known_hosts=known_hosts_files(state, spanned), envvars={"INDIGO_SITES": catalogue}, catalogue=catalogue,
         )
-    with site_errors(site):
-        provider = provider_for(site)
-        left = provider.find_instances(state.id) + provider.find_resources(state.id)
-        deleted = provider.delete_deployment(state.id) if left else []  # the safety net: tags find everything
-    if left:
-        _journal_deleted(state, result.run_id if result else None, deleted, site["name"])
+    left = []
+    for one in spanned:
+        with site_errors(one):
+            provider = provider_for(one)
+            here = provider.find_instances(state.id) + provider.find_resources(state.id)
+            if here:
+                deleted = provider.delete_deployment(state.id)  # the safety net: tags find everything
+                _journal_deleted(state, result.run_id if result else None, deleted, one["name"])
+        left.extend(here)
     if result is not None and not result.ok and left:
         state.write_record(status="undeploy-failed", last_run=result.run_id)
         raise DeploymentFailed("undeploy of %s: playbook failed (%s); resources removed by tags instead"
@@ -397,10 +457,10 @@ def undeploy(deployment: str, progress=None) -> Dict[str, Any]:
 def ssh(deployment: str, node: str, index: int, command: List[str]) -> int:
     state = DeploymentState(deployment)
     record = state.read_record()
-    site = resolve_site(record.get("site", "local"), record.get("catalogue") or default_catalogue())
     nodes = [n for n in find_nodes(state, node) if n["index"] == index]
     if not nodes:
         raise UserInputError("deployment %s has no node %s with index %d" % (deployment, node, index))
+    site = resolve_site(nodes[0]["site"], record.get("catalogue") or default_catalogue())
     user = site.get("ssh_user") or "root"
     known = " ".join(str(p) for p in known_hosts_files(state, site))
     argv = ["ssh", "-i", str(state.private_key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",

@@ -9,7 +9,7 @@ collection's ``local`` provider needs nothing outside the collection;
 from tosca2ansible.collection import alias_package
 
 alias_package(__name__, "ansible_collections.indigo.paas.plugins.module_utils.localsite",
-              ("aptproxy", "config", "errors", "host", "image", "machine", "network", "site"))
+              ("aptproxy", "config", "errors", "host", "image", "machine", "network", "relay", "site"))
 
 # pylint: disable=wrong-import-position
 from tosca2ansible.runtime.localsite.config import LocalSiteConfig

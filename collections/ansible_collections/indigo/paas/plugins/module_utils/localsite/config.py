@@ -33,6 +33,13 @@ class LocalSiteConfig:
     cpu_overcommit: float = DEFAULT_CPU_OVERCOMMIT
     reserved_mem_mb: int = DEFAULT_RESERVED_MEM_MB
     boot_timeout: float = 90.0
+    # Where the base image lives (default: state_dir). A second local site on this machine keeps its own
+    # nodes, bridge and proxy in its state_dir and shares the first site's image (built once).
+    image_root: Optional[str] = None
+    # A node with a public address gets its ports (but SSH) relayed from the bridge address (relay.py):
+    # how a VPN central point on this site is reached from another local site. Off by default, so two
+    # deployments of a public web front-end never compete for one bridge port.
+    publish_ports: bool = False
 
     def __post_init__(self):
         net = ipaddress.ip_network(self.subnet, strict=True)
@@ -81,8 +88,12 @@ class LocalSiteConfig:
         return Path(self.state_dir)
 
     @property
+    def image_root_dir(self) -> Path:
+        return Path(self.image_root or self.state_dir)
+
+    @property
     def image_dir(self) -> Path:
-        return self.root / "images" / ("debian-" + self.suite)
+        return self.image_root_dir / "images" / ("debian-" + self.suite)
 
     @property
     def nodes_dir(self) -> Path:

@@ -27,7 +27,7 @@ def ensure_image(cfg: LocalSiteConfig, proxy_url: Optional[str] = None, log: Cal
     """Build the base image unless it is cached; concurrent callers wait for the one building it."""
     if image_ready(cfg):
         return cfg.image_dir
-    with file_lock(cfg.root / "image.lock"):
+    with file_lock(cfg.image_root_dir / "image.lock"):
         if image_ready(cfg):
             return cfg.image_dir
         build = cfg.image_dir.with_name(cfg.image_dir.name + ".build")

@@ -82,6 +82,9 @@ def start_machine(cfg: LocalSiteConfig, name: str, netns: str) -> int:
         which("systemd-nspawn") or "systemd-nspawn", "-q", "-D", str(paths["root"]), "-M", hostname_for(name),
         "--boot", "--register=no", "--keep-unit", "--network-namespace-path=/run/netns/%s" % netns,
         "--resolv-conf=off", "--timezone=off", "--link-journal=no",
+        # Each node has its own network namespace: NET_ADMIN acts on that namespace only and lets a node
+        # do what a cloud VM does with its network (a tun device for the overlay, its own routes).
+        "--capability=CAP_NET_ADMIN",
     ]
     log = open(paths["log"], "ab")
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
-from ansible_collections.indigo.paas.plugins.module_utils.localsite import aptproxy, image, machine, network
+from ansible_collections.indigo.paas.plugins.module_utils.localsite import aptproxy, image, machine, network, relay
 from ansible_collections.indigo.paas.plugins.module_utils.localsite.config import LocalSiteConfig
 from ansible_collections.indigo.paas.plugins.module_utils.localsite.errors import CapacityError, LocalSiteError, NodeTimeout
 from ansible_collections.indigo.paas.plugins.module_utils.localsite.host import check_host, file_lock, host_capacity, pid_alive, write_atomic
@@ -33,6 +33,8 @@ class NodeRecord:
     host_key: Optional[str] = None
     created: float = 0.0
     status: str = "building"  # building | active | stopped
+    # ports published on the site's bridge address: [{port, protocol, pid}] (see relay.py)
+    published: list = dataclasses.field(default_factory=list)
 
     @property
     def hostname(self) -> str:
@@ -127,8 +129,10 @@ class LocalSite:
 
     # -- nodes ----------------------------------------------------------------------------
     def create_node(self, name: str, tags: Dict[str, str], cpus: int = 1, mem_mb: int = 512, gpus: int = 0,
-                    ssh_public_key: Optional[str] = None, wait: bool = True, timeout: Optional[float] = None) -> NodeRecord:
-        """Create and boot one node (adopting it if it already runs); on any failure nothing is left."""
+                    ssh_public_key: Optional[str] = None, wait: bool = True, timeout: Optional[float] = None,
+                    publish: Sequence[tuple] = ()) -> NodeRecord:
+        """Create and boot one node (adopting it if it already runs); on any failure nothing is left.
+        ``publish``: (port, protocol) pairs reachable on the bridge address from every local site."""
         check_host()
         with file_lock(self.cfg.lock_file):
             existing = self.get(name)
@@ -142,6 +146,7 @@ class LocalSite:
             self._write(record)  # reserves the address before the lock is released
         try:
             self._build_and_boot(record, ssh_public_key)
+            self._publish(record, publish)
             if wait:
                 self.wait_ssh(record, timeout or self.cfg.boot_timeout)
         except BaseException:
@@ -159,6 +164,14 @@ class LocalSite:
         record.pid = machine.start_machine(self.cfg, record.name, record.name)
         with file_lock(self.cfg.lock_file):
             self._write(record)
+
+    def _publish(self, record: NodeRecord, publish: Sequence[tuple]) -> None:
+        log = machine.node_paths(self.cfg, record.name)["base"] / "relay.log"
+        for port, protocol in publish:
+            pid = relay.start(self.cfg.bridge_ip, int(port), str(protocol), record.address, log)
+            record.published.append({"port": int(port), "protocol": str(protocol), "pid": pid})
+            with file_lock(self.cfg.lock_file):
+                self._write(record)
 
     def wait_ssh(self, record: NodeRecord, timeout: float) -> NodeRecord:
         deadline = time.monotonic() + timeout
@@ -185,6 +198,8 @@ class LocalSite:
         return True
 
     def _destroy(self, record: NodeRecord) -> None:
+        for entry in record.published:
+            relay.stop(entry.get("pid"))
         machine.stop_machine(record.pid)
         network.delete_node_network(self.cfg, record.name, record.address or None)
         machine.remove_root(self.cfg, record.name)

@@ -85,7 +85,9 @@ class LocalProvider(Provider):
             private_ips=[record.address], public_ips=[record.address],
             flavor="%dcpu-%dmb" % (record.cpus, record.mem_mb), image="debian-%s" % self.cfg.suite,
             extra={"hostname": record.hostname, "pid": record.pid, "host_key": record.host_key,
-                   "known_hosts_file": str(self.cfg.known_hosts_file)},
+                   "known_hosts_file": str(self.cfg.known_hosts_file),
+                   # what nodes of other local sites dial for the published ports (the site's floating IP)
+                   "public_endpoint": self.cfg.bridge_ip if getattr(record, "published", None) else None},
         )
 
     def _size(self, spec):
@@ -116,9 +118,16 @@ class LocalProvider(Provider):
         self._ensure_ready()
         record = self._call(
             self.localsite.create_node, spec.name, spec.tags, cpus=cpus, mem_mb=mem_mb, gpus=spec.gpus,
-            ssh_public_key=spec.ssh_public_key, wait=True,
+            ssh_public_key=spec.ssh_public_key, wait=True, publish=self._published_ports(spec),
         )
         return self._to_instance(record)
+
+    def _published_ports(self, spec):
+        """A public address on the local site: the node's ports other than SSH, relayed from the bridge."""
+        if not (spec.public_ip and self.cfg.publish_ports):
+            return []
+        return sorted({(int(p["port"]), str(p.get("protocol") or "tcp").lower()) for p in spec.ports or []
+                       if p.get("port") and int(p["port"]) != 22})
 
     def get_instance(self, instance_id):
         record = self._call(self.localsite.get, instance_id)
