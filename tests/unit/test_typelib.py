@@ -297,8 +297,11 @@ def test_master_node_types_are_all_bundled_with_same_property_names_and_types():
     master = _upstream("master")["node_types"]
     library = _bundled()["node_types"]
     assert len(master) == 72
+    # the project's declared additions to upstream types (tools/project_types.yaml extend_node_types)
+    extensions = yaml.safe_load((Path(build_indigo_types.__file__).parent / "project_types.yaml").read_text())["extend_node_types"]
     for name, definition in master.items():
         expected = {prop: spec["type"] for prop, spec in (definition.get("properties") or {}).items()}
+        expected.update({prop: spec["type"] for prop, spec in ((extensions.get(name) or {}).get("properties") or {}).items()})
         got = {prop: spec["type"] for prop, spec in (library[name].get("properties") or {}).items()}
         assert got == expected, name
 
