@@ -21,6 +21,7 @@ import dataclasses
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.indigo.paas.plugins.module_utils import matching
+from ansible_collections.indigo.paas.plugins.module_utils.matching import catalogue_images, first_fit, flavor_table
 
 from ansible_collections.indigo.paas.plugins.module_utils.data.base import site_locality
 
@@ -173,8 +174,7 @@ def _choose_flavors(site, prepared):
     flavors = site.get("flavors")
     if not flavors:
         return prepared.free_sizing, (prepared.free_fits if prepared.typed_keys else None)
-    table = matching.flavor_table(flavors, prepared.gpu_match)
-    first_fit = matching.first_fit
+    table = flavor_table(flavors, prepared.gpu_match)
     chosen = {fkey: first_fit(table, fkey) for fkey in prepared.sized_keys}
     for fkey in prepared.typed_keys:
         chosen[fkey] = fkey[1] if matching.flavor_named(flavors, fkey[1]) is not None else None
@@ -205,7 +205,7 @@ def _image_ok(site, sla, node):
             return "image %s not allowed by the SLA of group %s" % (node.image, sla.get("group"))
         return None
     if node.os_distribution:
-        found = matching.catalogue_images(images, node.os_distribution, node.os_version or None)
+        found = catalogue_images(images, node.os_distribution, node.os_version or None)
         if images and not found:
             return "no image of %s %s" % (node.os_distribution, node.os_version or "")
         if allowed is not None and found and not any(i.get("name") in allowed for i in found):
