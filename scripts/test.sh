@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--slow" ]; then
   shift
   bash scripts/install.sh --system
-  exec .venv/bin/python -m pytest -m slow -p no:cacheprovider --durations=15 "$@"
+  exec .venv/bin/python -m pytest -m "slow and not wip" -p no:cacheprovider --durations=15 "$@"
 fi
 bash scripts/install.sh
 exec .venv/bin/python -m pytest -p no:cacheprovider -n 2 --durations=15 "$@"

@@ -66,6 +66,7 @@ def worker_nodes():
 
 
 @pytest.mark.slow
+@pytest.mark.wip  # written, not yet green on real nodes: see docs/STATUS.md
 def test_elastic_slurm_grows_runs_every_job_and_shrinks_to_nothing(local_site, tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("INDIGO_HOME", str(home))

@@ -50,6 +50,7 @@ def sites():
 
 
 @pytest.mark.slow
+@pytest.mark.wip  # written, not yet green on real nodes: see docs/STATUS.md
 def test_hybrid_slurm_over_two_local_sites(tmp_path, monkeypatch):
     try:
         check_host()
