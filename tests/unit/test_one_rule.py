@@ -159,8 +159,10 @@ def test_one_deployment_id_generator(tmp_path):
 
 def test_one_default_catalogue(monkeypatch, tmp_path):
     monkeypatch.delenv("INDIGO_SITES", raising=False)
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert deploy.default_catalogue() == brokering.catalogue_path() == default_catalogue_path(root)
+    # without $INDIGO_SITES: the framework's own catalogue, shipped as package data (tosca2ansible/sites)
+    assert deploy.default_catalogue() == brokering.catalogue_path() == brokering.FRAMEWORK_SITES
+    assert os.path.samefile(brokering.FRAMEWORK_SITES, os.path.join(os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))), "inventories", "sites"))
     monkeypatch.setenv("INDIGO_SITES", str(tmp_path))
     assert deploy.default_catalogue() == brokering.catalogue_path() == default_catalogue_path() == str(tmp_path)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tosca2ansible.collection import COLLECTIONS_DIR, secrets_rule
+from tosca2ansible.collection import collections_root, secrets_rule
 from tosca2ansible.compiler import compile_template
 from tosca2ansible.runtime.journal.api import Journal
 from tosca2ansible.runtime.journal.redact import MASK, Redactor, redact_inputs, secret_values_from_vars
@@ -103,7 +103,7 @@ def test_redactor_masks_by_the_same_rule():
     assert Redactor(found).text("login with pass-value-1") == "login with " + MASK
 
 
-MODULES = sorted((COLLECTIONS_DIR / "ansible_collections" / "indigo" / "paas" / "plugins" / "modules").glob("*.py"))
+MODULES = sorted((collections_root() / "ansible_collections" / "indigo" / "paas" / "plugins" / "modules").glob("*.py"))
 # options that carry secrets in real templates whatever their name
 CARRIERS = {("marathon_app", "environment"), ("chronos_job", "environment"), ("helm_release", "values"),
             ("instance", "user_data")}

@@ -105,12 +105,13 @@ def test_scalars_are_converted_with_notices_quoting_the_template(lenient):
 def test_converted_values_reach_the_project_as_the_template_wrote_them(lenient):
     _, out, _ = lenient
     text = (out / "group_vars" / "all" / "inputs.yml").read_text()
-    assert 'input_use_gpu: !unsafe "no"' in text
+    # quoted plain text: under ansible-core 2.19 `!unsafe` would re-type it (docs/trust.md); it holds no `{`
+    assert 'input_use_gpu: "no"' in text
     inputs = load(out / "group_vars" / "all" / "inputs.yml")
-    assert inputs == {"input_use_gpu": ("UNSAFE", "no"), "input_ubuntu": ("UNSAFE", "20.10")}
+    assert inputs == {"input_use_gpu": "no", "input_ubuntu": "20.10"}
     props = load(out / "group_vars" / "all" / "topology.yml")["indigo_node_properties"]["app"]
     assert props["cpus"] == 2.0 and isinstance(props["cpus"], float)
-    assert props["release"] == ("UNSAFE", "20.10")
+    assert props["release"] == "20.10"
     assert props["flag"] == "{{ input_use_gpu }}"
     survey = {q["variable"]: q for q in json.loads((out / "awx" / "survey.json").read_text())["spec"]}
     assert survey["input_use_gpu"]["choices"] == ["no", "yes"] and survey["input_use_gpu"]["default"] == "no"
@@ -144,7 +145,7 @@ topology_template:
 """)
     compile_template(path, str(tmp_path / "p"), {}, [])
     props = load(tmp_path / "p" / "group_vars" / "all" / "topology.yml")["indigo_node_properties"]["app"]
-    assert props["flag"] == ("UNSAFE", "off")
+    assert props["flag"] == "off"
 
 
 # -- defaults that break their own constraints ---------------------------------------------------------------

@@ -43,7 +43,7 @@ def test_constraint_maps_are_broker_requirements(tmp_path):
     topology, plan = brokering.analyse(path, {}, [])
     request = brokering.request_from_topology(topology, plan)
     node = request.nodes[0]
-    assert (node.num_cpus, node.max_cpus, node.mem_mb) == (2, 4, 4000)
+    assert (node.num_cpus, node.max_cpus, node.mem_mb) == (2, 4, 4096)  # 4 GB: MB means MiB (module_utils/units.py)
     sites = [{"name": "big-only", "kind": "openstack", "flavors": [{"name": "xl", "num_cpus": 16, "mem_mb": 65536}],
               "sla": [{"group": "default", "priority": 1}]},
              {"name": "fits", "kind": "openstack", "flavors": [{"name": "m", "num_cpus": 4, "mem_mb": 8192},
@@ -265,5 +265,5 @@ topology_template:
     assert "num_cpus" not in args and "mem_size" not in args and args["os_distribution"] == ("UNSAFE", "ubuntu")
     topology, plan = brokering.analyse(path, {}, [])
     node = brokering.request_from_topology(topology, plan).nodes[0]
-    assert (node.num_cpus, node.max_cpus, node.max_mem_mb) == (1, 8, 16000)
+    assert (node.num_cpus, node.max_cpus, node.max_mem_mb) == (1, 8, 16384)
     assert topology.nodes["vm"].wanted["os"]["distribution"].bounds == ["ubuntu", "centos"]

@@ -113,7 +113,7 @@ def main():
             username=dict(type="str"),
             password=dict(type="str", no_log=True),
             tenant=dict(type="str"),
-            access_key=dict(type="str", no_log=False),
+            access_key=dict(type="str", no_log=True),
             secret_key=dict(type="str", no_log=True),
             region=dict(type="str"),
             validate_certs=dict(type="bool", default=True),
