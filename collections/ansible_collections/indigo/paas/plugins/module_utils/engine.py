@@ -23,7 +23,6 @@ import time
 
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
     FatalError,
-    ProviderError,
     TransientError,
     retry_transient,
 )

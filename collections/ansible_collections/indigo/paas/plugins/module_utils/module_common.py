@@ -16,7 +16,6 @@ from ansible_collections.indigo.paas.plugins.module_utils.credentials import Cre
 from ansible_collections.indigo.paas.plugins.module_utils.providers import get_provider
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import ProviderError
 from ansible_collections.indigo.paas.plugins.module_utils.sites import (
-    SiteCatalogueError,
     default_catalogue_path,
     resolve_site,
 )

@@ -19,7 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import logging
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 from ansible.module_utils.six.moves.urllib.parse import urlsplit
 from ansible_collections.indigo.paas.plugins.module_utils.data.base import DataLocationError, site_index
@@ -109,8 +109,8 @@ class DynafedLocator:
             headers["Authorization"] = "Bearer %s" % self.credentials["token"]
         try:
             url = ref.ref + ("&" if "?" in ref.ref else "?") + "metalink"  # as Dynafed documents it
-            answer = self.session.get(url, headers=headers, auth=auth,
-                                  timeout=self.timeout, verify=self.service.get("ca_path") or self.service.get("verify_tls", True))
+            verify = self.service.get("ca_path") or self.service.get("verify_tls", True)
+            answer = self.session.get(url, headers=headers, auth=auth, timeout=self.timeout, verify=verify)
         except requests.RequestException as exc:
             raise DataLocationError("Dynafed %s: %s" % (urlsplit(ref.ref).netloc, exc.__class__.__name__))
         if answer.status_code != 200:

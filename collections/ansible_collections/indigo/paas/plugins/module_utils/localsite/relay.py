@@ -49,7 +49,7 @@ class _UdpFront(asyncio.DatagramProtocol):
 
     async def _open(self, addr, first):
         loop = asyncio.get_running_loop()
-        _, upstream = await loop.create_datagram_endpoint(
+        _transport, upstream = await loop.create_datagram_endpoint(
             lambda: _UdpUpstream(self.transport, addr), remote_addr=self.target)
         self.upstreams[addr] = upstream
         upstream.transport.sendto(first)

@@ -312,8 +312,8 @@ class EC2Provider(Provider):
             flavors = self.site.get("flavors") or []
             return flavors[0]["name"] if flavors else DEFAULT_INSTANCE_TYPE
         candidates = self.site.get("flavors") or self._known_types()
-        best = matching.smallest_flavor(candidates, matching.needs_key(spec.num_cpus, spec.mem_mb, 0, spec.gpus,
-                                                                      spec.gpu_vendor, spec.gpu_model))
+        needs = matching.needs_key(spec.num_cpus, spec.mem_mb, 0, spec.gpus, spec.gpu_vendor, spec.gpu_model)
+        best = matching.smallest_flavor(candidates, needs)
         if best is None:
             raise FatalError("no instance type of site %s has %s vCPU, %s MiB, %s GPU"
                              % (self.site_name, spec.num_cpus, spec.mem_mb, spec.gpus), self.site_name)

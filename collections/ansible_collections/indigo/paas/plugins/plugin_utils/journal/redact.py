@@ -4,7 +4,8 @@ Three sources of secrets: results of ``no_log`` tasks (Ansible censors them befo
 them; the journal additionally never stores anything but the status of such results), variables or
 inputs that are secret by the one rule (``module_utils/secrets.py`` of the collection: declared, then
 name, then value), and the credential *values* of the site catalogue (resolved the same way modules
-resolve them). Secret values are replaced wherever they occur, also inside longer strings (an error message quoting a password). Only the standard library is used
+resolve them). Secret values are replaced wherever they occur, also inside longer strings (an error message
+quoting a password). Only the standard library is used
 here (and in the collection's secrets rule) so the callback plugin can load this module.
 """
 
