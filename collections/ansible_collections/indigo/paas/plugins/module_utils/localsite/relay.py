@@ -20,6 +20,11 @@ from ansible_collections.indigo.paas.plugins.module_utils.localsite.errors impor
 from ansible_collections.indigo.paas.plugins.module_utils.localsite.host import clean_env, pid_alive
 
 
+# the directory holding ansible_collections/ (a checkout, an installed path or a module's payload zip):
+# the relay process imports this module from there
+_COLLECTIONS_ROOT = os.path.abspath(__file__).rsplit(os.sep + "ansible_collections" + os.sep, 1)[0]
+
+
 class _UdpUpstream(asyncio.DatagramProtocol):
     def __init__(self, front, client):
         self.front, self.client, self.transport = front, client, None
@@ -95,7 +100,7 @@ def start(listen_ip: str, port: int, proto: str, target_ip: str, log_path) -> in
         proc = subprocess.Popen(
             [sys.executable, "-m", "ansible_collections.indigo.paas.plugins.module_utils.localsite.relay", listen_ip, str(port), proto, target_ip],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-            env=dict(clean_env(), PYTHONPATH=os.pathsep.join(sys.path)))
+            env=dict(clean_env(), PYTHONPATH=_COLLECTIONS_ROOT))
     time.sleep(0.3)  # a port already taken fails at once
     if proc.poll() is not None:
         raise LocalSiteError("cannot publish %s/%s on %s (another node of this site publishes it?): see %s"
