@@ -1,6 +1,6 @@
 """End to end, as a user: a hybrid Slurm cluster over two local sites joined only by the overlay.
 
-`indigo deploy examples/hybrid_slurm_cluster.yaml --catalogue inventories/hybrid/sites.yml --site local-a`:
+`indigo deploy examples/hybrid_slurm_cluster.yaml --sites inventories/hybrid/sites.yml --site local-a`:
 its SlaPlacement policies put the front-end (slurmctld, the OpenVPN central point) on local-a (bridge
 indigo0) and the two workers on local-b (bridge indigo1). The host does not forward between the bridges:
 a worker reaches the front-end's private address only through tun0 (stopping its tunnel cuts it off, starting
@@ -60,7 +60,7 @@ def test_hybrid_slurm_over_two_local_sites(tmp_path, monkeypatch):
     site_a, site_b = sites()["local-a"], sites()["local-b"]
     timings, names = {}, []
     try:
-        proc, timings["deploy"] = indigo("deploy", "examples/hybrid_slurm_cluster.yaml", "--catalogue", str(CATALOGUE),
+        proc, timings["deploy"] = indigo("deploy", "examples/hybrid_slurm_cluster.yaml", "--sites", str(CATALOGUE),
                                          "--site", "local-a", "--deployment", DEPLOYMENT, "--json", timeout=840)
         assert proc.returncode == 0, proc.stderr[-4000:]
         front_end = json.loads(proc.stdout)["outputs"]["cluster_private_ip"]
