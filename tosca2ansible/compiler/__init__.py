@@ -24,13 +24,16 @@ class Compiled:
     # values of secret inputs (by Ansible variable name): kept out of the project, passed at launch
     secret_inputs: dict = dataclasses.field(default_factory=dict)
     # {path relative to the template's directory: absolute path}: the local files the template needs
-    # (relative imports, operation playbooks, file artifacts); the runtime keeps them with its copy
+    # (imports, operation playbooks, file artifacts); the runtime keeps them with its copy. An import from a
+    # --types-path folder outside the template's tree has a path that starts with ``../``
     sources: dict = dataclasses.field(default_factory=dict)
     # names of the inputs that are secret by the one rule (declared or named so)
     secret_names: list = dataclasses.field(default_factory=list)
     # {Compute node: site} of the placed nodes (policies, then --site NODE=SITE); the others go to the
     # deployment's site
     placement: dict = dataclasses.field(default_factory=dict)
+    # the (prefix, folder) pairs of --types-path and INDIGO_TYPES_PATH the imports were resolved with
+    types_roots: list = dataclasses.field(default_factory=list)
 
 
 def _naming():
@@ -75,18 +78,18 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs, stri
                      if d.secret and d.value is not MISSING}
     return Compiled(deployment, files, loaded.notices, secret_inputs,
                     _template_sources(template_path, loaded.relative_imports, localised.values()),
-                    sorted(d.name for d in topology.inputs.values() if d.secret), emitter.placement)
+                    sorted(d.name for d in topology.inputs.values() if d.secret), emitter.placement,
+                    list(loaded.types_roots))
 
 
 def _template_sources(template_path, imported, artifact_sources) -> dict:
-    """Local files below the template's directory, by their path relative to it."""
+    """The local files the template needs, by their path relative to its directory (the loader and the
+    artifact collector confined them to its tree and the --types-path folders)."""
     base = os.path.dirname(os.path.realpath(template_path))
     sources = {}
     for path in list(imported) + list(artifact_sources):
         real = os.path.realpath(path)
-        relative = os.path.relpath(real, base)
-        if not relative.startswith(".." + os.sep) and relative != "..":
-            sources[relative] = real
+        sources[os.path.relpath(real, base)] = real
     return dict(sorted(sources.items()))
 
 

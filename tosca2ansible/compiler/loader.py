@@ -3,6 +3,11 @@
 Resolution order for each import: URL prefix -> local folder mappings (`--types-path PREFIX=DIR`,
 then env INDIGO_TYPES_PATH, `;`-separated), files relative to the importing file, then the project's
 bundled type library (with a notice on stderr). The network is never used.
+
+Imports are confined like artifacts: a file is read only from inside the template's own folder (its
+tree), a `--types-path` folder or the bundled library. An absolute path or a `../` that leads anywhere
+else is an error naming the importing file, its line and the import (checked on the real path: a symbolic
+link out of the tree is an escape too).
 """
 
 from __future__ import annotations
@@ -27,10 +32,13 @@ class LoadedTemplate:
     doc: dict
     registry: TypeRegistry
     notices: list
-    # type files imported by a path relative to the importing file (not mapped, not bundled)
+    # local type files the template imports, relative or through --types-path (not the bundled ones): a
+    # deployment keeps them with its copy of the template
     relative_imports: list = dataclasses.field(default_factory=list)
     # topology inputs declared by imported files: an importing template may re-declare one with a new default
     imported_inputs: dict = dataclasses.field(default_factory=dict)
+    # the (prefix, folder) pairs of --types-path and INDIGO_TYPES_PATH the imports were resolved with
+    types_roots: list = dataclasses.field(default_factory=list)
 
 
 def parse_types_paths(values: list) -> list:
@@ -79,21 +87,46 @@ def _read_types_file(path: str) -> tuple:
     return cached
 
 
+def _inside(path: str, root: str) -> bool:
+    return os.path.commonpath([root, path]) == root
+
+
 class ImportResolver:
-    def __init__(self, mappings: list, bundled: Optional[Callable[[str], Optional[str]]] = None):
+    def __init__(self, mappings: list, bundled: Optional[Callable[[str], Optional[str]]] = None,
+                 tree: Optional[list] = None):
         self.mappings = mappings
         self.bundled = bundled if bundled is not None else _bundled_lookup
         self.notices: list = []
         self.relative: list = []
+        # where a local import may be read from: the template's tree, the --types-path folders, the bundled
+        # library (whose files import each other)
+        self.roots = [os.path.realpath(r) for r in tree or []] + [os.path.realpath(f) for _, f in mappings]
+        self.roots.append(_bundled_root())
+
+    def _confined(self, target: str, candidate: str, where: Location) -> str:
+        real = os.path.realpath(candidate)
+        if not any(_inside(real, root) for root in self.roots if root):
+            what = "an absolute path outside" if os.path.isabs(target) else "a path that leads out of"
+            where = _line_of_import(where, target)
+            raise UserInputError(
+                "import %s is %s the template's folder and the --types-path folders (%s): imports are read only "
+                "from the template's tree, or from a folder given with --types-path PREFIX=DIR"
+                % (target, what, ", ".join(r for r in self.roots[:-1] if r)), where)
+        return real
 
     def resolve(self, target: str, base_dir: str, where: Location) -> str:
         for prefix, folder in self.mappings:
             if target.startswith(prefix):
                 candidate = os.path.join(folder, target[len(prefix):].lstrip("/"))
                 if os.path.isfile(candidate):
+                    if not _inside(os.path.realpath(candidate), os.path.realpath(folder)):
+                        raise UserInputError("import %s leads out of its --types-path folder %s" % (target, folder),
+                                             where)
+                    self.relative.append(candidate)
                     return candidate
         if "://" not in target:
             candidate = os.path.join(base_dir, target)
+            self._confined(target, candidate, where)
             if os.path.isfile(candidate):
                 self.relative.append(candidate)
                 return candidate
@@ -111,6 +144,27 @@ class ImportResolver:
             "cannot resolve import %s offline (add --types-path PREFIX=DIR or set %s)" % (target, ENV_TYPES_PATH),
             where,
         )
+
+
+def _line_of_import(where: Location, target: str) -> Location:
+    """The line that names ``target`` (a list item has no line of its own), searched from the line of
+    ``imports``; ``where`` itself when the file cannot be read again."""
+    try:
+        lines = yamlload.read_regular_file(where.file).decode("utf-8", "replace").splitlines()
+    except (UserInputError, OSError, TypeError):
+        return where
+    for number in range(max(where.line or 1, 1), len(lines) + 1):
+        if target in lines[number - 1]:
+            return dataclasses.replace(where, line=number)
+    return where
+
+
+def _bundled_root() -> str:
+    try:
+        from tosca2ansible.typelib import BUNDLED_TYPES_DIR  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return ""
+    return os.path.realpath(str(BUNDLED_TYPES_DIR))
 
 
 def _bundled_lookup(url: str) -> Optional[str]:
@@ -168,7 +222,10 @@ def load_template(path: str, types_paths: Optional[list] = None, bundled=None) -
             Location(file=display, line=yamlload.line_of(doc, "tosca_definitions_version"),
                      field="tosca_definitions_version"),
         )
-    resolver = ImportResolver(parse_types_paths(types_paths or []), bundled)
+    mappings = parse_types_paths(types_paths or [])
+    # the template's tree: its folder (as given, and where a symbolic link to the template points)
+    tree = [os.path.dirname(os.path.abspath(path)), os.path.dirname(os.path.realpath(path))]
+    resolver = ImportResolver(mappings, bundled, tree)
     files: list = []
     keys: list = []
     seen: set = set()
@@ -199,4 +256,4 @@ def load_template(path: str, types_paths: Optional[list] = None, bundled=None) -
         registry = TypeRegistry(files)
     else:
         registry = registry_for(files, tuple(keys))
-    return LoadedTemplate(path, display, doc, registry, resolver.notices, resolver.relative, imported_inputs)
+    return LoadedTemplate(path, display, doc, registry, resolver.notices, resolver.relative, imported_inputs, mappings)

@@ -141,20 +141,10 @@ def compile_project(template: Path, out_dir: Path, deployment: str, inputs: Dict
     return compiled
 
 
-def keep_template(state: DeploymentState, template: Path, sources: Dict[str, str]) -> None:
-    """Copy the template and the local files it needs (relative imports, playbooks, artifacts) into the
-    deployment's state, so that a re-deploy or scale recompiles without the user's directory."""
-    staging = state.dir / ".source-new"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    for relative, path in sources.items():
-        (staging / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, staging / relative)
-    shutil.copyfile(template, staging / "template.yaml")
-    if state.source_dir.exists():
-        shutil.rmtree(state.source_dir)
-    staging.rename(state.source_dir)
+def keep_template(state: DeploymentState, template: Path, sources: Dict[str, str], types_roots=()) -> None:
+    """Copy the template and the local files it needs (imports, playbooks, artifacts) into the
+    deployment's state, so that a re-deploy or scale recompiles without the user's folders."""
+    state.keep_source(template, sources, types_roots)
 
 
 def candidate_sites(site_names: List[str], catalogue: str, template: Path, inputs: Dict[str, Any],
@@ -228,7 +218,8 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         if template is None:
             raise UserInputError("give a TEMPLATE (or --deployment ID of an existing deployment)")
         state, previous = DeploymentState(new_deployment_id(template)), {}
-    if template is None:
+    from_copy = template is None
+    if from_copy:
         if not previous:
             raise UserInputError("deployment %s does not exist: give its TEMPLATE" % state.id)
         template = state.template_file
@@ -243,14 +234,16 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
     merged_inputs.update(inputs)
     # --types-path given now wins; a re-deploy or scale reuses the mapping the deployment was compiled with
     types_paths = list(types_paths if types_paths is not None else previous.get("types_paths") or [])
-    sites = candidate_sites(site_names, catalogue, template, merged_inputs, group, progress, types_paths,
+    # the deployment's own copy imports from the copies of its --types-path folders (after those given now)
+    compile_paths = types_paths + state.source_types_paths() if from_copy else types_paths
+    sites = candidate_sites(site_names, catalogue, template, merged_inputs, group, progress, compile_paths,
                             str(state.dir / "data-locations.json"))
     if len(sites) == 1:
         check_site_host(sites[0])  # one site: what is missing on this host is the answer (exit 3)
     state.dir.mkdir(parents=True, exist_ok=True)
     public_key = state.ensure_ssh_key()
     with tempfile.TemporaryDirectory(dir=state.dir, prefix=".compile-") as tmp:
-        compiled = compile_project(template, Path(tmp) / "project", state.id, merged_inputs, types_paths, strict,
+        compiled = compile_project(template, Path(tmp) / "project", state.id, merged_inputs, compile_paths, strict,
                                    node_sites, catalogue)
         from tosca2ansible.compiler import notice_lines
 
@@ -258,7 +251,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
             (progress or (lambda text: None))(line)
         secret_vars = compiled.secret_inputs
         if template.resolve() != state.template_file.resolve():
-            keep_template(state, template, compiled.sources)
+            keep_template(state, template, compiled.sources, compiled.types_roots)
         if state.project_dir.exists():
             shutil.rmtree(state.project_dir)
         shutil.move(str(Path(tmp) / "project"), state.project_dir)

@@ -110,7 +110,7 @@ def scale(deployment: str, node: str, count: int, progress=None) -> Dict[str, An
         raise UserInputError("deployment %s has no template copy at %s: deploy it again with its TEMPLATE"
                              % (deployment, template))
     inputs = dict(record.get("inputs") or {})
-    types_paths = list(record.get("types_paths") or [])
+    types_paths = list(record.get("types_paths") or []) + state.source_types_paths()
     _, plan = brokering.analyse(str(template), deploy.typed_inputs(inputs), types_paths)
     old_text = template.read_text()
     new_inputs, new_text, previous = plan_scale(old_text, plan.computes, inputs, node, count, deployment, str(template))

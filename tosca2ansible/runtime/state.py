@@ -6,8 +6,10 @@
     deployments/<id>/secret_inputs.json  inputs whose name says secret/password/token/key (0600)
     deployments/<id>/outputs.json    TOSCA outputs written by deploy.yml
     deployments/<id>/source/         template.yaml as last deployed and the local files it names
-                                     (relative imports, playbooks, artifacts), recompiled by re-deploy
-                                     and scale (deployments made before kept a flat template.yaml)
+                                     (imports, playbooks, artifacts), recompiled by re-deploy and scale
+                                     (deployments made before kept a flat template.yaml)
+    deployments/<id>/source.json     where the template is in source/ when it imports from a
+                                     --types-path folder outside its tree, and those folders' copies
     runs/<run-id>/                   ansible-runner private data dir (artifacts kept)
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -56,10 +59,59 @@ class DeploymentState:
         return self.dir / "source"
 
     @property
+    def source_record_file(self) -> Path:
+        return self.dir / "source.json"
+
+    def _source_record(self) -> Dict[str, Any]:
+        try:
+            record = json.loads(self.source_record_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
+
+    @property
     def template_file(self) -> Path:
         """The template a re-deploy or scale recompiles (older deployments kept only template.yaml)."""
-        copy = self.source_dir / "template.yaml"
+        relative = self._source_record().get("template")
+        copy = self.source_dir / (relative if isinstance(relative, str) else "template.yaml")
         return copy if copy.is_file() else self.dir / "template.yaml"
+
+    def source_types_paths(self) -> List[str]:
+        """``PREFIX=DIR`` mappings onto the copies of the --types-path folders the template imported from."""
+        return [mapping for mapping in self._source_record().get("types_paths") or [] if isinstance(mapping, str)]
+
+    def keep_source(self, template: Path, sources: Dict[str, str], types_roots=()) -> None:
+        """Copy the template and the local files it needs into ``source/``, so that a re-deploy or scale
+        recompiles without the user's folders. Files keep their places relative to the template: an import
+        ``../common/types.yaml`` (from a --types-path folder) is found the same way in the copy, and each
+        such folder is mapped onto its copy (``source.json``, used when compiling from the copy)."""
+        ups = max([_ups(relative) for relative in sources] + [0])
+        base = Path(os.path.realpath(template)).parent
+        for _ in range(ups):
+            base = base.parent
+        where = Path(os.path.relpath(os.path.realpath(template), base)).parent / "template.yaml"
+        staging = self.dir / ".source-new"
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+        for relative, path in sources.items():
+            target = staging / where.parent / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        shutil.copyfile(template, staging / where)
+        mappings = []
+        for prefix, folder in types_roots:
+            real = os.path.realpath(folder)
+            if not any(os.path.commonpath([real, path]) == real for path in sources.values()):
+                continue  # nothing imported from it: the original mapping (in the record) stays
+            relative = os.path.relpath(real, base)
+            copy = self.source_dir if _ups(relative) or relative == "." else self.source_dir / relative
+            mappings.append("%s=%s" % (prefix, copy))
+        record = {"template": where.as_posix(), "types_paths": mappings}
+        if self.source_dir.exists():
+            shutil.rmtree(self.source_dir)
+        staging.rename(self.source_dir)
+        _write_private(self.source_record_file, json.dumps(record, indent=1, sort_keys=True))
 
     @property
     def private_key(self) -> Path:
@@ -135,6 +187,12 @@ class DeploymentState:
             return {}
         except ValueError as exc:
             raise EnvironmentProblem("outputs file %s is not JSON: %s" % (self.outputs_file, exc))
+
+
+def _ups(relative: str) -> int:
+    """How many leading ``..`` a relative path has."""
+    parts = Path(relative).parts
+    return next((index for index, part in enumerate(parts) if part != ".."), len(parts))
 
 
 def _is_secret_input(name: str) -> bool:
