@@ -1,5 +1,6 @@
-"""A run's secrets live only as long as its process; a SIGKILLed run is `interrupted`, its secrets gone,
-and everything under $INDIGO_HOME is 0600/0700."""
+"""A run's secrets live only as long as its process; a SIGKILLed run is `interrupted`, its secrets gone
+(its artifacts scrubbed by the next command that opens the journal), and everything under $INDIGO_HOME is
+0600/0700."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ PLAY = textwrap.dedent("""\
       hosts: all
       gather_facts: false
       tasks:
+        - name: Print the secret (a careless playbook; the artifacts hold it until the run is scrubbed)
+          ansible.builtin.debug:
+            msg: "{{ input_admin_pass }}"
         - name: Wait to be killed
           ansible.builtin.command: sleep 120
           changed_when: false
@@ -74,7 +78,9 @@ def test_sigkilled_run_leaves_no_secret_and_is_interrupted(tmp_path):
         while not list(home.glob("live/*/secrets.yml")):
             assert proc.poll() is None and time.time() < deadline, proc.stdout.read() if proc.poll() else "timeout"
             time.sleep(0.2)
-        time.sleep(3)  # ansible-playbook has read the vars file and runs the sleep task
+        while not _files_with(home / "runs", MARKER.encode()):  # the debug task's event, not yet scrubbed
+            assert proc.poll() is None and time.time() < deadline, proc.stdout.read() if proc.poll() else "timeout"
+            time.sleep(0.2)
         assert not _files_with(tmpdir, MARKER.encode()), "the secrets file is never in $TMPDIR"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)

@@ -63,3 +63,17 @@ def test_secret_vars_file_is_unsafe_for_ansible(tmp_path):
                           timeout=120, env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads((tmp_path / "seen").read_text()) == secret  # literal: the lookup was never run
+
+
+def test_input_whose_value_is_a_secrets_value_is_secret_too(tmp_path):
+    """The rule's third part: db_name given the password's value is kept out of the project like it."""
+    (tmp_path / "t.yaml").write_text(TEMPLATE)
+    compiled = compile_template(str(tmp_path / "t.yaml"), str(tmp_path / "out"),
+                                {"db_password": "Same-Value-77", "db_name": "Same-Value-77"})
+    assert compiled.secret_inputs == {"input_db_password": "Same-Value-77", "input_db_name": "Same-Value-77"}
+    assert sorted(compiled.secret_names) == ["db_name", "db_password"]
+    for path in (tmp_path / "out").rglob("*"):
+        if path.is_file() and path.name != "template.yaml":
+            assert "Same-Value-77" not in path.read_text(errors="replace"), path
+    short = compile_template(str(tmp_path / "t.yaml"), str(tmp_path / "out2"), {"db_password": "abc", "db_name": "abc"})
+    assert short.secret_names == ["db_password"]  # under MIN_SECRET_LEN a value masks nothing

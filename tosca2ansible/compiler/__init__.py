@@ -87,8 +87,7 @@ def _template_sources(template_path, imported, artifact_sources) -> dict:
     artifact collector confined them to its tree and the --types-path folders)."""
     base = os.path.dirname(os.path.realpath(template_path))
     sources = {}
-    for path in list(imported) + list(artifact_sources):
-        real = os.path.realpath(path)
+    for real in list(imported) + list(artifact_sources):  # both real paths already
         sources[os.path.relpath(real, base)] = real
     return dict(sorted(sources.items()))
 

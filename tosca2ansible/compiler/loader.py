@@ -13,6 +13,7 @@ link out of the tree is an escape too).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from typing import Any, Callable, Optional
 
@@ -93,18 +94,30 @@ def _inside(path: str, root: str) -> bool:
 
 class ImportResolver:
     def __init__(self, mappings: list, bundled: Optional[Callable[[str], Optional[str]]] = None,
-                 tree: Optional[list] = None):
+                 template: Optional[str] = None):
         self.mappings = mappings
         self.bundled = bundled if bundled is not None else _bundled_lookup
         self.notices: list = []
         self.relative: list = []
-        # where a local import may be read from: the template's tree, the --types-path folders, the bundled
-        # library (whose files import each other)
-        self.roots = [os.path.realpath(r) for r in tree or []] + [os.path.realpath(f) for _, f in mappings]
-        self.roots.append(_bundled_root())
+        self.real: dict = {}  # resolved path -> its real path, found by the confinement checks
+        self._template = template
+        self._roots: Optional[list] = None
+
+    @property
+    def roots(self) -> list:
+        """Where a local import may be read from: the template's tree, the --types-path folders, the bundled
+        library (whose files import each other). Found on first use: URL imports need none of them."""
+        if self._roots is None:
+            # the template's tree: its folder (as given, and where a symbolic link to the template points)
+            tree = ([_real_dir(os.path.dirname(os.path.abspath(self._template))),
+                     os.path.dirname(os.path.realpath(self._template))] if self._template else [])
+            self._roots = tree + [_real_dir(f) for _, f in self.mappings]
+            self._roots.append(_bundled_root())
+        return self._roots
 
     def _confined(self, target: str, candidate: str, where: Location) -> str:
         real = os.path.realpath(candidate)
+        self.real[candidate] = real
         if not any(_inside(real, root) for root in self.roots if root):
             what = "an absolute path outside" if os.path.isabs(target) else "a path that leads out of"
             where = _line_of_import(where, target)
@@ -119,16 +132,17 @@ class ImportResolver:
             if target.startswith(prefix):
                 candidate = os.path.join(folder, target[len(prefix):].lstrip("/"))
                 if os.path.isfile(candidate):
-                    if not _inside(os.path.realpath(candidate), os.path.realpath(folder)):
+                    real = self.real[candidate] = os.path.realpath(candidate)
+                    if not _inside(real, _real_dir(folder)):
                         raise UserInputError("import %s leads out of its --types-path folder %s" % (target, folder),
                                              where)
-                    self.relative.append(candidate)
+                    self.relative.append(real)
                     return candidate
         if "://" not in target:
             candidate = os.path.join(base_dir, target)
             self._confined(target, candidate, where)
             if os.path.isfile(candidate):
-                self.relative.append(candidate)
+                self.relative.append(self.real[candidate])
                 return candidate
         bundled = self.bundled(target)
         if bundled:
@@ -159,6 +173,13 @@ def _line_of_import(where: Location, target: str) -> Location:
     return where
 
 
+@functools.lru_cache(maxsize=256)
+def _real_dir(folder: str) -> str:
+    """The real path of a root folder (memoised: the same few folders for every template of a process)."""
+    return os.path.realpath(folder)
+
+
+@functools.lru_cache(maxsize=1)
 def _bundled_root() -> str:
     try:
         from tosca2ansible.typelib import BUNDLED_TYPES_DIR  # pylint: disable=import-outside-toplevel
@@ -223,9 +244,7 @@ def load_template(path: str, types_paths: Optional[list] = None, bundled=None) -
                      field="tosca_definitions_version"),
         )
     mappings = parse_types_paths(types_paths or [])
-    # the template's tree: its folder (as given, and where a symbolic link to the template points)
-    tree = [os.path.dirname(os.path.abspath(path)), os.path.dirname(os.path.realpath(path))]
-    resolver = ImportResolver(mappings, bundled, tree)
+    resolver = ImportResolver(mappings, bundled, template=path)
     files: list = []
     keys: list = []
     seen: set = set()
@@ -234,7 +253,7 @@ def load_template(path: str, types_paths: Optional[list] = None, bundled=None) -
     def visit(imports, repositories, base_dir, file_name, where_line):
         for target, line in _import_targets(imports, repositories, Location(file_name, where_line, field="imports")):
             resolved = resolver.resolve(target, base_dir, Location(file_name, line, field="imports"))
-            real = os.path.realpath(resolved)
+            real = resolver.real.get(resolved) or os.path.realpath(resolved)
             if real in seen:
                 continue
             seen.add(real)

@@ -173,6 +173,14 @@ def build_inputs(tpl: LoadedTemplate, topo: dict, given: dict, defer_missing: bo
                                      % (definition.default_problem, definition.name), where)
             raise UserInputError("required input %s has no default and no value was given (use -i %s=VALUE)"
                                  % (definition.name, definition.name), where)
+    # the rule's third part: an input whose value is (or holds) the value of a secret input is secret too
+    known = set()
+    for definition in inputs.values():
+        if definition.secret and definition.value is not MISSING:
+            known.update(_SECRETS.secret_values(definition.value))
+    for definition in inputs.values():
+        if known and not definition.secret and definition.value is not MISSING:
+            definition.secret = bool(known & _SECRETS.secret_values(definition.value))
     return inputs
 
 

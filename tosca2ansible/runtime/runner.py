@@ -226,6 +226,9 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
             event_handler=handle, quiet=True, timeout=timeout, cmdline=cmdline,
             # cwd stays the project so relative paths in ansible.cfg resolve
             directory_isolation_base_path=None,
+            # facts in memory: runner's jsonfile cache (a fresh dir per run, so never reused) is written 0644
+            # whatever the umask (ansible/plugins/cache/__init__.py:166, chmod S_IRWU_RG_RO)
+            fact_cache_type="memory",
         )
     finally:
         journal.lease.release()

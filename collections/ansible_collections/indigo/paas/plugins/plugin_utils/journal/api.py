@@ -171,6 +171,7 @@ class RunJournal:
         self._redactor = Redactor(self.secrets)
         # held while this process lives: the run's secrets file goes in lease.dir
         self.lease = lease.RunLease(os.path.dirname(os.path.abspath(self.journal_path or default_path())), run_id)
+        self.lease.keep_scrub(self.private_dir, self.secrets)
         with Journal(self.journal_path) as journal:
             journal.run_opened(run_id, deployment, action, artifacts=str(self.artifacts))
 

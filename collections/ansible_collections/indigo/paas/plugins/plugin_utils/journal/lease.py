@@ -2,15 +2,18 @@
 and the run's secrets file.
 
 The kernel releases an flock when its process dies, SIGKILL included. So the next command that opens the
-journal can tell a run that is still going from one whose process died: it removes the dead run's
-directory (its plaintext secrets with it) and records the run as ``interrupted`` instead of leaving it
-``running`` forever. Only the standard library is used (the journal callback loads this module).
+journal can tell a run that is still going from one whose process died: it scrubs the dead run's
+artifacts (a killed run never reached its own scrub; the lease keeps the values to mask), removes the
+run's directory (its plaintext secrets with it) and records the run as ``interrupted`` instead of leaving
+it ``running`` forever. Only the standard library and the journal's redactor are used (the journal
+callback loads this module).
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import shutil
 import time
@@ -19,6 +22,8 @@ from typing import List
 
 LIVE_DIR = "live"
 LOCK_FILE = "lock"
+# the run's private data dir and the secret values to mask in it should the run die before its own scrub
+SCRUB_FILE = "scrub.json"
 # a lease directory without its lock file is a process killed between mkdir and open: give it this long
 _UNLOCKED_GRACE_S = 30
 
@@ -41,6 +46,12 @@ class RunLease:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
         return path
+
+    def keep_scrub(self, private_dir, secrets) -> None:
+        """What the sweep masks in ``private_dir`` if this run's process dies before it scrubs it itself."""
+        secrets = sorted(str(s) for s in secrets if s)
+        if secrets:
+            self.write_private(SCRUB_FILE, json.dumps({"dir": os.path.abspath(str(private_dir)), "secrets": secrets}))
 
     def release(self) -> None:
         if self._fd is None:
@@ -81,9 +92,26 @@ def sweep_dead(home) -> List[str]:
     dead = []
     for entry in entries:
         if entry.is_dir() and not entry.is_symlink() and _is_dead(entry):
+            _scrub_dead(Path(home), entry)
             shutil.rmtree(entry, ignore_errors=True)
             dead.append(entry.name)
     return dead
+
+
+def _scrub_dead(home: Path, lease_dir: Path) -> None:
+    """Mask the dead run's secrets in its artifacts (only a run dir under ``home/runs``)."""
+    try:
+        with open(str(lease_dir / SCRUB_FILE), encoding="utf-8") as handle:
+            scrub = json.load(handle)
+        private_dir = os.path.realpath(scrub["dir"])
+        secrets = [s for s in scrub["secrets"] if isinstance(s, str)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    runs = os.path.realpath(str(home / "runs"))
+    if os.path.commonpath([runs, private_dir]) == runs and private_dir != runs and os.path.isdir(private_dir):
+        from ansible_collections.indigo.paas.plugins.plugin_utils.journal.redact import redact_tree  # pylint: disable=import-outside-toplevel
+
+        redact_tree(private_dir, secrets)
 
 
 def close_dead_runs(store) -> List[str]:
