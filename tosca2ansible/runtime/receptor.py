@@ -142,7 +142,8 @@ class Mesh:
         (base / "jobs").mkdir(exist_ok=True)
         config = base / "receptor.yml"
         config.write_text(yaml.safe_dump(node_config(name, base, port, control), sort_keys=False))
-        env = dict(os.environ, TMPDIR=str(base / "jobs"), HOME=str(base))  # the node's own job dirs and ~
+        # the node's own job dirs; HOME stays the account's (ansible expands ~ from the password database too)
+        env = dict(os.environ, TMPDIR=str(base / "jobs"))
         env.pop("INDIGO_HOME", None)  # the node's journal is never the control side's
         with open(base / "receptor.log", "ab") as log:
             proc = subprocess.Popen([str(receptor_binary()), "--config", str(config)], stdout=log, stderr=log,
