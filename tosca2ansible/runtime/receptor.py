@@ -143,7 +143,7 @@ class Mesh:
         config = base / "receptor.yml"
         config.write_text(yaml.safe_dump(node_config(name, base, port, control), sort_keys=False))
         # the node's own job dirs; HOME stays the account's (ansible expands ~ from the password database too)
-        env = dict(os.environ, TMPDIR=str(base / "jobs"))
+        env = dict(os.environ, TMPDIR=str(base / "jobs"), INDIGO_EXECUTION_NODE_DIR=str(base))
         env.pop("INDIGO_HOME", None)  # the node's journal is never the control side's
         with open(base / "receptor.log", "ab") as log:
             proc = subprocess.Popen([str(receptor_binary()), "--config", str(config)], stdout=log, stderr=log,
@@ -195,11 +195,12 @@ class Mesh:
                                  % (node, timeout, self.base / node / "receptor.log"))
 
     def kill_node(self, name: str) -> List[int]:
-        """The node dies as a machine does: SIGKILL to its receptor and every process under it (the job's
-        ansible-runner worker and ansible-playbook run in sessions of their own)."""
+        """The node dies as a machine does: SIGKILL to its receptor and every process started on it (the
+        job's ansible-runner worker, ansible-playbook, and the async jobs that detached from it), found by
+        the node's mark in their environment."""
         record = self.record()
         pid = record["nodes"].get(name)
-        killed = [p for p in [pid] + descendants(pid) if p] if _alive(pid) else []
+        killed = ([pid] if _alive(pid) else []) + started_on(self.base / name)
         for one in killed:
             try:
                 os.kill(one, signal.SIGKILL)
@@ -234,22 +235,18 @@ def _terminate(pid: Optional[int]) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def descendants(pid: Optional[int]) -> List[int]:
-    """Every process below ``pid`` (children of children too), from /proc."""
-    parents: Dict[int, List[int]] = {}
+def started_on(node_dir: Path) -> List[int]:
+    """Every process that inherited the node's environment mark (from /proc)."""
+    mark = ("INDIGO_EXECUTION_NODE_DIR=%s" % node_dir).encode()
+    found = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
+        if entry.isdigit() and int(entry) != os.getpid():
             try:
-                with open("/proc/%s/stat" % entry) as stat:
-                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
+                with open("/proc/%s/environ" % entry, "rb") as environ:
+                    if mark in environ.read().split(b"\0"):
+                        found.append(int(entry))
+            except OSError:
                 continue
-            parents.setdefault(ppid, []).append(int(entry))
-    found, todo = [], list(parents.get(pid, [])) if pid else []
-    while todo:
-        one = todo.pop()
-        found.append(one)
-        todo.extend(parents.get(one, []))
     return found
 
 
