@@ -9,7 +9,8 @@ if [ "${1:-}" = "--system" ]; then
     echo "install.sh --system: Debian packages need root" >&2; exit 3
   fi
   missing=()
-  for pkg in systemd-container debootstrap apt-cacher-ng openssh-client iproute2 rsync; do
+  # podman + runc: the execution environment is built and run here (tests/integration/test_execution_environment.py)
+  for pkg in systemd-container debootstrap apt-cacher-ng openssh-client iproute2 rsync podman runc; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then

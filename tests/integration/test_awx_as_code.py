@@ -115,12 +115,30 @@ def test_configure_playbook_parses_with_the_real_awx_collection(awx_collection, 
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def _inject(credential_type, inputs):
-    """What AWX does at launch: render the type's env injectors with the credential's inputs in a sandbox."""
+def awx_inject(credential_type, inputs, private_dir):
+    """What AWX does at launch (``CredentialType.inject_credential``): render the type's ``file`` injectors into
+    files of the job's private data dir (their paths in ``tower.filename``/``awx.filename``), then its ``env``
+    and ``extra_vars`` injectors, every template in Jinja's immutable sandbox with the credential's inputs.
+    Returns (environment, extra vars, files written)."""
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment()
-    return {var: env.from_string(template).render(**inputs) for var, template in credential_type["injectors"]["env"].items()}
+    sandbox = ImmutableSandboxedEnvironment()  # AWX's: an input the credential lacks renders empty
+    injectors = credential_type.get("injectors") or {}
+    namespace = dict(inputs)
+    files = {}
+    for label, template in (injectors.get("file") or {}).items():
+        path = Path(private_dir) / "env" / ("tmp_%s" % label.replace("template.", ""))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sandbox.from_string(template).render(**namespace))
+        os.chmod(path, 0o600)
+        files[label.replace("template.", "")] = str(path)
+    if files:
+        filename = files["template"] if list(files) == ["template"] else files
+        namespace["tower"] = namespace["awx"] = {"filename": filename}
+    env = {var: sandbox.from_string(template).render(**namespace) for var, template in (injectors.get("env") or {}).items()}
+    extra = {var: sandbox.from_string(template).render(**namespace)
+             for var, template in (injectors.get("extra_vars") or {}).items()}
+    return env, extra, files
 
 
 def test_injected_site_credential_reaches_the_run_environment_only(project, tmp_path, monkeypatch):
@@ -130,8 +148,13 @@ def test_injected_site_credential_reaches_the_run_environment_only(project, tmp_
     (openstack,) = [t["awx.awx.credential_type"] for t in tasks
                     if t.get("awx.awx.credential_type", {}).get("name") == "INDIGO openstack site"]
     marker = "marker-secret-7f3c9e1d5b"
-    envvars = _inject(openstack, {"username": "demo", "password": marker, "project_name": "demo"})
-    assert envvars["OS_PASSWORD"] == marker
+    data = tmp_path / "runner"
+    data.mkdir()
+    envvars, extra_vars, files = awx_inject(openstack, {"username": "demo", "password": marker, "project_name": "demo"},
+                                            data)
+    # the site credential types inject the environment only: no extra var (AWX writes those into the job's
+    # env/extravars, an artifact) and no file in the private data dir
+    assert envvars["OS_PASSWORD"] == marker and extra_vars == {} and files == {}
     sites = tmp_path / "sites"
     sites.mkdir()
     (sites / "clouds.yml").write_text(yaml.safe_dump({"sites": [{
@@ -144,8 +167,6 @@ def test_injected_site_credential_reaches_the_run_environment_only(project, tmp_
         {"name": "Ask the site (its API is down)", "indigo.paas.site_info": {"site": "cloud-a"}}]}]
     (project / "check.yml").write_text(yaml.safe_dump(play))
     home = tmp_path / "home"
-    data = tmp_path / "runner"
-    data.mkdir()
     env = dict(envvars, INDIGO_HOME=str(home), INDIGO_SITES=str(sites), ANSIBLE_CONFIG=str(project / "ansible.cfg"),
                ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"), PATH="%s:%s" % (VENV_BIN, os.environ["PATH"]))
     inventory = {"all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}
@@ -153,6 +174,8 @@ def test_injected_site_credential_reaches_the_run_environment_only(project, tmp_
                                 inventory=inventory, envvars=env, quiet=True, timeout=300)
     events = list(result.events)
     assert result.rc == 0, [e.get("stdout") for e in events][-5:]
+    assert marker not in result.stdout.read() and not [e for e in events if marker in json.dumps(e)]
+    assert not [p for p in project.rglob("*") if p.is_file() and marker.encode() in p.read_bytes()]
     ok = [e["event_data"]["task"] for e in events if e["event"] == "runner_on_ok"]
     assert "The credential is in the run's environment" in ok
     (asked,) = [e["event_data"]["res"] for e in events
@@ -189,3 +212,19 @@ def test_configure_playbook_passes_ansible_lint_production_with_awx_awx(awx_coll
                           env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH="%s:%s" % (ROOT / "collections", awx_collection)),
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_awx_injection_renders_file_env_and_extra_vars_templates_as_awx_does(tmp_path):
+    """The emulation itself, on a type with the three injector kinds (AWX's documented example shape)."""
+    ctype = {"injectors": {"file": {"template.cfg": "[auth]\ntoken={{ token }}\n"},
+                           "env": {"SITE_CONFIG": "{{ tower.filename.cfg }}", "SITE_USER": "{{ user }}"},
+                           "extra_vars": {"site_user": "{{ user }}"}}}
+    env, extra, files = awx_inject(ctype, {"user": "demo", "token": "t-123"}, tmp_path)
+    # Jinja drops the template's last newline, in AWX too
+    assert Path(env["SITE_CONFIG"]).read_text() == "[auth]\ntoken=t-123" and env["SITE_USER"] == "demo"
+    assert oct(Path(files["cfg"]).stat().st_mode & 0o777) == "0o600" and extra == {"site_user": "demo"}
+    from jinja2.exceptions import SecurityError
+
+    assert awx_inject({"injectors": {"env": {"X": "{{ missing }}"}}}, {}, tmp_path)[0] == {"X": ""}
+    with pytest.raises(SecurityError):  # and runs it in the sandbox
+        awx_inject({"injectors": {"env": {"X": "{{ user.__class__.__mro__ }}"}}}, {"user": "u"}, tmp_path)

@@ -49,6 +49,9 @@ def _register():
     from tosca2ansible.cli import elastic_cmd  # elastic reconcile|run|status (elastic pools)
 
     elastic_cmd.register(cli)
+    from tosca2ansible.cli import mesh_cmd  # mesh start|status|stop (receptor execution nodes)
+
+    mesh_cmd.register(cli)
 
 
 def _private_files() -> None:

@@ -62,6 +62,7 @@ def _print_result(result, as_json):
 @options.SITES
 @options.JSON
 @options.STRICT
+@options.EXECUTION_NODE
 def deploy_command(template, inputs_file, input_pairs, types_paths, deployment, sites, group, attempt_timeout,
                    overall_timeout, sites_path, as_json, strict):
     """Compile TEMPLATE and deploy it; print the TOSCA outputs."""
@@ -106,6 +107,7 @@ def outputs_command(deployment, as_json):
 @click.command("undeploy")
 @click.argument("deployment")
 @options.JSON
+@options.EXECUTION_NODE
 def undeploy_command(deployment, as_json):
     """Tear a deployment down (undeploy.yml, then removal by tags of anything left)."""
     from tosca2ansible.runtime import deploy

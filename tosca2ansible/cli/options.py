@@ -4,7 +4,8 @@
 - ``--types-path PREFIX=DIR``: offline mapping of import URLs to folders;
 - ``-i/--input NAME=VALUE`` and ``--inputs FILE``: input values, parsed by ``collect_inputs``;
 - ``--json``: one JSON document on stdout;
-- ``--group``: the user group whose SLAs apply.
+- ``--group``: the user group whose SLAs apply;
+- ``--execution-node NODE``: run the playbook on a receptor execution node (``$INDIGO_EXECUTION_NODE``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,22 @@ STRICT = click.option("--strict", is_flag=True,
                            "reference systems ignored, are errors instead of warnings.")
 VERBOSE = click.option("-v", "--verbose", is_flag=True, help="Also list the imports read from the bundled type library.")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+
+def _execution_node(ctx, param, value):  # pylint: disable=unused-argument
+    """The runner setting is the environment variable: every run of this command reads it."""
+    import os  # pylint: disable=import-outside-toplevel
+
+    if value is not None:
+        if not value.strip():
+            raise UserInputError("--execution-node must not be empty", Location(field="--execution-node"))
+        os.environ["INDIGO_EXECUTION_NODE"] = value
+    return value
+
+
+EXECUTION_NODE = click.option("--execution-node", metavar="NODE", callback=_execution_node, expose_value=False,
+                              help="Run the job on this receptor execution node (ansible-runner transmit, receptor "
+                                   "work submit, ansible-runner process) [default: $INDIGO_EXECUTION_NODE, else here].")
 
 
 def group(default=None, help_text="User group whose SLAs apply."):

@@ -13,6 +13,7 @@ from tosca2ansible.cli import options
 @click.option("--node", required=True, help="TOSCA node template name of the Compute node to scale")
 @click.option("--count", required=True, type=int, help="the number of instances wanted (0 or more)")
 @options.JSON
+@options.EXECUTION_NODE
 def scale_command(deployment, node, count, as_json):
     """Set the instance count of NODE in DEPLOYMENT and converge; print the TOSCA outputs."""
     from tosca2ansible.cli.deploy_cmd import _print_result, _progress

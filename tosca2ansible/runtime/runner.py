@@ -149,8 +149,10 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
                  inventory: Optional[Iterable[str]] = None, known_hosts: Iterable[Path] = (),
                  progress: Optional[Callable[[str], None]] = None, on_event: Optional[EventSink] = None,
                  timeout: Optional[int] = None, envvars: Optional[Dict[str, str]] = None,
-                 catalogue: Optional[str] = None, secret_vars: Optional[Dict[str, Any]] = None) -> RunResult:
-    """Run ``playbook`` of ``project_dir``; ``inventory`` defaults to the project's ``inventory/`` dir."""
+                 catalogue: Optional[str] = None, secret_vars: Optional[Dict[str, Any]] = None,
+                 execution_node: Optional[str] = None) -> RunResult:
+    """Run ``playbook`` of ``project_dir``; ``inventory`` defaults to the project's ``inventory/`` dir.
+    ``execution_node`` (default ``$INDIGO_EXECUTION_NODE``): run it there through receptor (runtime/remote.py)."""
     try:
         import ansible_runner
     except ImportError:
@@ -210,7 +212,7 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
     env.update(journal.env())
     inventories = list(inventory) if inventory else [str(project_dir / "inventory")]
     cmdline = None
-    if secret_vars:
+    if secret_vars and not (execution_node or os.environ.get("INDIGO_EXECUTION_NODE")):
         # A vars file, not extravars: nothing secret in the artifacts' env/extravars nor on a command line,
         # and `!unsafe` so that Jinja never evaluates what the user typed. It lives in the run's lease
         # (0700, under $INDIGO_HOME, outside the artifacts): removed when the run closes, and by the next
@@ -219,17 +221,27 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
         cmdline = "-e @%s" % shlex.quote(str(secrets_file))
         # the journal callback masks these variables whatever their names (declared secret in TOSCA)
         env["INDIGO_SECRET_VARS"] = ",".join(sorted(secret_vars))
+    node = execution_node or os.environ.get("INDIGO_EXECUTION_NODE")
     try:
-        runner = ansible_runner.run(
-            private_data_dir=str(private_dir), project_dir=str(project_dir), playbook=playbook,
-            inventory=inventories, extravars=dict(extravars or {}), envvars=env, ident="run",
-            event_handler=handle, quiet=True, timeout=timeout, cmdline=cmdline,
-            # cwd stays the project so relative paths in ansible.cfg resolve
-            directory_isolation_base_path=None,
-            # facts in memory: runner's jsonfile cache (a fresh dir per run, so never reused) is written 0644
-            # whatever the umask (ansible/plugins/cache/__init__.py:166, chmod S_IRWU_RG_RO)
-            fact_cache_type="memory",
-        )
+        if node:
+            runner = _run_remote(node, private_dir, project_dir, playbook, journal, extravars=dict(extravars or {}),
+                                 known_hosts=known_hosts, secret_vars=secret_vars, catalogue=catalogue, timeout=timeout,
+                                 envvars=envvars, handle=handle, deployment=deployment)
+            if runner.reason:
+                say("    FAILED %s: %s" % (node, runner.reason))
+                failed_tasks.append({"host": node, "task": "receptor work unit", "message": journal.redact(runner.reason)})
+                failures.append("%s: receptor work unit: %s" % (node, journal.redact(runner.reason)))
+        else:
+            runner = ansible_runner.run(
+                private_data_dir=str(private_dir), project_dir=str(project_dir), playbook=playbook,
+                inventory=inventories, extravars=dict(extravars or {}), envvars=env, ident="run",
+                event_handler=handle, quiet=True, timeout=timeout, cmdline=cmdline,
+                # cwd stays the project so relative paths in ansible.cfg resolve
+                directory_isolation_base_path=None,
+                # facts in memory: runner's jsonfile cache (a fresh dir per run, so never reused) is written 0644
+                # whatever the umask (ansible/plugins/cache/__init__.py:166, chmod S_IRWU_RG_RO)
+                fact_cache_type="memory",
+            )
     finally:
         journal.lease.release()
     stats = runner.stats or {}
@@ -240,3 +252,20 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
                      changed=changed, failures=failures, stats=stats,
                      artifacts_dir=str(private_dir / "artifacts" / "run"), error_classes=error_classes,
                      failed_tasks=failed_tasks)
+
+
+def _run_remote(node, private_dir, project_dir, playbook, journal, *, extravars, known_hosts, secret_vars, catalogue,
+                timeout, envvars, handle, deployment):
+    """The job on a receptor execution node: the control side's files under $INDIGO_HOME travel with the job,
+    the site's own files (a local site's known_hosts) are the site's, where the node runs the job."""
+    from tosca2ansible.runtime.remote import run_on_node
+
+    home = indigo_home().resolve()
+    known = [Path(p) for p in known_hosts]
+    shipped = [p for p in known if home in Path(p).resolve().parents]
+    env = {key: value for key, value in (envvars or {}).items() if key != "INDIGO_SITES"}  # the job's own catalogue
+    env.update({"ANSIBLE_FORCE_COLOR": "0", "INDIGO_DEPLOYMENT": deployment})
+    return run_on_node(node, private_dir=private_dir, project_dir=project_dir, playbook=playbook, extravars=extravars,
+                       envvars=env, known_hosts=shipped, site_known_hosts=[p for p in known if p not in shipped],
+                       catalogue=catalogue, secrets_yaml=unsafe_vars_yaml(secret_vars) if secret_vars else None,
+                       journal=journal, timeout=timeout, event_handler=handle)

@@ -68,10 +68,9 @@ import os
 
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.indigo.paas.plugins.plugin_utils.journal import api, redact
+from ansible_collections.indigo.paas.plugins.plugin_utils.journal import api, redact, rows
 
 FLUSH_EVERY = 50
-MESSAGE_MAX = 2000
 
 
 def _get(result, name):
@@ -166,17 +165,13 @@ class CallbackModule(CallbackBase):
         self._flush()
 
     def _message(self, res):
-        msg = res.get("msg") or res.get("stderr") or res.get("reason") or res.get("exception") or ""
-        if isinstance(res.get("results"), list):  # loops: "One or more items failed" says little; the item says why
-            item = next((r.get("msg") for r in res["results"] if isinstance(r, dict) and r.get("failed") and r.get("msg")), "")
-            msg = "%s: %s" % (msg, item) if msg and item and item != msg else (item or msg)
-        return self._journal.redactor.text(str(msg)[:MESSAGE_MAX]) if msg else None
+        return rows.result_message(res, self._journal.redactor)
 
     def _record_result(self, result, status, with_message):
         task = _get(result, "task")
         host = _get(result, "host")
         res = _get(result, "result") or {}
-        no_log = bool(getattr(task, "no_log", False)) or bool(res.get("_ansible_no_log")) or "censored" in res
+        no_log = rows.is_no_log(res, getattr(task, "no_log", False))
         self._append("host_events", run_id=self._run_id, deployment=self._deployment,
                      host=host.get_name() if host is not None else None, play=self._play_name,
                      task=task.get_name() if task is not None else None,
@@ -185,46 +180,18 @@ class CallbackModule(CallbackBase):
         if not no_log and status in ("ok", "changed"):
             self._record_resources(res, task)
 
-    def _resource(self, change, site, kind, resource_id, **values):
+    def _record_resources(self, res, task):
         """One resource row, once per run: concurrent provisioning tasks of one deployment (one per node)
         may each see the network or key pair that one of them created."""
-        key = (change, site, kind, resource_id)
-        if key in self._resources_seen:
-            return
-        self._resources_seen.add(key)
-        values.setdefault("deployment", self._deployment)
-        self._append("resources", run_id=self._run_id, site=site, kind=kind, resource_id=resource_id, change=change,
-                     **values)
-
-    def _record_resources(self, res, task):
-        for item in res.get("results") or []:  # a loop (e.g. async_status over every node's job)
-            if isinstance(item, dict) and not item.get("_ansible_no_log") and "censored" not in item:
-                self._record_resources(item, task)
-        created = set(str(i) for i in res.get("created") or [] if not isinstance(i, dict))
-        instances = [i for i in res.get("instances") or [] if isinstance(i, dict)]
-        args = getattr(task, "args", None) or {}
-        # the module's own result names its site; the task's argument when the result does not (async launch)
-        task_site = next((s for s in (res.get("site"), args.get("site")) if isinstance(s, str)), None)
-        # bare ids: instances when the result comes from indigo.paas.instance (directly or via async_status)
-        of_instances = "instances" in res or "instance" in str(getattr(task, "action", ""))
-        for inst in instances:
-            if str(inst.get("id")) in created:
-                detail = {k: inst.get(k) for k in ("node", "index", "status", "private_ips", "public_ips", "flavor", "image")}
-                self._resource("created", inst.get("site") or task_site, "instance", str(inst.get("id")),
-                               deployment=inst.get("deployment") or self._deployment, name=inst.get("name"),
-                               detail_json=self._journal.redactor.data(detail))
-                created.discard(str(inst.get("id")))
-        # created_resources/deleted_resources: the networks, groups, keys, IPs and volumes that came or went
-        # with the instances (indigo.paas.instance); deleted: everything a teardown removed
-        for change, items in (("created", sorted(created)), ("created", res.get("created_resources") or []),
-                              ("deleted", res.get("deleted") or []), ("deleted", res.get("deleted_resources") or [])):
-            for item in items:
-                if isinstance(item, dict):  # Resource.to_dict(): kind, id, name, site
-                    self._resource(change, item.get("site") or task_site, item.get("kind") or "instance",
-                                   str(item.get("id")), name=item.get("name"))
-                else:
-                    self._resource(change, task_site, "instance" if change == "created" or of_instances else "resource",
-                                   str(item))
+        for change, site, kind, resource_id, values in rows.resource_rows(
+                res, getattr(task, "action", None), getattr(task, "args", None), self._deployment, self._journal.redactor):
+            key = (change, site, kind, resource_id)
+            if key in self._resources_seen:
+                continue
+            self._resources_seen.add(key)
+            values.setdefault("deployment", self._deployment)
+            self._append("resources", run_id=self._run_id, site=site, kind=kind, resource_id=resource_id,
+                         change=change, **values)
 
     # ---------------------------------------------------------------- events
     def v2_playbook_on_start(self, playbook):
@@ -260,16 +227,11 @@ class CallbackModule(CallbackBase):
         per_host = {}
         for host in sorted(stats.processed.keys()):
             per_host[host] = stats.summarize(host)
-        failed = any(s.get("failures") for s in per_host.values())
-        unreachable = any(s.get("unreachable") for s in per_host.values())
-        rc = 4 if unreachable else (2 if failed else 0)
+        rc, outcome = rows.finished_row(per_host)
         self._append("runs", run_id=self._run_id, deployment=self._deployment, action=self._action,
-                     phase="finished", rc=rc, status="failed" if rc else "successful",
-                     stats_json=per_host, source="callback")
-        status = {"deploy": "deployed", "undeploy": "undeployed", "scale": "deployed"}.get(self._action)
+                     phase="finished", rc=rc, status=outcome, stats_json=per_host, source="callback")
+        status = rows.deployment_status(self._action, rc)
         if self._deployment and status:  # other playbooks do not change what the deployment is
-            if rc:
-                status = "%s-failed" % self._action
             self._flush()
             try:
                 self._journal.record_deployment(self._deployment, status, note="run %s (%s)" % (self._run_id, self._action))
