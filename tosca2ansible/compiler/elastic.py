@@ -29,6 +29,10 @@ POWER_PROGRAMS = {"slurm_resume_program": "/usr/local/sbin/indigo-elastic-resume
                   "slurm_suspend_program": "/usr/local/sbin/indigo-elastic-suspend",
                   "slurm_resume_fail_program": "/usr/local/sbin/indigo-elastic-resume-fail"}
 DEFAULTS = {"idle_time": 300, "boot_timeout": 600, "max_booting": 0}
+# What a worker's role installs (the roles' vars/Debian.yml; tests/unit/test_elastic_compile.py keeps them
+# equal): the workers ask the site for an image that already holds them (``cached_packages`` of
+# indigo.paas.instance), so a new worker only configures and joins. Sites that keep no cache ignore it.
+WORKER_PACKAGES = {"slurm": ["munge", "slurmd", "slurm-client"], "htcondor": ["htcondor"]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +179,8 @@ def worker_instance_args(pool: Optional[Pool], compute: str, args: dict) -> dict
         return args
     args = {k: v for k, v in args.items() if k != "count"}
     args["indexes"] = list(range(pool.min_instances))
+    if pool.lrms in WORKER_PACKAGES and "image" not in args:
+        args["cached_packages"] = list(WORKER_PACKAGES[pool.lrms])
     return args
 
 

@@ -83,7 +83,7 @@ class LocalProvider(Provider):
             # Local nodes are reachable from this machine only: the one address is both the private
             # address and the address the deployment is reached at ("public" from the controller).
             private_ips=[record.address], public_ips=[record.address],
-            flavor="%dcpu-%dmb" % (record.cpus, record.mem_mb), image="debian-%s" % self.cfg.suite,
+            flavor="%dcpu-%dmb" % (record.cpus, record.mem_mb), image=record.layer or "debian-%s" % self.cfg.suite,
             extra={"hostname": record.hostname, "pid": record.pid, "host_key": record.host_key,
                    "known_hosts_file": str(self.cfg.known_hosts_file),
                    # what nodes of other local sites dial for the published ports (the site's floating IP)
@@ -119,8 +119,21 @@ class LocalProvider(Provider):
         record = self._call(
             self.localsite.create_node, spec.name, spec.tags, cpus=cpus, mem_mb=mem_mb, gpus=spec.gpus,
             ssh_public_key=spec.ssh_public_key, wait=True, publish=self._published_ports(spec),
+            packages=self._cached_packages(spec),
         )
         return self._to_instance(record)
+
+    @staticmethod
+    def _cached_packages(spec):
+        return sorted(set((spec.extra or {}).get("cached_packages") or []))
+
+    def prepare_image(self, spec):
+        """Build the site's cached package layer for the spec now (a deploy warms what scale-outs use)."""
+        packages = self._cached_packages(spec)
+        if not packages:
+            return None
+        self._ensure_ready()
+        return self._call(self.localsite.ensure_layer, packages)
 
     def _published_ports(self, spec):
         """A public address on the local site: the node's ports other than SSH, relayed from the bridge."""
