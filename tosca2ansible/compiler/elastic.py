@@ -170,6 +170,10 @@ def role_vars(pool: Optional[Pool], role: str, node: str) -> dict:
         if node == pool.worker:
             result["slurm_node_name"] = Expr("{{ indigo_elastic.nodes[indigo_index | int] }}")
         return result
+    if role == "indigo.paas.htcondor":
+        if node == pool.worker:
+            return {"htcondor_elastic_slot": Expr("{{ indigo_elastic.nodes[indigo_index | int] }}")}
+        return {"htcondor_negotiator_interval": 10}
     return {}
 
 

@@ -123,6 +123,7 @@ def ensure_layer(cfg: LocalSiteConfig, packages: Sequence[str], proxy_url: Optio
         remove_tree(build)
         for sub in ("upper", "work", "root"):
             (build / sub).mkdir(parents=True, exist_ok=True)
+        os.chmod(build / "upper", 0o755)  # the layer's root directory, whatever the caller's umask
         started = time.monotonic()
         log("building package layer %s (%s) over the base image (once)" % (key, " ".join(wanted)))
         root = build / "root"
@@ -145,7 +146,7 @@ def _install(cfg: LocalSiteConfig, root: Path, packages: Sequence[str], proxy_ur
     # No service starts while packages install (there is no init in the build container).
     write_atomic(root / "usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", mode=0o755)
     apt = ["apt-get", "-q", "-y"] + (["-o", "Acquire::http::Proxy=%s" % proxy_url] if proxy_url else [])
-    script = "set -e; %s update; %s install %s" % (" ".join(apt), " ".join(apt), " ".join(packages))
+    script = "set -e; umask 022; %s update; %s install %s" % (" ".join(apt), " ".join(apt), " ".join(packages))
     run([which("systemd-nspawn") or "systemd-nspawn", "-q", "-D", str(root), "-M", "layer-" + root.parent.name[-18:-6],
          "--register=no", "--keep-unit", "--resolv-conf=off",
          "--timezone=off", "--link-journal=no", "--setenv=DEBIAN_FRONTEND=noninteractive",

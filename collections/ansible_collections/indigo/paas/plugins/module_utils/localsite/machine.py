@@ -37,6 +37,9 @@ def mount_overlay(cfg: LocalSiteConfig, name: str, layer: Optional[str] = None) 
     paths = node_paths(cfg, name)
     for key in ("upper", "work", "root"):
         paths[key].mkdir(parents=True, exist_ok=True)
+    # The merged root takes the upper directory's mode: never the creator's umask (the CLI's is 077,
+    # which would make / unreadable to every daemon that runs as its own user).
+    os.chmod(paths["upper"], 0o755)
     if not mounted(paths["root"]):
         options = "lowerdir=%s,upperdir=%s,workdir=%s" % (image.lower_dirs(cfg, layer), paths["upper"], paths["work"])
         run(["mount", "-t", "overlay", "overlay", "-o", options, str(paths["root"])])
