@@ -99,9 +99,15 @@ def cycles(count=20, seed=13):
     problems += ["job %s was requeued %d time(s)" % (j, seen[j][1]) for j in kept if seen[j][1]]
     elapsed = time.monotonic() - started
     wait(lambda: workers() == [], 600, every=3)
-    sinfo = front("sinfo -h -N -o '%N %t'").split()
-    states = dict(zip(sinfo[::2], sinfo[1::2]))
-    problems += ["slot %s is %s in Slurm with no instance" % (n, t) for n, t in states.items() if not t.endswith("~")]
+
+    def slurm_states():
+        sinfo = front("sinfo -h -N -o '%N %t'").split()
+        return dict(zip(sinfo[::2], sinfo[1::2]))
+    deadline = time.monotonic() + 180  # POWERING_DOWN lasts SuspendTimeout (60 s)
+    while not all(t.endswith("~") for t in slurm_states().values()) and time.monotonic() < deadline:
+        time.sleep(3)
+    problems += ["slot %s is %s in Slurm with no instance" % (n, t) for n, t in slurm_states().items()
+                 if not t.endswith("~")]
     return elapsed, kept, cancelled, problems
 
 

@@ -166,6 +166,8 @@ def role_vars(pool: Optional[Pool], role: str, node: str) -> dict:
             "slurm_suspend_time": pool.idle_time, "slurm_resume_timeout": pool.boot_timeout,
             # Slurm resumes every node a job needs at once; the controller bounds how many boot together
             "slurm_resume_rate": 0,
+            # a job requeued from a failed worker starts again after 61 s rather than 121 s
+            "slurm_cred_expire": 60,
         }
         if node == pool.worker:
             result["slurm_node_name"] = Expr("{{ indigo_elastic.nodes[indigo_index | int] }}")
