@@ -5,8 +5,12 @@ background; in the same process:
 - submit-to-running of a job needing 1 node (reference), then of a job needing 4 nodes: goal 4 nodes in
   <= 1.5x the time of 1 (CLUES/IM boot one node at a time, so they take ~4x);
 - idle-to-removed: from the job's end to the last worker gone from the site;
-- where the scale-out time goes, from the scale-out run's events: provision (instances up, SSH ready),
-  packages (apt), join (configuration, slurmd registering) and the rest.
+- where the scale-out time goes, from the scale-out run's events: provision+boot (instances up, SSH
+  ready), packages (apt: the workers boot from the site's cached layer, so this is a check only), facts,
+  join (configuration, slurmd registering), and the rest up to the job running;
+- 20 random submit/cancel cycles (1-4 nodes each, half cancelled at a random moment, pending or
+  running): every job not cancelled completes (none killed), and after the idle time no node is left
+  (no instance, every slot powered down in Slurm).
 Run: flock /tmp/indigo-local-site.lock .venv/bin/python bench/elastic.py   (exit 1 when the goal is missed)
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -61,6 +66,51 @@ def run_job(nodes):
     return running - submitted, removed - done
 
 
+def job_table():
+    """job id -> (state, restarts) of every job slurmctld still lists (MinJobAge 300 s)."""
+    table = {}
+    for line in front("scontrol -o show job").splitlines():
+        fields = dict(t.split("=", 1) for t in line.split() if "=" in t)
+        if "JobId" in fields:
+            table[fields["JobId"]] = (fields.get("JobState"), int(fields.get("Restarts", 0)))
+    return table
+
+
+def cycles(count=20, seed=13):
+    """Random submits and cancels; returns (seconds, jobs kept, jobs cancelled, problems)."""
+    rng = random.Random(seed)
+    started = time.monotonic()
+    kept, cancelled, seen = [], [], {}
+    for _ in range(count):
+        nodes = rng.randint(1, 4)
+        job = front("su bench -c 'sbatch --parsable -N%d -o /dev/null --wrap \"srun sleep %d\"'"
+                    % (nodes, rng.randint(2, 8))).strip()
+        if rng.random() < 0.5:
+            time.sleep(rng.uniform(0, 20))
+            front("scancel %s" % job)
+            cancelled.append(job)
+        else:
+            kept.append(job)
+        time.sleep(rng.uniform(0, 5))
+        seen.update(job_table())
+    wait(lambda: seen.update(job_table()) or all(seen.get(j, ("",))[0] in ("COMPLETED", "FAILED", "NODE_FAIL",
+                                                                          "TIMEOUT", "CANCELLED") for j in kept), 900, 3)
+    problems = ["job %s ended %s" % (j, seen[j][0]) for j in kept if seen[j][0] != "COMPLETED"]
+    problems += ["job %s was requeued %d time(s)" % (j, seen[j][1]) for j in kept if seen[j][1]]
+    elapsed = time.monotonic() - started
+    wait(lambda: workers() == [], 600, every=3)
+
+    def slurm_states():
+        sinfo = front("sinfo -h -N -o '%N %t'").split()
+        return dict(zip(sinfo[::2], sinfo[1::2]))
+    deadline = time.monotonic() + 180  # POWERING_DOWN lasts SuspendTimeout (60 s)
+    while not all(t.endswith("~") for t in slurm_states().values()) and time.monotonic() < deadline:
+        time.sleep(3)
+    problems += ["slot %s is %s in Slurm with no instance" % (n, t) for n, t in slurm_states().items()
+                 if not t.endswith("~")]
+    return elapsed, kept, cancelled, problems
+
+
 def scale_out_breakdown(home: Path):
     """Seconds per phase of the last scale-out run, from its ansible-runner events."""
     runs = sorted((home / "runs").glob("*scale-out*"), key=lambda p: p.stat().st_mtime)
@@ -68,17 +118,20 @@ def scale_out_breakdown(home: Path):
     for path in (runs[-1] / "artifacts" / "run" / "job_events").glob("*.json"):
         events.append(json.loads(path.read_text()))
     events.sort(key=lambda e: e.get("counter", 0))
-    phases, last = {}, None
+    phases, last, first = {}, None, None
     for event in events:
         if event.get("event") not in ("playbook_on_task_start", "playbook_on_stats"):
             continue
         now = datetime.datetime.fromisoformat(event["created"])
+        first = first or now
         if last is not None:
             name = last[1]
-            phase = ("provision" if "Create the requested" in name else "packages" if "Install" in name or "APT" in name
+            phase = ("provision+boot" if "Create the requested" in name
+                     else "packages" if "Install" in name or "APT" in name
                      else "facts" if "facts" in name.lower() else "join")
             phases[phase] = phases.get(phase, 0.0) + (now - last[0]).total_seconds()
         last = (now, event.get("event_data", {}).get("task", ""))
+    phases["run total"] = (last[0] - first).total_seconds() if first else 0.0
     return phases
 
 
@@ -95,6 +148,7 @@ def main():
         phases_one = scale_out_breakdown(home)
         four, idle_four = run_job(4)
         phases_four = scale_out_breakdown(home)
+        cycle_s, kept, cancelled, problems = cycles()
     finally:
         if controller is not None:
             controller.send_signal(signal.SIGTERM)
@@ -106,7 +160,9 @@ def main():
     print("idle-to-removed: %.1f s (1 node), %.1f s (4 nodes), idle_time 20 s" % (idle_one, idle_four))
     for label, phases in (("1 node", phases_one), ("4 nodes", phases_four)):
         print("scale-out run, %s: %s" % (label, ", ".join("%s %.1f s" % kv for kv in sorted(phases.items()))))
-    return 0 if ratio <= GOAL_RATIO else 1
+    print("20 submit/cancel cycles in %.1f s: %d kept, %d cancelled; %s"
+          % (cycle_s, len(kept), len(cancelled), "; ".join(problems) or "no job killed, no node orphaned"))
+    return 0 if ratio <= GOAL_RATIO and not problems else 1
 
 
 if __name__ == "__main__":

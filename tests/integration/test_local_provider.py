@@ -23,6 +23,7 @@ from ansible_collections.indigo.paas.plugins.module_utils.providers.base import 
     TransientError,
 )
 from ansible_collections.indigo.paas.plugins.module_utils.sites import resolve_site  # noqa: E402
+from ansible_collections.indigo.paas.plugins.module_utils.localsite.site import NodeRecord  # noqa: E402
 
 CATALOGUE = str(ROOT / "inventories" / "sites")
 
@@ -40,6 +41,20 @@ def spec_factory(deployment, node, key, **extra):
 def test_bad_local_settings_are_fatal():
     with pytest.raises(FatalError, match="subnet"):
         local_provider(subnet="8.8.8.0/24")
+
+
+def test_a_node_whose_machine_stopped_while_booting_fails_at_once(monkeypatch):
+    provider = local_provider()
+    calls = []
+
+    def stopped(instance_id):
+        calls.append(instance_id)
+        return provider._to_instance(NodeRecord(name=instance_id, address="10.77.0.9", tags={}, status="stopped"))
+
+    monkeypatch.setattr(provider, "get_instance", stopped)
+    with pytest.raises(FatalError, match="stopped while booting"):
+        provider.wait_active("d-wn-0", timeout=300)
+    assert calls == ["d-wn-0"]  # no waiting out the timeout
 
 
 @pytest.mark.slow

@@ -26,6 +26,21 @@ def test_htcondor_central_manager_and_execute(tmp_path):
         assert "IDTOKENS" in conf["50-indigo.conf"]
     check_golden("htcondor/central_manager", cm)
     check_golden("htcondor/execute", wn)
+    assert "INDIGO_SLOT" not in wn["50-indigo.conf"]
+
+
+def test_htcondor_elastic_execute_node_advertises_its_slot(tmp_path):
+    hosts = {"fe": debian_facts("fe", "10.77.0.10"), **WORKERS}
+    groups = {"htcondor_central_manager": ["fe"], "workers": ["w0", "w1"]}
+    wn = render("htcondor", {"50-indigo.conf.j2": "50-indigo.conf"}, hosts, groups, "w0",
+                {"htcondor_node_roles": ["execute"], "htcondor_use_cgroups": False,
+                 "htcondor_elastic_slot": "lrms-wn-1"}, tmp_path / "wn")["50-indigo.conf"]
+    assert 'INDIGO_SLOT = "lrms-wn-1"' in wn
+    assert "STARTD_ATTRS = $(STARTD_ATTRS) INDIGO_SLOT" in wn and "MASTER_ATTRS = $(MASTER_ATTRS) INDIGO_SLOT" in wn
+    cm = render("htcondor", {"50-indigo.conf.j2": "50-indigo.conf"}, hosts, groups, "fe",
+                {"htcondor_node_roles": ["central_manager", "submit"], "htcondor_negotiator_interval": 10},
+                tmp_path / "cm")["50-indigo.conf"]
+    assert "NEGOTIATOR_INTERVAL = 10" in cm and "INDIGO_SLOT" not in cm
 
 
 def test_zookeeper_ensemble_of_three(tmp_path):

@@ -63,6 +63,14 @@ def test_an_instance_the_lrms_has_not_seen_is_booting_and_an_error_instance_fail
     assert slots[2].instance_failed
 
 
+def test_a_stopped_instance_killed_while_it_boots_is_failed_at_once():
+    views = {"wn-1": NodeView(policy.BOOTING, wanted=True, detail="ALLOCATED+CLOUD+POWERING_UP")}
+    slots = controller._slots(CONFIG, {1: Inst("stopped")}, views, {}, now=0.0)
+    assert slots[1].instance_failed
+    actions = policy.decide(tuple(slots), policy.Demand(), policy.Limits(max_nodes=3), now=1.0)
+    assert actions.mark_failed == ("wn-1",) and actions.power_up == ()
+
+
 def test_pool_rows_and_summary():
     report = {"deployment": "d1", "slots": {
         "wn-0": {"key": "up/busy", "since": 1, "detail": "ALLOCATED+CLOUD"},

@@ -47,11 +47,12 @@ def test_slurm_reason_with_spaces_kept():
 
 
 CONDOR_STATUS = """\
-d-wn-0.local Unclaimed Idle
-d-wn-1 Claimed Busy
-d-wn-1 Unclaimed Idle
-d-wn-2 Drained Retiring
-d-wn-3 Owner Idle
+d-wn-0 host-a.local Unclaimed Idle
+d-wn-1 host-b Claimed Busy
+d-wn-1 host-b Unclaimed Idle
+d-wn-2 host-c Drained Retiring
+undefined d-wn-3.local Owner Idle
+undefined front-end Unclaimed Idle
 """
 CONDOR_Q = """\
 7 0 1
@@ -67,6 +68,12 @@ def test_htcondor_states_and_demand():
                                                      "d-wn-3": BOOTING}
     assert demand.jobs == ("7.0", "7.1", "8.0")
     assert demand.nodes == 2  # 4 CPUs at 2 a node
+
+
+def test_htcondor_startds_let_go_are_turned_off_by_their_slot_attribute():
+    commands = HTCondorSource.before_remove(["d-wn-1"], ["d-wn-0"], ())
+    assert commands == [["sh", "-c", "condor_off -peaceful -daemon startd -constraint 'INDIGO_SLOT == \"d-wn-1\"' || true"],
+                        ["sh", "-c", "condor_off -peaceful -daemon startd -constraint 'INDIGO_SLOT == \"d-wn-0\"' || true"]]
 
 
 def test_slurm_allocated_but_still_powered_down_is_wanted():

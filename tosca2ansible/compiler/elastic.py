@@ -29,6 +29,10 @@ POWER_PROGRAMS = {"slurm_resume_program": "/usr/local/sbin/indigo-elastic-resume
                   "slurm_suspend_program": "/usr/local/sbin/indigo-elastic-suspend",
                   "slurm_resume_fail_program": "/usr/local/sbin/indigo-elastic-resume-fail"}
 DEFAULTS = {"idle_time": 300, "boot_timeout": 600, "max_booting": 0}
+# What a worker's role installs (the roles' vars/Debian.yml; tests/unit/test_elastic_compile.py keeps them
+# equal): the workers ask the site for an image that already holds them (``cached_packages`` of
+# indigo.paas.instance), so a new worker only configures and joins. Sites that keep no cache ignore it.
+WORKER_PACKAGES = {"slurm": ["munge", "slurmd", "slurm-client"], "htcondor": ["htcondor"]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,10 +166,16 @@ def role_vars(pool: Optional[Pool], role: str, node: str) -> dict:
             "slurm_suspend_time": pool.idle_time, "slurm_resume_timeout": pool.boot_timeout,
             # Slurm resumes every node a job needs at once; the controller bounds how many boot together
             "slurm_resume_rate": 0,
+            # a job requeued from a failed worker starts again after 61 s rather than 121 s
+            "slurm_cred_expire": 60,
         }
         if node == pool.worker:
             result["slurm_node_name"] = Expr("{{ indigo_elastic.nodes[indigo_index | int] }}")
         return result
+    if role == "indigo.paas.htcondor":
+        if node == pool.worker:
+            return {"htcondor_elastic_slot": Expr("{{ indigo_elastic.nodes[indigo_index | int] }}")}
+        return {"htcondor_negotiator_interval": 10}
     return {}
 
 
@@ -175,6 +185,8 @@ def worker_instance_args(pool: Optional[Pool], compute: str, args: dict) -> dict
         return args
     args = {k: v for k, v in args.items() if k != "count"}
     args["indexes"] = list(range(pool.min_instances))
+    if pool.lrms in WORKER_PACKAGES and "image" not in args:
+        args["cached_packages"] = list(WORKER_PACKAGES[pool.lrms])
     return args
 
 

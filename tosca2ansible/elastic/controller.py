@@ -134,7 +134,8 @@ def _slots(config, instances, views, previous, now) -> List[policy.Slot]:
         since = seen.get("since", now) if seen.get("key") == key else now
         slots.append(policy.Slot(index=index, name=name, up=inst is not None, lrms=lrms, since=since,
                                  jobs=view.jobs, wanted=view.wanted, released=view.released,
-                                 instance_failed=inst is not None and inst.status == "error"))
+                                 # in error, or stopped (crashed, killed): it will not join
+                                 instance_failed=inst is not None and inst.status in ("error", "stopped")))
     return slots
 
 

@@ -147,15 +147,17 @@ class HTCondorSource:
     def commands(self) -> Dict[str, List[str]]:
         return {"jobs": ["condor_q", "-allusers", "-constraint", "JobStatus == 1", "-af", "ClusterId", "ProcId",
                          "RequestCpus"],
-                "slots": ["condor_status", "-startd", "-af", "Machine", "State", "Activity"]}
+                # INDIGO_SLOT: the pool slot an elastic worker's startd advertises (role indigo.paas.htcondor,
+                # htcondor_elastic_slot); host names differ from slot names on most sites
+                "slots": ["condor_status", "-startd", "-af", "INDIGO_SLOT", "Machine", "State", "Activity"]}
 
     def observe(self, outputs: Dict[str, str], names: Sequence[str]) -> Tuple[Dict[str, NodeView], Demand]:
         per_machine: Dict[str, List[Tuple[str, str]]] = {}
         for line in outputs.get("slots", "").splitlines():
             parts = line.split()
-            if len(parts) >= 3:
-                machine = parts[0].split(".")[0]
-                per_machine.setdefault(machine, []).append((parts[1], parts[2]))
+            if len(parts) >= 4:
+                machine = parts[0] if parts[0] != "undefined" else parts[1].split(".")[0]
+                per_machine.setdefault(machine, []).append((parts[2], parts[3]))
         views = {}
         for name in names:
             slots = per_machine.get(name)
@@ -184,8 +186,10 @@ class HTCondorSource:
 
     @staticmethod
     def before_remove(failed: Sequence[str], leaving: Sequence[str], slots) -> List[List[str]]:
-        """Startds let go are turned off peacefully first (a claimed one would finish its job)."""
-        return [["condor_off", "-peaceful", "-daemon", "startd", "-name", name] for name in list(failed) + list(leaving)]
+        """Startds let go are turned off peacefully first, so no new job is matched to them while they are
+        removed (a failed or already vanished startd cannot be reached: that is not an error)."""
+        return [["sh", "-c", "condor_off -peaceful -daemon startd -constraint %s || true"
+                 % shlex.quote('INDIGO_SLOT == "%s"' % name)] for name in list(failed) + list(leaving)]
 
     @staticmethod
     def reset_lost(slots, views) -> List[List[str]]:

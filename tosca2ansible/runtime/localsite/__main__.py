@@ -1,13 +1,14 @@
 """``python -m tosca2ansible.runtime.localsite up|down|list|prepare`` — local nodes for people,
 molecule scenarios and tests.
 
-  up --deployment ID --nodes N [--node NAME] [--key PUBKEY_FILE] [--inventory FILE]
+  up --deployment ID --nodes N [--node NAME] [--key PUBKEY_FILE] [--inventory FILE] [--packages P ...]
                                                                    boot N ssh-ready nodes, print JSON
                                                                    (--inventory: an Ansible YAML inventory
                                                                    of them, e.g. for molecule)
   down [--deployment ID | --all] [--purge]                         remove nodes (--purge: proxy, bridge)
   list [--deployment ID]                                           print the nodes as JSON
-  prepare                                                          bridge, apt proxy, base image
+  prepare [--packages P ...]                                       bridge, apt proxy, base image (and the
+                                                                   cached package layer holding P)
 Exit codes: 0 ok, 1 failure, 3 this machine cannot run local nodes (not root, tool missing).
 """
 
@@ -38,7 +39,8 @@ def cmd_up(args) -> int:
     def create(index_name):
         index, name = index_name
         tags = {DEPLOYMENT_TAG: args.deployment, "indigo_node": args.node, "indigo_index": str(index)}
-        return site.create_node(name, tags, cpus=args.cpus, mem_mb=args.mem_mb, ssh_public_key=key, timeout=args.timeout)
+        return site.create_node(name, tags, cpus=args.cpus, mem_mb=args.mem_mb, ssh_public_key=key, timeout=args.timeout,
+                                packages=args.packages)
 
     with ThreadPoolExecutor(max_workers=max(1, args.nodes)) as pool:
         records = list(pool.map(create, enumerate(names)))
@@ -85,7 +87,10 @@ def cmd_list(args) -> int:
 
 
 def cmd_prepare(args) -> int:
-    _site(args).ensure_ready()
+    site = _site(args)
+    site.ensure_ready()
+    if args.packages:
+        print(site.ensure_layer(args.packages))
     return 0
 
 
@@ -103,6 +108,7 @@ def main(argv=None) -> int:
     up.add_argument("--key", help="SSH public key file authorised for root")
     up.add_argument("--timeout", type=float, default=90)
     up.add_argument("--inventory", help="also write an Ansible inventory of the nodes to this file")
+    up.add_argument("--packages", nargs="+", default=[], help="boot from the cached layer holding these packages")
     up.set_defaults(func=cmd_up)
     down = sub.add_parser("down")
     down.add_argument("--deployment")
@@ -112,7 +118,9 @@ def main(argv=None) -> int:
     listing = sub.add_parser("list")
     listing.add_argument("--deployment")
     listing.set_defaults(func=cmd_list)
-    sub.add_parser("prepare").set_defaults(func=cmd_prepare)
+    prepare = sub.add_parser("prepare")
+    prepare.add_argument("--packages", nargs="+", default=[], help="also build the cached layer holding these packages")
+    prepare.set_defaults(func=cmd_prepare)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

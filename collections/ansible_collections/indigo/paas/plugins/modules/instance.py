@@ -57,6 +57,16 @@ options:
   image:
     description: Image name or id. When omitted, picked from the site's images by O(os_distribution)/O(os_version).
     type: str
+  cached_packages:
+    description:
+      - Packages the node's image should already hold, so its configuration only configures. A site that
+        keeps an image cache (the C(local) site: a package layer over its base image, built once per
+        package list) boots the node from it and builds it on first use, also when no instance is
+        created (a deploy warms the cache its elastic scale-outs use). Other sites do not build images:
+        name a prepared image with O(image) there; the list is then ignored.
+    type: list
+    elements: str
+    default: []
   flavor:
     description: Flavor or instance type name. When omitted, the smallest one that fits the requirements.
     type: str
@@ -244,6 +254,7 @@ class InstanceModule(IndigoModule):
         indexes=dict(type="list", elements="int"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         image=dict(type="str"),
+        cached_packages=dict(type="list", elements="str", default=[]),
         flavor=dict(type="str"),
         num_cpus=dict(type="int"),
         mem_size=dict(type="str"),
@@ -288,6 +299,7 @@ class InstanceModule(IndigoModule):
                 os_distribution=params["os_distribution"], os_version=params["os_version"],
                 ports=[dict(p) for p in params["ports"]], public_ip=params["public_ip"], network=params["network"],
                 ssh_public_key=params["ssh_public_key"], user_data=params["user_data"], volumes=list(volumes),
+                extra={"cached_packages": list(params["cached_packages"])} if params["cached_packages"] else {},
             )
 
         return spec_for_index
@@ -308,6 +320,8 @@ class InstanceModule(IndigoModule):
             return dict(changed=bool(deleted), deleted=deleted, created=[], instances=[], created_resources=[],
                         deleted_resources=[])
         count = params["count"] if params["state"] == "present" else 0
+        if params["state"] == "present" and params["cached_packages"] and not self.check_mode:
+            provider.prepare_image(self.spec_factory()(0))
         result = engine.ensure(self.spec_factory(), params["deployment"], params["node"], count,
                                wait=params["wait"], wait_timeout=params["wait_timeout"], check_mode=self.check_mode,
                                indexes=params["indexes"], absent=params["state"] == "absent")

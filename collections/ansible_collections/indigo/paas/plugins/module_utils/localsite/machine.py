@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Dict, Iterable, Optional
 
+from ansible_collections.indigo.paas.plugins.module_utils.localsite import image
 from ansible_collections.indigo.paas.plugins.module_utils.localsite.config import LocalSiteConfig
 from ansible_collections.indigo.paas.plugins.module_utils.localsite.errors import LocalSiteError
 from ansible_collections.indigo.paas.plugins.module_utils.localsite.host import clean_env, mounted, pid_alive, remove_tree, run, which, write_atomic
@@ -31,12 +32,16 @@ def node_paths(cfg: LocalSiteConfig, name: str) -> Dict[str, Path]:
     }
 
 
-def mount_overlay(cfg: LocalSiteConfig, name: str) -> Path:
+def mount_overlay(cfg: LocalSiteConfig, name: str, layer: Optional[str] = None) -> Path:
+    """The node's root: its own upper directory over the base image (and its package layer, if any)."""
     paths = node_paths(cfg, name)
     for key in ("upper", "work", "root"):
         paths[key].mkdir(parents=True, exist_ok=True)
+    # The merged root takes the upper directory's mode: never the creator's umask (the CLI's is 077,
+    # which would make / unreadable to every daemon that runs as its own user).
+    os.chmod(paths["upper"], 0o755)
     if not mounted(paths["root"]):
-        options = "lowerdir=%s,upperdir=%s,workdir=%s" % (cfg.image_dir, paths["upper"], paths["work"])
+        options = "lowerdir=%s,upperdir=%s,workdir=%s" % (image.lower_dirs(cfg, layer), paths["upper"], paths["work"])
         run(["mount", "-t", "overlay", "overlay", "-o", options, str(paths["root"])])
     return paths["root"]
 

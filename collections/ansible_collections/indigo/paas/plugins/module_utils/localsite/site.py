@@ -35,6 +35,8 @@ class NodeRecord:
     status: str = "building"  # building | active | stopped
     # ports published on the site's bridge address: [{port, protocol, pid}] (see relay.py)
     published: list = dataclasses.field(default_factory=list)
+    # the package layer under the node's root (image.ensure_layer), None for the bare base image
+    layer: Optional[str] = None
 
     @property
     def hostname(self) -> str:
@@ -57,6 +59,14 @@ class LocalSite:
             network.ensure_bridge(self.cfg)
             proxy = aptproxy.ensure_proxy(self.cfg)
         image.ensure_image(self.cfg, proxy_url=proxy, log=self.log)
+
+    def ensure_layer(self, packages: Sequence[str]) -> str:
+        """The cached package layer for ``packages`` (built on first use); returns its key."""
+        check_host()
+        with file_lock(self.cfg.lock_file):
+            network.ensure_bridge(self.cfg)
+            proxy = aptproxy.ensure_proxy(self.cfg)
+        return image.ensure_layer(self.cfg, packages, proxy_url=proxy, log=self.log)
 
     # -- bookkeeping ----------------------------------------------------------------------
     def _read(self, name: str) -> Optional[NodeRecord]:
@@ -130,10 +140,12 @@ class LocalSite:
     # -- nodes ----------------------------------------------------------------------------
     def create_node(self, name: str, tags: Dict[str, str], cpus: int = 1, mem_mb: int = 512, gpus: int = 0,
                     ssh_public_key: Optional[str] = None, wait: bool = True, timeout: Optional[float] = None,
-                    publish: Sequence[tuple] = ()) -> NodeRecord:
+                    publish: Sequence[tuple] = (), packages: Sequence[str] = ()) -> NodeRecord:
         """Create and boot one node (adopting it if it already runs); on any failure nothing is left.
-        ``publish``: (port, protocol) pairs reachable on the bridge address from every local site."""
+        ``publish``: (port, protocol) pairs reachable on the bridge address from every local site.
+        ``packages``: boot from the site's cached layer holding them (built once, see image.ensure_layer)."""
         check_host()
+        layer = self.ensure_layer(packages) if packages else None
         with file_lock(self.cfg.lock_file):
             existing = self.get(name)
             if existing and existing.status != "stopped":
@@ -142,7 +154,7 @@ class LocalSite:
                 self._destroy(existing)
             self._check_capacity(cpus, mem_mb, gpus)
             record = NodeRecord(name=name, address=self._free_address(), tags={k: str(v) for k, v in tags.items()},
-                                cpus=cpus, mem_mb=mem_mb, created=time.time())
+                                cpus=cpus, mem_mb=mem_mb, created=time.time(), layer=layer)
             self._write(record)  # reserves the address before the lock is released
         try:
             self._build_and_boot(record, ssh_public_key)
@@ -155,7 +167,7 @@ class LocalSite:
         return self.get(name) or record
 
     def _build_and_boot(self, record: NodeRecord, ssh_public_key: Optional[str]) -> None:
-        root = machine.mount_overlay(self.cfg, record.name)
+        root = machine.mount_overlay(self.cfg, record.name, record.layer)
         record.host_key = machine.customize_root(self.cfg, record.name, root, ssh_public_key)
         network.create_node_network(self.cfg, record.name, record.address)
         with file_lock(self.cfg.lock_file):

@@ -227,6 +227,12 @@ class Provider:
                 raise TransientError("instance %s not active after %ss (status %s)" % (inst.name, timeout, inst.status), self.site_name)
             time.sleep(interval)
 
+    def prepare_image(self, spec):
+        # type: (InstanceSpec) -> Optional[str]
+        """Build the site's cached image for ``spec.extra['cached_packages']`` when the site keeps such a
+        cache (the local site); returns its name, or None where the site builds no images."""
+        return None
+
     # -- deployment-wide resources ---------------------------------------------------------
     def prepare_deployment(self, deployment, specs):
         # type: (str, List[InstanceSpec]) -> Dict[str, Any]

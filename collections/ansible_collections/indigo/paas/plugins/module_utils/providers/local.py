@@ -83,7 +83,7 @@ class LocalProvider(Provider):
             # Local nodes are reachable from this machine only: the one address is both the private
             # address and the address the deployment is reached at ("public" from the controller).
             private_ips=[record.address], public_ips=[record.address],
-            flavor="%dcpu-%dmb" % (record.cpus, record.mem_mb), image="debian-%s" % self.cfg.suite,
+            flavor="%dcpu-%dmb" % (record.cpus, record.mem_mb), image=record.layer or "debian-%s" % self.cfg.suite,
             extra={"hostname": record.hostname, "pid": record.pid, "host_key": record.host_key,
                    "known_hosts_file": str(self.cfg.known_hosts_file),
                    # what nodes of other local sites dial for the published ports (the site's floating IP)
@@ -119,8 +119,21 @@ class LocalProvider(Provider):
         record = self._call(
             self.localsite.create_node, spec.name, spec.tags, cpus=cpus, mem_mb=mem_mb, gpus=spec.gpus,
             ssh_public_key=spec.ssh_public_key, wait=True, publish=self._published_ports(spec),
+            packages=self._cached_packages(spec),
         )
         return self._to_instance(record)
+
+    @staticmethod
+    def _cached_packages(spec):
+        return sorted(set((spec.extra or {}).get("cached_packages") or []))
+
+    def prepare_image(self, spec):
+        """Build the site's cached package layer for the spec now (a deploy warms what scale-outs use)."""
+        packages = self._cached_packages(spec)
+        if not packages:
+            return None
+        self._ensure_ready()
+        return self._call(self.localsite.ensure_layer, packages)
 
     def _published_ports(self, spec):
         """A public address on the local site: the node's ports other than SSH, relayed from the bridge."""
@@ -137,8 +150,21 @@ class LocalProvider(Provider):
         self._call(self.localsite.delete_node, instance_id)
 
     def wait_active(self, instance_id, timeout=600, interval=2.0):
-        # Local nodes boot in seconds: poll faster than the cloud default.
-        return super(LocalProvider, self).wait_active(instance_id, timeout=timeout, interval=min(interval, 0.3))
+        # Local nodes boot in seconds: poll faster than the cloud default. A node whose machine stopped
+        # (killed, crashed) never comes back by itself: fail at once instead of waiting out the timeout.
+        deadline = time.monotonic() + timeout
+        while True:
+            inst = self.get_instance(instance_id)
+            if inst is None:
+                raise FatalError("instance %s disappeared while building" % instance_id, self.site_name)
+            if inst.status == "active":
+                return inst
+            if inst.status == "stopped":
+                raise FatalError("instance %s stopped while booting" % instance_id, self.site_name)
+            if time.monotonic() >= deadline:
+                raise TransientError("instance %s not active after %ss (status %s)" % (inst.name, timeout, inst.status),
+                                     self.site_name)
+            time.sleep(min(interval, 0.3))
 
     # -- deployment-wide -------------------------------------------------------------------
     def find_resources(self, deployment):
