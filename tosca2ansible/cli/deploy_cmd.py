@@ -54,7 +54,8 @@ def _print_result(result, as_json):
 @click.option("--site", "sites", multiple=True, metavar="SITE|NODE=SITE",
               help="site name in the catalogue; repeat to try sites in order; 'auto' = broker ranking "
               "[default: the site an existing --deployment lives on, else local]; NODE=SITE places the node "
-              "template NODE (its Compute) on SITE: one deployment on several sites")
+              "template NODE (its Compute) on SITE: one deployment on several sites (NODE=auto: the broker "
+              "ranks that node group alone; with --site auto every placed group is ranked alone)")
 @options.group(help_text="user group whose SLAs apply (with --site auto); default: the deployment's group when "
                "it exists, else 'default'")
 @click.option("--attempt-timeout", default=1800, show_default=True, type=click.IntRange(1), help="seconds per site attempt")
