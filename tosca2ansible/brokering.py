@@ -9,7 +9,8 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import os
-from typing import Optional
+import dataclasses
+from typing import Dict, List, Optional, Set
 
 from tosca2ansible.collection import ensure_importable
 
@@ -211,3 +212,86 @@ def locate_data(request: broker.Request, topology, plan, sites: list, catalogue:
     cache = LocationCache(cache_path, ttl=float(services.get("cache_ttl") or DEFAULT_TTL))
     request.data_locations = [loc.to_dict() for loc in locate(refs, sites, services, cache, environ)] + unnamed
     return request
+
+
+# `--site auto` for a deployment whose node groups go to different sites: the broker ranks each group.
+# A node group is one Compute node template (its `count` nodes). **Placed** groups (a placement policy names
+# their sites, or `--site NODE=auto` lets the broker choose among all) are ranked alone on their allowed
+# sites; the **following** groups (no placement) go where the attempts go: ranked together, their kept sites
+# are the attempts' order. Quota is checked per site for everything the choice puts there (as broker.split).
+# Pure: rankings in, choices out.
+
+
+@dataclasses.dataclass
+class GroupChoice:
+    """What the broker chose: a site per placed group, the ranked sites for the following groups, and why."""
+
+    node_sites: Dict[str, str]
+    following_sites: List[str]
+    lines: List[str]
+    problems: List[str]
+
+
+def _line(group, ranking):
+    return "rank %s %s %s %.2f: %s" % (group, "kept" if ranking.kept else "dropped", ranking.site, ranking.score,
+                                       "; ".join(ranking.reasons))
+
+
+def rank_groups(request: broker.Request, sites: list, health: Optional[dict] = None, usage: Optional[dict] = None,
+                auto_nodes: Optional[Set[str]] = None, fixed: Optional[Dict[str, str]] = None) -> GroupChoice:
+    """Rank each placed group on its allowed sites, then the following groups together.
+
+    ``request.node_sites`` holds the policies' allowed sites per Compute (resolved to site names);
+    ``auto_nodes`` are groups the broker places over every site (`--site NODE=auto`); ``fixed`` are groups
+    the command line put on a site (`--site NODE=SITE`): not ranked, but counted in that site's quota."""
+    health, usage, fixed = health or {}, usage or {}, dict(fixed or {})
+    by_node = {n.name: n for n in request.nodes}
+    all_names = [s.get("name") for s in sites]
+    by_name = {s.get("name"): s for s in sites}
+    allowed = {node: list(names) for node, names in request.node_sites.items() if node in by_node}
+    for node in auto_nodes or ():
+        if node in by_node:
+            allowed[node] = list(all_names)
+    for node in fixed:
+        allowed.pop(node, None)
+    chosen: Dict[str, str] = {}
+    lines: List[str] = []
+    problems: List[str] = []
+    for node in sorted(allowed):
+        pins = [s for s in allowed[node] if not request.pinned_sites or s in request.pinned_sites]
+        single = dataclasses.replace(request, nodes=[by_node[node]], node_sites={}, pinned_sites=pins or ["(none)"])
+        rankings = broker.rank(single, sites, health, usage)
+        lines.extend(_line(node, r) for r in rankings)
+        kept = [r.site for r in rankings if r.kept]
+        for site in kept:  # the best site that still takes every group placed there with this one
+            with_others = [by_node[n] for n, s in sorted(dict(fixed, **chosen).items()) if s == site and n in by_node]
+            if not with_others or broker.rank_site(by_name[site], dataclasses.replace(
+                    single, nodes=with_others + [by_node[node]]), health.get(site), usage.get(site), None).kept:
+                chosen[node] = site
+                break
+            lines.append("rank %s dropped %s: cannot also take %s placed there"
+                         % (node, site, ", ".join(n.name for n in with_others)))
+        if node not in chosen:
+            problems.append("node group %s: no site takes it (%s)" % (node, "; ".join(
+                "%s: %s" % (r.site, ", ".join(r.dropped) or "full with the groups placed there") for r in rankings)))
+    placed_at = dict(fixed, **chosen)
+    following = [n for n in request.nodes if n.name not in placed_at]
+    order: List[str] = []
+    if following:
+        together = dataclasses.replace(request, nodes=following, node_sites={})
+        for ranking in broker.rank(together, sites, health, usage):
+            lines.append(_line("(following groups)", ranking))
+            if not ranking.kept:
+                continue
+            here = [by_node[n] for n, site in sorted(placed_at.items()) if site == ranking.site and n in by_node]
+            if here and not broker.rank_site(by_name[ranking.site], dataclasses.replace(together, nodes=following + here),
+                                             health.get(ranking.site), usage.get(ranking.site), None).kept:
+                lines.append("rank (following groups) dropped %s: cannot also take %s placed there"
+                             % (ranking.site, ", ".join(n.name for n in here)))
+                continue
+            order.append(ranking.site)
+        if not order:
+            problems.append("node groups %s: no site takes them" % ", ".join(n.name for n in following))
+    else:  # every group is placed: the deployment's own site is the first group's
+        order = [placed_at[n] for n in sorted(placed_at)][:1]
+    return GroupChoice(chosen, order, lines, problems)

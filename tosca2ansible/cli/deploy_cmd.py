@@ -54,7 +54,8 @@ def _print_result(result, as_json):
 @click.option("--site", "sites", multiple=True, metavar="SITE|NODE=SITE",
               help="site name in the catalogue; repeat to try sites in order; 'auto' = broker ranking "
               "[default: the site an existing --deployment lives on, else local]; NODE=SITE places the node "
-              "template NODE (its Compute) on SITE: one deployment on several sites")
+              "template NODE (its Compute) on SITE: one deployment on several sites (NODE=auto: the broker "
+              "ranks that node group alone; with --site auto every placed group is ranked alone)")
 @options.group(help_text="user group whose SLAs apply (with --site auto); default: the deployment's group when "
                "it exists, else 'default'")
 @click.option("--attempt-timeout", default=1800, show_default=True, type=click.IntRange(1), help="seconds per site attempt")
@@ -73,9 +74,10 @@ def deploy_command(template, inputs_file, input_pairs, types_paths, deployment, 
     site_list, node_sites = split_site_options(sites)
     # no --site: None, so that an existing deployment converges on its own site (never a copy on 'local')
     # no --types-path: None, so that a re-deploy keeps the mapping it was compiled with; the catalogue
-    # absolute: the playbook runs from the project directory
+    # absolute: the playbook runs from the project directory; no --sites: None, so that a re-deploy uses the
+    # catalogue the deployment was made with (a new one: $INDIGO_SITES, then inventories/sites)
     result = deploy.deploy(template, options.collect_inputs(inputs_file, input_pairs), deployment, site_list or None,
-                           str(Path(sites_path).resolve()) if sites_path else deploy.default_catalogue(),
+                           str(Path(sites_path).resolve()) if sites_path else None,
                            progress=_progress, attempt_timeout=attempt_timeout, overall_timeout=overall_timeout,
                            group=group, types_paths=list(types_paths) or None, strict=strict, node_sites=node_sites)
     _print_result(result, as_json)

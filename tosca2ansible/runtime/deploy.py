@@ -148,23 +148,44 @@ def keep_template(state: DeploymentState, template: Path, sources: Dict[str, str
 
 
 def candidate_sites(site_names: List[str], catalogue: str, template: Path, inputs: Dict[str, Any],
-                    group: str, progress=None, types_paths=(), data_cache: Optional[str] = None) -> List[Dict[str, Any]]:
-    """The sites to try, in order: the ones named, or with ``auto`` the broker's kept sites, best first."""
-    if site_names != ["auto"]:
+                    group: str, progress=None, types_paths=(), data_cache: Optional[str] = None,
+                    node_sites: Optional[Dict[str, str]] = None) -> List[Dict[str, Any]]:
+    """The sites to try, in order: the ones named, or with ``auto`` the broker's kept sites, best first.
+    With node groups placed on sites of their own (policies, ``--site NODE=auto``), ``auto`` ranks each
+    placed group alone and the others together; ``node_sites`` is then updated in place with the site
+    chosen for each placed group (runtime/deploy.py compiles them in)."""
+    node_sites = node_sites if node_sites is not None else {}
+    auto_nodes = {node for node, site in node_sites.items() if site == "auto"}
+    if site_names != ["auto"] and not auto_nodes:
         return [resolve_site(name, catalogue) for name in site_names]
     from tosca2ansible import brokering
 
     broker = brokering.broker
+    say = progress or (lambda line: None)
 
     sites = brokering.load_sites(catalogue)
     topology, plan = brokering.analyse(str(template), typed_inputs(inputs), list(types_paths))
     request = brokering.resolve_placement(brokering.request_from_topology(topology, plan, group), sites)
+    computes = {node: plan.compute_of.get(node, node) for node in node_sites}
+    if request.node_sites or auto_nodes:
+        health, usage = brokering.probe_all(sites)
+        fixed = {computes[n]: s for n, s in node_sites.items() if s != "auto"}
+        choice = brokering.rank_groups(request, sites, health, usage, {computes[n] for n in auto_nodes}, fixed)
+        for line in choice.lines:
+            say(line)
+        if choice.problems:
+            raise DeploymentFailed("the broker cannot place this deployment: " + "; ".join(choice.problems))
+        for node in auto_nodes:
+            del node_sites[node]
+        node_sites.update(choice.node_sites)
+        following = choice.following_sites if site_names == ["auto"] else site_names
+        by_name = {site["name"]: site for site in sites}
+        return [by_name[name] if name in by_name else resolve_site(name, catalogue) for name in following]
     brokering.locate_data(request, topology, plan, sites, catalogue, data_cache)
     health, usage = brokering.probe_all(sites)
     ranking = broker.rank(request, sites, health, usage)
     for r in ranking:
-        (progress or (lambda line: None))("rank %s %s %.2f: %s" % ("kept" if r.kept else "dropped", r.site, r.score,
-                                                                   "; ".join(r.reasons)))
+        say("rank %s %s %.2f: %s" % ("kept" if r.kept else "dropped", r.site, r.score, "; ".join(r.reasons)))
     kept = [r.site for r in ranking if r.kept]
     if not kept:
         raise DeploymentFailed("no site of the catalogue can take this deployment: " + "; ".join(
@@ -236,8 +257,9 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
     types_paths = list(types_paths if types_paths is not None else previous.get("types_paths") or [])
     # the deployment's own copy imports from the copies of its --types-path folders (after those given now)
     compile_paths = types_paths + state.source_types_paths() if from_copy else types_paths
+    # `auto` (or NODE=auto) with groups on sites of their own: the broker's choice per group lands in node_sites
     sites = candidate_sites(site_names, catalogue, template, merged_inputs, group, progress, compile_paths,
-                            str(state.dir / "data-locations.json"))
+                            str(state.dir / "data-locations.json"), node_sites)
     if len(sites) == 1:
         check_site_host(sites[0])  # one site: what is missing on this host is the answer (exit 3)
     state.dir.mkdir(parents=True, exist_ok=True)
