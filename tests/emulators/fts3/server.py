@@ -4,10 +4,12 @@ real between the endpoints (HTTP GET from the source, PUT to the destination, ch
 GET    /whoami                      -> {"user_dn", "delegation_id", ...}
 POST   /jobs                        {"files": [{"sources": [..], "destinations": [..], "checksum": "adler32:..",
                                      "filesize": n, "metadata": ..}], "params": {..}} -> {"job_id"}
-GET    /jobs/{id}[,{id}...]         -> job(s): {"job_id", "job_state", "reason", ...}
+GET    /jobs/{id}[,{id}...]         -> job(s): {"job_id", "job_state", "reason", "http_status", ...}; with
+                                     ?files=... (Rucio's poller) each job carries its "files" too
 GET    /jobs/{id}/files             -> [{"file_id", "file_state", "reason", "source_surl", "dest_surl", ...}]
 DELETE /jobs/{id}                   -> the job, CANCELED
-Copies run in a worker thread, one file after the other, as FTS's url-copy would. Only http(s) URLs.
+Copies run in a worker thread, one file after the other, as FTS's url-copy would. Only http(s) URLs;
+the destination's parent collections are made first (MKCOL), as gfal2 does.
 Not emulated: X.509 delegation (the stand-in trusts the caller), multi-hop, staging from tape.
 """
 
@@ -16,6 +18,7 @@ import os
 import queue
 import sys
 import threading
+import time
 import uuid
 import zlib
 
@@ -27,6 +30,10 @@ import requests  # noqa: E402
 from tests.emulators import datahttp  # noqa: E402
 
 FINAL = ("FINISHED", "FAILED", "FINISHEDDIRTY", "CANCELED")
+
+
+def now():
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
 
 
 def adler32(data):
@@ -51,9 +58,11 @@ class State:
                 if job["job_state"] == "CANCELED":
                     break
                 entry["file_state"] = "ACTIVE"
+                entry["start_time"] = now()
                 job["job_state"] = "ACTIVE"
                 entry["reason"] = self._copy(entry)
                 entry["file_state"] = "FAILED" if entry["reason"] else "FINISHED"
+                entry["finish_time"] = now()
             if job["job_state"] != "CANCELED":
                 failed = sum(1 for f in job["files"] if f["file_state"] == "FAILED")
                 job["job_state"] = ("FINISHED" if not failed else
@@ -68,6 +77,7 @@ class State:
             wanted = (entry.get("checksum") or "").partition(":")
             if wanted[0].lower() == "adler32" and wanted[2] and adler32(got.content) != wanted[2].lower().zfill(8):
                 return "SOURCE CHECKSUM MISMATCH: %s != %s" % (adler32(got.content), wanted[2])
+            self._parents(entry["dest_surl"])
             put = requests.put(entry["dest_surl"], data=got.content, auth=self.auth, timeout=60)
             if put.status_code not in (200, 201, 204):
                 return "DESTINATION [%d] HTTP %d on PUT" % (put.status_code, put.status_code)
@@ -75,6 +85,16 @@ class State:
             return ""
         except requests.RequestException as exc:
             return "TRANSFER %s" % exc.__class__.__name__
+
+
+    def _parents(self, url):
+        """MKCOL the destination's parent collections, as gfal2 does for an HTTP/WebDAV destination."""
+        head, _sep, path = url.partition("://")
+        host, _sep, path = path.partition("/")
+        parts = path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            requests.request("MKCOL", "%s://%s/%s/" % (head, host, "/".join(parts[:depth])), auth=self.auth,
+                             timeout=30)  # 405 where it exists: fine
 
 
 class Handler(datahttp.Handler):
@@ -96,7 +116,9 @@ class Handler(datahttp.Handler):
             if len(parts) == 4 and parts[3] == "files":
                 self.send(200, [{k: v for k, v in f.items()} for f in jobs[0]["files"]])
                 return
-            public = [{k: v for k, v in j.items() if k != "files"} for j in jobs]
+            with_files = "files=" in self.path.partition("?")[2]  # Rucio's poller: ?files=file_state,...
+            public = [dict({k: v for k, v in j.items() if with_files or k != "files"}, http_status="200 Ok")
+                      for j in jobs]
             self.send(200, public[0] if len(public) == 1 else public)
             return
         self.send(404, {"message": "no such path"})
@@ -122,12 +144,13 @@ class Handler(datahttp.Handler):
             files.append({"file_id": index + 1, "file_state": "SUBMITTED", "reason": "",
                           "source_surl": item["sources"][0], "dest_surl": item["destinations"][0],
                           "checksum": item.get("checksum"), "filesize": item.get("filesize"),
-                          "file_metadata": item.get("metadata")})
+                          "file_metadata": item.get("metadata"), "start_time": None, "finish_time": None,
+                          "staging_start": None, "staging_finished": None})
         if not files:
             self.send(400, {"message": "No transfers or namespace operations specified"})
             return
         self.state.jobs[job_id] = {"job_id": job_id, "job_state": "SUBMITTED", "reason": "", "files": files,
-                                   "job_metadata": (submitted.get("params") or {}).get("job_metadata")}
+                                   "job_metadata": (submitted.get("params") or {}).get("job_metadata") or {}}
         self.state.work.put(job_id)
         self.send(200, {"job_id": job_id})
 

@@ -1,0 +1,220 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the indigo.paas collection
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: rucio_rule
+short_description: Get or create a Rucio replication rule, wait until it is OK, or delete it
+version_added: "0.1.0"
+description:
+  - With O(state=present), finds the rule of the account for O(did) to exactly O(rse_expression) or creates
+    it, then (with O(wait)) polls it until Rucio reports it C(OK) or O(timeout) seconds pass. On timeout the
+    task fails with the rule's state, its lock counts and the per-file errors (each file not OK, its
+    transfer request's state and the transfer tool's message).
+  - With O(state=absent), deletes the rule O(rule_id) (or the one found for O(did) and O(rse_expression));
+    a rule already gone is not an error.
+  - Through the official C(rucio-clients) on the controller. Rucio's generic permission policy lets only
+    root or an account with the C(admin) attribute delete rules.
+author: INDIGO PaaS Ansible maintainers (@indigo-dc)
+requirements: [rucio-clients]
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether a rule would be created or deleted without changing Rucio.
+  diff_mode:
+    support: none
+    description: Not applicable.
+options:
+  state:
+    description: Whether the rule should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  endpoint:
+    description: The Rucio server URL.
+    type: str
+    required: true
+  auth_endpoint:
+    description: The Rucio authentication server URL, when not O(endpoint).
+    type: str
+  account:
+    description: The Rucio account owning the rule.
+    type: str
+    required: true
+  auth_type:
+    description: How to authenticate.
+    type: str
+    choices: [userpass, oidc]
+    default: userpass
+  username:
+    description: User name (O(auth_type=userpass)).
+    type: str
+  password:
+    description: Password (O(auth_type=userpass)). Never logged.
+    type: str
+  token:
+    description: OIDC access token (O(auth_type=oidc)). Never logged.
+    type: str
+  vo:
+    description: The Rucio VO on a multi-VO server.
+    type: str
+  ca_path:
+    description: PEM file of CA certificates to verify the server with.
+    type: path
+  did:
+    description: The DID the rule replicates, C(scope:name).
+    type: str
+  rse_expression:
+    description: Where the rule places the replicas (the chosen site's RSE).
+    type: str
+  copies:
+    description: Number of replicas.
+    type: int
+    default: 1
+  lifetime:
+    description: Seconds the rule lives; none for no expiry.
+    type: int
+  comment:
+    description: The rule's comment (the deployment's id, for the journal and for operators).
+    type: str
+  rule_id:
+    description: The rule to delete (O(state=absent)); else the one found for O(did) and O(rse_expression).
+    type: str
+  wait:
+    description: Wait until the rule is OK (O(state=present)).
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for the rule.
+    type: int
+    default: 600
+  poll_interval:
+    description: Seconds between two reads of the rule.
+    type: float
+    default: 5
+"""
+EXAMPLES = r"""
+- name: Replicate the job's input dataset to the chosen site before the job node configures
+  indigo.paas.rucio_rule:
+    endpoint: https://rucio.example.org
+    account: indigo
+    username: "{{ indigo_data_rucio_username }}"
+    password: "{{ indigo_data_rucio_password }}"
+    did: user.jdoe:inputs
+    rse_expression: SITE_B_DISK
+    comment: "indigo deployment {{ indigo_deployment_id }}"
+    timeout: 1800
+  register: rule
+"""
+RETURN = r"""
+rule:
+  description: C(id), C(did), C(rse_expression), C(state), C(ok), C(replicating), C(stuck), C(total), C(error),
+    C(files) (per file not OK, C(did), C(rse), C(lock), C(request), C(error)).
+  returned: state=present, or when the rule was found
+  type: dict
+created:
+  description: Whether this task created the rule.
+  returned: state=present
+  type: bool
+progress:
+  description: The rule's lock counts each time they changed while waiting (C(state), C(ok), C(total)).
+  returned: state=present and wait
+  type: list
+  elements: dict
+"""
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.indigo.paas.plugins.module_utils.data import rules
+from ansible_collections.indigo.paas.plugins.module_utils.data.base import DataLocationError
+from ansible_collections.indigo.paas.plugins.module_utils.data.locators import rucio_client
+
+
+def client_of(params):
+    creds = {k: params[k] for k in ("username", "password") if params.get(k)}
+    if params.get("token"):
+        creds["token"] = params["token"]
+    service = {"endpoint": params["endpoint"], "auth_endpoint": params.get("auth_endpoint"),
+               "account": params["account"], "auth_type": params["auth_type"], "vo": params.get("vo"),
+               "ca_path": params.get("ca_path")}
+    return rucio_client(service, creds, 60)
+
+
+def present(module, client):
+    params = module.params
+    existing = rules.find_rule(client, params["did"], params["rse_expression"])
+    if module.check_mode:
+        return dict(changed=existing is None, created=existing is None,
+                    rule=rules.progress(client, existing, with_files=False) if existing else None)
+    rule_id, created = rules.ensure_rule(client, params["did"], params["rse_expression"], copies=params["copies"],
+                                         lifetime=params["lifetime"], comment=params["comment"])
+    seen = []
+    if not params["wait"]:
+        return dict(changed=created, created=created, rule=rules.progress(client, rule_id, with_files=False))
+
+    def note(current):
+        seen.append({k: current[k] for k in ("state", "ok", "replicating", "stuck", "total")})
+
+    done, last = rules.wait(client, rule_id, params["timeout"], params["poll_interval"], on_progress=note)
+    result = dict(changed=created, created=created, rule=last, progress=seen)
+    if not done:
+        per_file = "; ".join("%s at %s: %s" % (f["did"], f["rse"], f["error"] or f["lock"]) for f in last["files"][:5])
+        module.fail_json(msg="Rucio %s not OK within %d s%s" % (rules.summary(last), params["timeout"],
+                                                                 (": " + per_file) if per_file else ""),
+                         error_class="timeout", **result)
+    return result
+
+
+def absent(module, client):
+    params = module.params
+    rule_id = params.get("rule_id") or rules.find_rule(client, params["did"], params["rse_expression"])
+    if not rule_id:
+        return dict(changed=False)
+    if module.check_mode:
+        return dict(changed=True, rule={"id": rule_id})
+    return dict(changed=rules.delete(client, rule_id), rule={"id": rule_id})
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            endpoint=dict(type="str", required=True),
+            auth_endpoint=dict(type="str"),
+            account=dict(type="str", required=True),
+            auth_type=dict(type="str", choices=["userpass", "oidc"], default="userpass"),
+            username=dict(type="str"),
+            password=dict(type="str", no_log=True),
+            token=dict(type="str", no_log=True),
+            vo=dict(type="str"),
+            ca_path=dict(type="path"),
+            did=dict(type="str"),
+            rse_expression=dict(type="str"),
+            copies=dict(type="int", default=1),
+            lifetime=dict(type="int"),
+            comment=dict(type="str"),
+            rule_id=dict(type="str"),
+            wait=dict(type="bool", default=True),
+            timeout=dict(type="int", default=600),
+            poll_interval=dict(type="float", default=5),
+        ),
+        required_if=[("state", "present", ["did", "rse_expression"]),
+                     ("auth_type", "userpass", ["username", "password"]), ("auth_type", "oidc", ["token"])],
+        required_one_of=[("rule_id", "did")],
+        supports_check_mode=True,
+    )
+    if module.params["state"] == "absent" and not module.params.get("rule_id") and not module.params.get("rse_expression"):
+        module.fail_json(msg="state=absent needs rule_id, or did and rse_expression")
+    try:
+        client = client_of(module.params)
+        result = present(module, client) if module.params["state"] == "present" else absent(module, client)
+    except DataLocationError as exc:
+        module.fail_json(msg=str(exc), error_class="fatal")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
