@@ -1,5 +1,5 @@
 """Hostile input is bounded: alias bombs, devices and FIFOs, huge files, catastrophic patterns, duplicate
-keys and bad ids are each one clear error (exit 2) naming the file and line, fast, with nothing written."""
+keys (under --strict) and bad ids are each one clear error (exit 2) naming the file and line, fast, with nothing written."""
 
 from __future__ import annotations
 
@@ -109,12 +109,13 @@ def test_patterns_still_check_values(tmp_path):
     assert "does not match the pattern" in run(compile_args(template, tmp_path), tmp_path)
 
 
-def test_duplicate_keys_name_both_lines(tmp_path):
+def test_duplicate_keys_name_both_lines_under_strict(tmp_path):
+    """By default a duplicate key is a warning (tests/unit/test_templates_drift.py); --strict refuses it."""
     template = tmp_path / "t.yaml"
     template.write_text(HEADER + "topology_template:\n  node_templates:\n    vm: {type: tosca.nodes.indigo.Compute}\n"
                         "    vm: {type: tosca.nodes.indigo.Compute}\n")
-    output = run(compile_args(template, tmp_path), tmp_path)
-    assert "t.yaml:7: duplicate key 'vm' on lines 6 and 7" in output
+    output = run(compile_args(template, tmp_path, "--strict"), tmp_path)
+    assert "t.yaml:7: duplicate key 'vm' on lines 6 and 7 (YAML keeps only the last one) (--strict)" in output
 
 
 def test_explicit_tag_that_does_not_fit(tmp_path):

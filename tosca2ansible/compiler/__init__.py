@@ -65,7 +65,7 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs, stri
     if not naming.is_deployment_id(deployment):
         raise UserInputError("deployment id %r must match %s" % (deployment, naming.DEPLOYMENT_PATTERN),
                              Location(field="--deployment"))
-    loaded = load_template(template_path, types_paths)
+    loaded = load_template(template_path, types_paths, strict=strict)
     topology = build_topology(loaded, inputs or {}, defer_inputs, strict)
     localised = artifacts.localise(topology)
     artifact_files = artifacts.read_files(localised)

@@ -231,9 +231,25 @@ def _import_targets(imports: Any, repositories: dict, where: Location) -> list:
     return targets
 
 
-def load_template(path: str, types_paths: Optional[list] = None, bundled=None) -> LoadedTemplate:
+def _on_duplicate(display: str, sink: list, strict: bool) -> Callable:
+    """A duplicate key in the template: PyYAML (the IM) and SnakeYAML (the orchestrator) kept the last one,
+    so it is a warning naming both lines, and an error under --strict."""
+    def warn(dup: yamlload.DuplicateKey) -> None:
+        if strict:
+            raise UserInputError("%s (--strict)" % dup.message(), Location(file=display, line=dup.second_line))
+        line = "warning: %s:%d: duplicate key %r on lines %d and %d: the one on line %d is used, line %d is " \
+               "ignored (--strict makes this an error)" % (display, dup.second_line, dup.key, dup.first_line,
+                                                          dup.second_line, dup.second_line, dup.first_line)
+        if line not in sink:
+            sink.append(line)
+    return warn
+
+
+def load_template(path: str, types_paths: Optional[list] = None, bundled=None, strict: bool = False) -> LoadedTemplate:
+    """`strict`: a duplicate key in the template is an error (by default a warning; the last one is kept)."""
     display = path
-    doc = yamlload.load_yaml_file(path, display)
+    duplicates: list = []
+    doc = yamlload.load_yaml_file(path, display, on_duplicate=_on_duplicate(display, duplicates, strict))
     if not isinstance(doc, dict):
         raise UserInputError("a TOSCA template must be a mapping", Location(file=display, line=1))
     version = doc.get("tosca_definitions_version")
@@ -275,4 +291,5 @@ def load_template(path: str, types_paths: Optional[list] = None, bundled=None) -
         registry = TypeRegistry(files)
     else:
         registry = registry_for(files, tuple(keys))
-    return LoadedTemplate(path, display, doc, registry, resolver.notices, resolver.relative, imported_inputs, mappings)
+    return LoadedTemplate(path, display, doc, registry, duplicates + resolver.notices, resolver.relative,
+                          imported_inputs, mappings)
