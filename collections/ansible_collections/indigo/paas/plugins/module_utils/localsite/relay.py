@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import subprocess
 import sys
-import time
 
 from ansible_collections.indigo.paas.plugins.module_utils.localsite.errors import LocalSiteError
 from ansible_collections.indigo.paas.plugins.module_utils.localsite.host import clean_env, pid_alive
@@ -23,6 +23,8 @@ from ansible_collections.indigo.paas.plugins.module_utils.localsite.host import 
 # the directory holding ansible_collections/ (a checkout, an installed path or a module's payload zip):
 # the relay process imports this module from there
 _COLLECTIONS_ROOT = os.path.abspath(__file__).rsplit(os.sep + "ansible_collections" + os.sep, 1)[0]
+READY = "indigo-relay ready"
+START_TIMEOUT = 60.0
 
 
 class _UdpUpstream(asyncio.DatagramProtocol):
@@ -88,21 +90,39 @@ async def serve(listen_ip: str, port: int, proto: str, target_ip: str) -> None:
     target = (target_ip, port)
     if proto == "udp":
         await loop.create_datagram_endpoint(lambda: _UdpFront(target), local_addr=(listen_ip, port))
+        _say_ready()
         await asyncio.Event().wait()
     server = await asyncio.start_server(lambda r, w: _tcp_client(r, w, target), listen_ip, port)
+    _say_ready()
     async with server:
         await server.serve_forever()
 
 
-def start(listen_ip: str, port: int, proto: str, target_ip: str, log_path) -> int:
-    """Start one relay in the background (nothing of the caller's environment); returns its PID."""
+def _say_ready() -> None:
+    """Tell the starter the port is bound (one line on stdout, then stdout is closed)."""
+    sys.stdout.write(READY + "\n")
+    sys.stdout.flush()
+    sys.stdout.close()
+
+
+def start(listen_ip: str, port: int, proto: str, target_ip: str, log_path, timeout: float = START_TIMEOUT) -> int:
+    """Start one relay in the background (nothing of the caller's environment); returns its PID once the
+    port is bound, so the first packet sent after this returns is relayed (a loaded host can take seconds
+    to start a Python process)."""
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ansible_collections.indigo.paas.plugins.module_utils.localsite.relay", listen_ip, str(port), proto, target_ip],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, start_new_session=True,
             env=dict(clean_env(), PYTHONPATH=_COLLECTIONS_ROOT))
-    time.sleep(0.3)  # a port already taken fails at once
-    if proc.poll() is not None:
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    line = proc.stdout.readline().decode(errors="replace").strip() if ready else ""
+    proc.stdout.close()
+    if line != READY:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+            raise LocalSiteError("the relay for %s/%s on %s did not start in %.0f s: see %s"
+                                 % (port, proto, listen_ip, timeout, log_path))
         raise LocalSiteError("cannot publish %s/%s on %s (another node of this site publishes it?): see %s"
                              % (port, proto, listen_ip, log_path))
     return proc.pid
