@@ -79,7 +79,6 @@ def ee_image(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.wip  # written, not yet green: see docs/standalone.md
 def test_ee_holds_the_collection_and_its_requirements(ee_image):
     code = ("import sys; sys.path.insert(0, '/usr/share/ansible/collections'); "
             "import openstack, pyone, boto3, kubernetes, yaml, ansible, ansible_runner; "
@@ -96,7 +95,6 @@ def test_ee_holds_the_collection_and_its_requirements(ee_image):
 
 
 @pytest.mark.slow
-@pytest.mark.wip  # written, not yet green: see docs/standalone.md
 def test_a_compiled_project_deploys_in_the_ee_through_ansible_runner(ee_image, tmp_path, monkeypatch):
     import ansible_runner
 
