@@ -169,14 +169,17 @@ def test_ansible_builder_creates_the_ee_build_context(tarball, tmp_path):
     (tmp_path / "dist").mkdir()
     shutil.copy(tarball, tmp_path / "dist" / tarball.name)
     shutil.copy(ROOT / "execution-environment.yml", tmp_path / "execution-environment.yml")
-    proc = subprocess.run([str(VENV_BIN / "ansible-builder"), "create", "-f", "execution-environment.yml", "-c", "context"],
+    proc = subprocess.run([str(VENV_BIN / "ansible-builder"), "create", "-f", "execution-environment.yml", "-c", "context",
+                           "--output-filename", "Containerfile"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     context = tmp_path / "context"
     assert (context / "_build" / "collections" / tarball.name).read_bytes() == tarball.read_bytes()
     requirements = yaml.safe_load((context / "_build" / "requirements.yml").read_text())
     assert requirements == {"collections": [{"name": "/build/collections/%s" % tarball.name, "type": "file"}]}
-    containerfile = (context / "Dockerfile").read_text()
+    containerfile = (context / "Containerfile").read_text()
+    # the Debian base's adaptations: apt-get through ee-apt, pip from Debian (no ensurepip to run)
+    assert 'ARG PKGMGR="/usr/local/bin/ee-apt"' in containerfile and "scripts/pip_install" not in containerfile
     assert 'ARG EE_BASE_IMAGE="localhost/indigo-ee-base:trixie"' in containerfile
     assert 'ARG ANSIBLE_INSTALL_REFS="ansible-core>=2.19,<2.20 ansible-runner>=2.4,<3"' in containerfile
     assert "ansible-galaxy collection install $ANSIBLE_GALAXY_CLI_COLLECTION_OPTS -r requirements.yml" in containerfile
