@@ -147,8 +147,9 @@ def present(module, client):
     params = module.params
     existing = rules.find_rule(client, params["did"], params["rse_expression"])
     if module.check_mode:
-        return dict(changed=existing is None, created=existing is None,
-                    rule=rules.progress(client, existing, with_files=False) if existing else None)
+        fresh = existing is None or rules.deleting(existing)
+        return dict(changed=fresh, created=fresh,
+                    rule=rules.progress(client, existing["id"], with_files=False) if existing else None)
     rule_id, created = rules.ensure_rule(client, params["did"], params["rse_expression"], copies=params["copies"],
                                          lifetime=params["lifetime"], comment=params["comment"])
     seen = []
@@ -170,9 +171,12 @@ def present(module, client):
 
 def absent(module, client):
     params = module.params
-    rule_id = params.get("rule_id") or rules.find_rule(client, params["did"], params["rse_expression"])
+    rule_id = params.get("rule_id")
     if not rule_id:
-        return dict(changed=False)
+        found = rules.find_rule(client, params["did"], params["rse_expression"])
+        if not found or rules.deleting(found):
+            return dict(changed=False)
+        rule_id = found["id"]
     if module.check_mode:
         return dict(changed=True, rule={"id": rule_id})
     return dict(changed=rules.delete(client, rule_id), rule={"id": rule_id})
