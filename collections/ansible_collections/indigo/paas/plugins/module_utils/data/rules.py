@@ -112,7 +112,9 @@ def file_errors(client, rule, limit=50):
             request = client.list_request_by_did(lock["name"], lock.get("rse"), lock["scope"])
         except Exception:  # pylint: disable=broad-except  # RequestNotFound: not queued yet, or gone to history
             request = None
-        if request:
+        if request and not isinstance(request, dict):
+            request = next(iter(request), None)
+        if isinstance(request, dict):
             entry["request"] = request.get("state")
             entry["error"] = request.get("err_msg") or None
         if not entry["error"]:
@@ -128,13 +130,12 @@ def _history_error(client, lock):
     if lister is None:
         return None
     try:
-        history = list(lister(lock["name"], lock.get("rse"), lock["scope"]) or [])
+        history = lister(lock["name"], lock.get("rse"), lock["scope"])
+        history = [history] if isinstance(history, dict) else list(history or [])
     except Exception:  # pylint: disable=broad-except  # no history: nothing to add
         return None
-    if isinstance(history, dict):
-        history = [history]
     for request in reversed(history):
-        if request.get("err_msg"):
+        if isinstance(request, dict) and request.get("err_msg"):
             return request["err_msg"]
     return None
 
