@@ -70,7 +70,8 @@ class Grid:
         self.jdoe = self.server.client("jdoe", "jdoe", "secret")
 
     def upload(self, rse, name, data, dataset=None):
-        """A real upload to the RSE's storage (PUT at the PFN Rucio computes), then the replica registered (by root: the generic policy lets only an admin add replicas)."""
+        """A real upload to the RSE's storage (PUT at the PFN Rucio computes), then the replica registered
+        (by root: the generic policy lets only an admin add replicas)."""
         did = "user.jdoe:" + name
         pfn = self.root.lfns2pfns(rse, [did], operation="write", scheme="http")[did]
         parts = pfn.split("/")
@@ -195,7 +196,8 @@ def test_the_rucio_rule_module_waits_reports_and_deletes(tmp_path, grid):
     ran = play(tmp_path, grid, [
         {"name": "move", "register": "moved", "indigo.paas.rucio_rule": {
             "did": "user.jdoe:moved", "rse_expression": "BETA_DISK", "timeout": 240, "poll_interval": 1}},
-        {"name": "dump", "ansible.builtin.copy": {"content": "{{ moved | to_json }}", "dest": str(tmp_path / "moved.json")}},
+        {"name": "dump", "ansible.builtin.copy": {"content": "{{ moved | to_json }}",
+                                                  "dest": str(tmp_path / "moved.json")}},
         {"name": "again", "register": "again", "indigo.paas.rucio_rule": {
             "did": "user.jdoe:moved", "rse_expression": "BETA_DISK", "timeout": 10}},
         {"name": "undeploy", "register": "removed", "indigo.paas.rucio_rule": {

@@ -210,7 +210,8 @@ def main():
         required_one_of=[("rule_id", "did")],
         supports_check_mode=True,
     )
-    if module.params["state"] == "absent" and not module.params.get("rule_id") and not module.params.get("rse_expression"):
+    params = module.params
+    if params["state"] == "absent" and not params.get("rule_id") and not params.get("rse_expression"):
         module.fail_json(msg="state=absent needs rule_id, or did and rse_expression")
     try:
         client = client_of(module.params)
