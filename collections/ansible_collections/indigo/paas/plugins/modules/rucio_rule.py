@@ -163,9 +163,8 @@ def present(module, client):
     result = dict(changed=created, created=created, rule=last, progress=seen)
     if not done:
         per_file = "; ".join("%s at %s: %s" % (f["did"], f["rse"], f["error"] or f["lock"]) for f in last["files"][:5])
-        module.fail_json(msg="Rucio %s not OK within %d s%s" % (rules.summary(last), params["timeout"],
-                                                                 (": " + per_file) if per_file else ""),
-                         error_class="timeout", **result)
+        msg = "Rucio %s not OK within %d s" % (rules.summary(last), params["timeout"])
+        module.fail_json(msg=msg + ((": " + per_file) if per_file else ""), error_class="timeout", **result)
     return result
 
 
