@@ -46,6 +46,13 @@ class Grid:
         self.dav = {rse: WebDav(tmp / rse.lower(), DAV_USER, DAV_PASSWORD) for rse in ("ALPHA_DISK", "BETA_DISK")}
         self.fts = start_fts(FtsState(auth=(DAV_USER, DAV_PASSWORD)))
         self.server = RucioServer(tmp / "rucio", fts_url=self.fts.url)
+        try:
+            self._register()
+        except BaseException:
+            self.stop()  # nothing left running when the set-up fails
+            raise
+
+    def _register(self):
         root = self.server.client()
         for rse, dav in self.dav.items():
             root.add_rse(rse)
