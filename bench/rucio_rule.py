@@ -3,7 +3,7 @@ of 1 MB (default 100) between two real WebDAV servers on this machine.
 
 The same set-up as tests/integration/test_rucio_real.py: a real Rucio server (rucio 41.5.1, SQLite), RSEs
 ALPHA_DISK and BETA_DISK on two wsgidav servers, the files uploaded for real to ALPHA_DISK and registered,
-then a rule to BETA_DISK moved by Rucio's own conveyor submitter, poller and finisher (sleep time 1 s)
+then a rule to BETA_DISK moved by Rucio's own conveyor submitter, poller and finisher (sleep time 2 s)
 through the FTS3 stand-in (tests/emulators/fts3: one worker thread copying with HTTP GET + PUT). Prints
 the server's start time, the upload time and the rule's time to OK with its progress.
 Run: .venv/bin/python bench/rucio_rule.py [N]

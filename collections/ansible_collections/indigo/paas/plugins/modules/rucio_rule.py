@@ -147,8 +147,9 @@ def present(module, client):
     params = module.params
     existing = rules.find_rule(client, params["did"], params["rse_expression"])
     if module.check_mode:
-        return dict(changed=existing is None, created=existing is None,
-                    rule=rules.progress(client, existing, with_files=False) if existing else None)
+        fresh = existing is None or rules.deleting(existing)
+        return dict(changed=fresh, created=fresh,
+                    rule=rules.progress(client, existing["id"], with_files=False) if existing else None)
     rule_id, created = rules.ensure_rule(client, params["did"], params["rse_expression"], copies=params["copies"],
                                          lifetime=params["lifetime"], comment=params["comment"])
     seen = []
@@ -162,17 +163,19 @@ def present(module, client):
     result = dict(changed=created, created=created, rule=last, progress=seen)
     if not done:
         per_file = "; ".join("%s at %s: %s" % (f["did"], f["rse"], f["error"] or f["lock"]) for f in last["files"][:5])
-        module.fail_json(msg="Rucio %s not OK within %d s%s" % (rules.summary(last), params["timeout"],
-                                                                 (": " + per_file) if per_file else ""),
-                         error_class="timeout", **result)
+        msg = "Rucio %s not OK within %d s" % (rules.summary(last), params["timeout"])
+        module.fail_json(msg=msg + ((": " + per_file) if per_file else ""), error_class="timeout", **result)
     return result
 
 
 def absent(module, client):
     params = module.params
-    rule_id = params.get("rule_id") or rules.find_rule(client, params["did"], params["rse_expression"])
+    rule_id = params.get("rule_id")
     if not rule_id:
-        return dict(changed=False)
+        found = rules.find_rule(client, params["did"], params["rse_expression"])
+        if not found or rules.deleting(found):
+            return dict(changed=False)
+        rule_id = found["id"]
     if module.check_mode:
         return dict(changed=True, rule={"id": rule_id})
     return dict(changed=rules.delete(client, rule_id), rule={"id": rule_id})
@@ -206,7 +209,8 @@ def main():
         required_one_of=[("rule_id", "did")],
         supports_check_mode=True,
     )
-    if module.params["state"] == "absent" and not module.params.get("rule_id") and not module.params.get("rse_expression"):
+    params = module.params
+    if params["state"] == "absent" and not params.get("rule_id") and not params.get("rse_expression"):
         module.fail_json(msg="state=absent needs rule_id, or did and rse_expression")
     try:
         client = client_of(module.params)

@@ -46,18 +46,21 @@ def _call(what, func, *args, **kwargs):
 
 
 def find_rule(client, did, rse_expression, account=None):
-    """The id of an existing rule of ``account`` (the client's when not given) for ``did`` to exactly
-    ``rse_expression``, or None."""
+    """The existing rule (a dict) of ``account`` (the client's when not given) for ``did`` to exactly
+    ``rse_expression``, or None. A deleted rule is among them until Rucio's judge-cleaner removes it."""
     scope, name = _split(did)
     account = account or client.account
     for rule in _call("list rules of %s" % did, lambda: list(client.list_did_rules(scope, name))):
-        if rule.get("rse_expression") == rse_expression and rule.get("account") == account and not expired(rule):
-            return rule["id"]
+        if rule.get("rse_expression") == rse_expression and rule.get("account") == account:
+            return rule
     return None
 
 
-def expired(rule, now=None):
-    """A deleted rule lingers with ``expires_at`` now until Rucio's judge-cleaner removes it."""
+SOFT_DELETE = 3600  # Rucio's soft deletion: expires_at = min(now + 1 h, expires_at), then the judge-cleaner
+
+
+def deleting(rule, now=None):
+    """Whether ``rule`` is deleted (or about to expire): ``expires_at`` within Rucio's soft-deletion hour."""
     when = rule.get("expires_at")
     if not when:
         return False
@@ -71,16 +74,22 @@ def expired(rule, now=None):
                 return False
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
-    return when <= (now or datetime.datetime.now(datetime.timezone.utc))
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return when <= now + datetime.timedelta(seconds=SOFT_DELETE + 60)
 
 
 def ensure_rule(client, did, rse_expression, copies=1, lifetime=None, comment=None, activity=None,
                 source_replica_expression=None):
     """Get or create the rule; returns ``(rule_id, created)``. Rucio refuses a second rule of the same
-    account on the same DID and RSE expression (``DuplicateRule``): the existing one is reused."""
+    account on the same DID and RSE expression (``DuplicateRule``): an existing one is reused, and one being
+    deleted is given back its lifetime (``created`` is then True: this caller owns it again)."""
     existing = find_rule(client, did, rse_expression)
+    if existing and not deleting(existing):
+        return existing["id"], False
     if existing:
-        return existing, False
+        _call("revive rule %s" % existing["id"], client.update_replication_rule, existing["id"],
+              {"lifetime": lifetime})
+        return existing["id"], True
     scope, name = _split(did)
     kwargs = {"dids": [{"scope": scope, "name": name}], "copies": copies, "rse_expression": rse_expression,
               "lifetime": lifetime, "comment": comment, "source_replica_expression": source_replica_expression}
@@ -103,7 +112,9 @@ def file_errors(client, rule, limit=50):
             request = client.list_request_by_did(lock["name"], lock.get("rse"), lock["scope"])
         except Exception:  # pylint: disable=broad-except  # RequestNotFound: not queued yet, or gone to history
             request = None
-        if request:
+        if request and not isinstance(request, dict):
+            request = next(iter(request), None)
+        if isinstance(request, dict):
             entry["request"] = request.get("state")
             entry["error"] = request.get("err_msg") or None
         if not entry["error"]:
@@ -119,13 +130,12 @@ def _history_error(client, lock):
     if lister is None:
         return None
     try:
-        history = list(lister(lock["name"], lock.get("rse"), lock["scope"]) or [])
+        history = lister(lock["name"], lock.get("rse"), lock["scope"])
+        history = [history] if isinstance(history, dict) else list(history or [])
     except Exception:  # pylint: disable=broad-except  # no history: nothing to add
         return None
-    if isinstance(history, dict):
-        history = [history]
     for request in reversed(history):
-        if request.get("err_msg"):
+        if isinstance(request, dict) and request.get("err_msg"):
             return request["err_msg"]
     return None
 
@@ -163,8 +173,8 @@ def wait(client, rule_id, timeout, interval=2.0, on_progress=None, clock=time.mo
 
 
 def delete(client, rule_id):
-    """Delete the rule (Rucio expires it at once; its judge-cleaner removes it later). A rule already gone is
-    not an error. Returns False when Rucio did not know the rule."""
+    """Delete the rule: Rucio's soft deletion (the rule expires within the hour, its judge-cleaner then
+    removes it and the replicas it alone protected). A rule Rucio does not know is not an error: False."""
     try:
         client.delete_replication_rule(rule_id)
         return True
