@@ -161,7 +161,10 @@ class EC2Provider(Provider):
             status=STATUS.get(raw.get("State", {}).get("Name"), "error"), private_ips=private, public_ips=public,
             flavor=raw.get("InstanceType"), image=raw.get("ImageId"),
             extra={"availability_zone": raw.get("Placement", {}).get("AvailabilityZone"),
-                   "state_reason": (raw.get("StateReason") or {}).get("Message")},
+                   "state_reason": (raw.get("StateReason") or {}).get("Message"),
+                   # the EBS volumes EC2 made at launch and deletes on termination (tagged as the instance)
+                   "owned_volumes": [m["Ebs"]["VolumeId"] for m in raw.get("BlockDeviceMappings") or []
+                                     if (m.get("Ebs") or {}).get("DeleteOnTermination") and m["Ebs"].get("VolumeId")]},
         )
 
     def _describe(self, filters=None, ids=None):
@@ -192,7 +195,7 @@ class EC2Provider(Provider):
         return self._to_instance(found[0]) if found else None
 
     def create_instance(self, spec):
-        context = self._context(spec.deployment, spec)
+        context, created = self._context(spec.deployment, spec)
         tags = dict(spec.tags, Name=spec.name)
         kwargs = {
             "ImageId": self._image_id(spec), "InstanceType": self._instance_type(spec), "MinCount": 1, "MaxCount": 1,
@@ -215,7 +218,7 @@ class EC2Provider(Provider):
             if spec.public_ip or any(v.volume_id for v in spec.volumes):
                 self._wait_state(instance_id, "running")
             if spec.public_ip:
-                self._attach_public_ip(instance_id, tags)
+                created.append(self._attach_public_ip(instance_id, tags))
             for position, volume in enumerate(spec.volumes):
                 if volume.volume_id:
                     device = volume.device or "/dev/sd%s" % DEVICE_LETTERS[position]
@@ -223,7 +226,10 @@ class EC2Provider(Provider):
         except Exception:
             self.delete_instance(instance_id, wait=False)  # never leave a half-built instance behind
             raise
-        return self.get_instance(instance_id) or self._to_instance(raw)
+        instance = self.get_instance(instance_id) or self._to_instance(raw)
+        instance.created_resources = created + [Resource("volume", volume_id, spec.name, self.site_name)
+                                                for volume_id in instance.extra["owned_volumes"]]
+        return instance
 
     def _block_devices(self, spec):
         mappings = []
@@ -252,6 +258,7 @@ class EC2Provider(Provider):
     def _attach_public_ip(self, instance_id, tags):
         address = self._call("allocate_address", Domain="vpc", TagSpecifications=[_tag_spec("elastic-ip", tags)])
         self._call("associate_address", AllocationId=address["AllocationId"], InstanceId=instance_id)
+        return Resource("elastic_ip", address["AllocationId"], tags.get("Name") or address.get("PublicIp", ""), self.site_name)
 
     def _release_addresses(self, filters):
         released = []
@@ -259,19 +266,26 @@ class EC2Provider(Provider):
             if address.get("AssociationId"):
                 self._call("disassociate_address", AssociationId=address["AssociationId"])
             self._call("release_address", AllocationId=address["AllocationId"])
-            released.append(Resource("elastic_ip", address["AllocationId"], address.get("PublicIp", ""), self.site_name))
+            released.append(Resource("elastic_ip", address["AllocationId"], _tags(address).get("Name") or address.get("PublicIp", ""),
+                                     self.site_name))
         return released
 
     def delete_instance(self, instance_id, wait=True):
-        self._release_addresses([{"Name": "instance-id", "Values": [instance_id]}])
+        instance = self.get_instance(instance_id)
+        if instance is None or instance.status == "deleted":
+            return []
+        deleted = self._release_addresses([{"Name": "instance-id", "Values": [instance_id]}])
         try:
             self._call("terminate_instances", InstanceIds=[instance_id])
         except FatalError as exc:
             if exc.details.get("code") == "InvalidInstanceID.NotFound":
-                return
+                return deleted
             raise
         if wait:
             self._wait_state(instance_id, "terminated")
+            deleted += [Resource("volume", volume_id, instance.name, self.site_name)
+                        for volume_id in instance.extra["owned_volumes"]]
+        return deleted
 
     # -- image and instance type -----------------------------------------------------------
     def _image_id(self, spec):
@@ -324,29 +338,35 @@ class EC2Provider(Provider):
         with self._lock:
             context = self._contexts.get(deployment)
         if context is None or spec.node not in context["security_groups"]:
-            context = self.prepare_deployment(deployment, [spec])
-        return context
+            return self._prepare(deployment, [spec])
+        return context, []
 
     def _find_tagged(self, method, key, deployment, extra_filters=None):
         filters = [{"Name": "tag:%s" % TAG_DEPLOYMENT, "Values": [deployment]}] + (extra_filters or [])
         return self._call(method, Filters=filters).get(key, [])
 
     def prepare_deployment(self, deployment, specs):
+        return self._prepare(deployment, specs)[1]
+
+    def _prepare(self, deployment, specs):
+        """(the deployment's subnet, VPC, groups by node and key, the Resources this call created)."""
         with self._lock:  # one network and one group per node even when workers race here
             context = dict(self._contexts.get(deployment) or {"security_groups": {}})
             context["security_groups"] = dict(context["security_groups"])
             tags = {TAG_DEPLOYMENT: deployment}
+            created = []
             if "subnet_id" not in context:
-                context.update(self._network(deployment, specs, tags))
+                context.update(self._network(deployment, specs, tags, created))
             for spec in specs:
                 if spec.node not in context["security_groups"]:
-                    context["security_groups"][spec.node] = self._security_group(deployment, spec, context["vpc_id"], tags)
+                    context["security_groups"][spec.node] = self._security_group(deployment, spec, context["vpc_id"],
+                                                                                 tags, created)
                 if spec.ssh_public_key and not context.get("key_name"):
-                    context["key_name"] = self._key_pair(deployment, spec.ssh_public_key, tags)
+                    context["key_name"] = self._key_pair(deployment, spec.ssh_public_key, tags, created)
             self._contexts[deployment] = context
-            return context
+            return context, created
 
-    def _network(self, deployment, specs, tags):
+    def _network(self, deployment, specs, tags, created):
         named = next((s.network for s in specs if s.network), None) or (self.site.get("network") or {}).get("private")
         if named:
             subnets = self._call("describe_subnets", Filters=[{"Name": "subnet-id" if named.startswith("subnet-") else "tag:Name",
@@ -359,12 +379,14 @@ class EC2Provider(Provider):
             vpc_id = vpcs[0]["VpcId"]
         else:
             vpc_id = self._call("create_vpc", CidrBlock=VPC_CIDR, TagSpecifications=[_tag_spec("vpc", dict(tags, Name=deployment))])["Vpc"]["VpcId"]
+            created.append(Resource("vpc", vpc_id, deployment, self.site_name))
         subnets = self._find_tagged("describe_subnets", "Subnets", deployment)
         if subnets:
             subnet_id = subnets[0]["SubnetId"]
         else:
             subnet_id = self._call("create_subnet", VpcId=vpc_id, CidrBlock=SUBNET_CIDR,
                                    TagSpecifications=[_tag_spec("subnet", dict(tags, Name=deployment))])["Subnet"]["SubnetId"]
+            created.append(Resource("subnet", subnet_id, deployment, self.site_name))
         if not self._find_tagged("describe_internet_gateways", "InternetGateways", deployment):
             # public IPs need a route to the internet; cheap enough to always set up
             gateway = self._call("create_internet_gateway", TagSpecifications=[_tag_spec("internet-gateway", tags)])
@@ -374,9 +396,11 @@ class EC2Provider(Provider):
             table_id = table["RouteTable"]["RouteTableId"]
             self._call("create_route", RouteTableId=table_id, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway_id)
             self._call("associate_route_table", RouteTableId=table_id, SubnetId=subnet_id)
+            created += [Resource("internet_gateway", gateway_id, gateway_id, self.site_name),
+                        Resource("route_table", table_id, table_id, self.site_name)]
         return {"subnet_id": subnet_id, "vpc_id": vpc_id}
 
-    def _security_group(self, deployment, spec, vpc_id, tags):
+    def _security_group(self, deployment, spec, vpc_id, tags, created):
         name = "%s-%s" % (deployment, spec.node)
         found = self._find_tagged("describe_security_groups", "SecurityGroups", deployment,
                                   [{"Name": "group-name", "Values": [name]}, {"Name": "vpc-id", "Values": [vpc_id]}])
@@ -386,6 +410,7 @@ class EC2Provider(Provider):
             group_id = self._call("create_security_group", GroupName=name, VpcId=vpc_id,
                                   Description="indigo deployment %s node %s" % (deployment, spec.node),
                                   TagSpecifications=[_tag_spec("security-group", dict(tags, **{TAG_NODE: spec.node}))])["GroupId"]
+            created.append(Resource("security_group", group_id, group_id, self.site_name))
         rules = {(22, "tcp", "0.0.0.0/0")}
         for port in spec.ports or []:
             rules.add((int(port["port"]), (port.get("protocol") or "tcp").lower(), port.get("remote_cidr") or "0.0.0.0/0"))
@@ -399,12 +424,13 @@ class EC2Provider(Provider):
                 {"IpProtocol": proto, "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": cidr}]} for port, proto, cidr in missing])
         return group_id
 
-    def _key_pair(self, deployment, public_key, tags):
+    def _key_pair(self, deployment, public_key, tags, created):
         name = "indigo-%s" % deployment
         if self._call("describe_key_pairs", Filters=[{"Name": "key-name", "Values": [name]}]).get("KeyPairs"):
             return name
         self._call("import_key_pair", KeyName=name, PublicKeyMaterial=public_key.encode(),
                    TagSpecifications=[_tag_spec("key-pair", tags)])
+        created.append(Resource("key_pair", name, name, self.site_name))
         return name
 
     def find_resources(self, deployment):

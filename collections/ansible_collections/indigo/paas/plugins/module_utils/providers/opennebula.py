@@ -239,7 +239,8 @@ class OpenNebulaProvider(Provider):
         return self._to_instance(vm) if vm is not None and int(vm.STATE) != VM_DONE else None
 
     def create_instance(self, spec):
-        template = self._vm_template(spec)
+        created = []
+        template = self._vm_template(spec, created)
         attempted = []
 
         def allocate_once():
@@ -259,12 +260,14 @@ class OpenNebulaProvider(Provider):
         instance = self.get_instance(vm_id)
         if instance is None:
             raise FatalError("site %s: VM %s vanished right after allocation" % (self.site_name, vm_id), self.site_name)
+        instance.created_resources = created
         return instance
 
     def delete_instance(self, instance_id, wait=True):
         self._terminate(instance_id)
         if wait:
             self._wait_gone([str(instance_id)])
+        return []  # a VM's disks are volatile: they go with it, and nothing else is the VM's own
 
     def _terminate(self, instance_id):
         try:
@@ -339,7 +342,7 @@ class OpenNebulaProvider(Provider):
     def _vm_template_name(self, spec):
         return spec.extra.get("one_template") or self.options.get("template")
 
-    def _vm_template(self, spec):
+    def _vm_template(self, spec, created):
         num_cpus, mem_mb, disk_gb, gpus = spec.num_cpus, spec.mem_mb, spec.disk_gb, spec.gpus or 0
         if spec.flavor:
             flavor = self._catalogue_flavor(spec.flavor)
@@ -370,7 +373,7 @@ class OpenNebulaProvider(Provider):
         network = spec.network or (self.site.get("network") or {}).get("private")
         nic = {"NETWORK_ID": self._resolve_network(network)}
         if spec.ports:
-            nic["SECURITY_GROUPS"] = str(self._ensure_security_group(spec.deployment, spec.node, spec.ports))
+            nic["SECURITY_GROUPS"] = str(self._ensure_security_group(spec.deployment, spec.node, spec.ports, created))
         nics = [nic]
         if spec.public_ip:
             public = (self.site.get("network") or {}).get("public")
@@ -429,7 +432,7 @@ class OpenNebulaProvider(Provider):
         return [sg for sg in _as_list(getattr(pool, "SECURITY_GROUP", None))
                 if (sg.TEMPLATE or {}).get("INDIGO_DEPLOYMENT") == deployment]
 
-    def _ensure_security_group(self, deployment, node, ports):
+    def _ensure_security_group(self, deployment, node, ports, created):
         name = "%s-%s" % (deployment, node)
         template = {"TEMPLATE": {"NAME": name, "DESCRIPTION": "indigo.paas: node %s of %s" % (node, deployment),
                                  "INDIGO_DEPLOYMENT": deployment, "INDIGO_NODE": node, "RULE": self._rules(ports)}}
@@ -439,7 +442,9 @@ class OpenNebulaProvider(Provider):
                     if sg.NAME == name:
                         return int(sg.ID)
                 try:
-                    return self._call("secgroup.allocate", template)
+                    group_id = self._call("secgroup.allocate", template)
+                    created.append(Resource("security_group", str(group_id), name, self.site_name))
+                    return group_id
                 except FatalError as exc:
                     # another process created it between our lookup and allocate: adopt it
                     if "already taken" not in exc.message or attempt:
@@ -448,11 +453,12 @@ class OpenNebulaProvider(Provider):
 
     # -- deployment-wide -------------------------------------------------------------------
     def prepare_deployment(self, deployment, specs):
-        groups = {}
+        created, nodes = [], set()
         for spec in specs:
-            if spec.ports and spec.node not in groups:
-                groups[spec.node] = self._ensure_security_group(deployment, spec.node, spec.ports)
-        return {"security_groups": groups}
+            if spec.ports and spec.node not in nodes:
+                nodes.add(spec.node)
+                self._ensure_security_group(deployment, spec.node, spec.ports, created)
+        return created
 
     def find_resources(self, deployment):
         return [Resource("security_group", str(sg.ID), sg.NAME, self.site_name)

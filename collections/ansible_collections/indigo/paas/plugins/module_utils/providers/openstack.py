@@ -248,7 +248,7 @@ class OpenStackProvider(Provider):
 
     def create_instance(self, spec):
         self._check_deployment(spec.deployment)
-        prepared = self._prepare_node(spec)
+        prepared, created = self._prepare_node(spec)
         image, flavor = self._resolve_image(spec), self._resolve_flavor(spec)
         attrs = {"name": spec.name, "image_id": image.id, "flavor_id": flavor.id,
                  "networks": [{"uuid": prepared["network_id"]}],
@@ -264,13 +264,16 @@ class OpenStackProvider(Provider):
             if spec.public_ip or spec.volumes:
                 self.wait_active(server.id, timeout=float(self.site.get("build_timeout", 900)))
                 for volume in spec.volumes:
-                    self._attach_volume(server.id, spec, volume)
+                    self._attach_volume(server.id, spec, volume, created)
                 if spec.public_ip:
-                    self._attach_floating_ip(server.id, spec.deployment, prepared)
-                return self.get_instance(server.id)
-            # Nova's create answer has no addresses yet: describe the accepted server without another call
-            return Instance(id=server.id, name=spec.name, site=self.site_name, deployment=spec.deployment,
-                            node=spec.node, index=spec.index, status="building", flavor=flavor.name, image=image.id)
+                    self._attach_floating_ip(server.id, spec.deployment, prepared, created)
+                instance = self.get_instance(server.id)
+            else:  # Nova's create answer has no addresses yet: describe the accepted server without another call
+                instance = Instance(id=server.id, name=spec.name, site=self.site_name, deployment=spec.deployment,
+                                    node=spec.node, index=spec.index, status="building", flavor=flavor.name,
+                                    image=image.id)
+            instance.created_resources = created
+            return instance
         except Exception as exc:
             try:  # nothing half-built survives a failed create
                 self.delete_instance(server.id, wait=True)
@@ -298,16 +301,20 @@ class OpenStackProvider(Provider):
     def delete_instance(self, instance_id, wait=True):
         server = self._get_or_none("reading server %s" % instance_id, "compute.get_server", instance_id)
         if server is None:
-            return
+            return []
         deployment = (server.metadata or {}).get(TAG_DEPLOYMENT)
+        deleted = []
         for fip in self._server_floating_ips(server.id, deployment):
             self._api("deleting floating IP %s" % fip.id, "network.delete_ip", fip, ignore_missing=True)
+            deleted.append(Resource("floating_ip", fip.id, fip.floating_ip_address or "", self.site_name))
         volumes = self._owned_volumes(deployment, server.name) if deployment else []
         self._api("deleting server %s" % server.name, "compute.delete_server", server.id, ignore_missing=True)
         if wait:
             self._wait_gone([server.id])
             for volume in volumes:
                 self._delete_volume(volume.id)
+                deleted.append(Resource("volume", volume.id, volume.name, self.site_name))
+        return deleted
 
     def _wait_gone(self, server_ids):
         deadline = time.monotonic() + self.delete_timeout
@@ -334,7 +341,7 @@ class OpenStackProvider(Provider):
                 for fip in self._api("listing floating IPs", "network.ips", port_id=port.id)
                 if self._tag(deployment) in (fip.tags or [])]
 
-    def _attach_floating_ip(self, server_id, deployment, prepared):
+    def _attach_floating_ip(self, server_id, deployment, prepared, created):
         if self._server_floating_ips(server_id, deployment):
             return
         external = prepared.get("external_network_id")
@@ -350,21 +357,26 @@ class OpenStackProvider(Provider):
         except ProviderError:
             self._api("releasing floating IP", "network.delete_ip", fip, ignore_missing=True)
             raise
+        created.append(Resource("floating_ip", fip.id, fip.floating_ip_address or "", self.site_name))
 
     def _owned_volumes(self, deployment, instance_name=None):
         volumes = self._api("listing volumes", "block_storage.volumes", details=True)
         return [v for v in volumes if (v.metadata or {}).get(TAG_DEPLOYMENT) == deployment
                 and (instance_name is None or (v.metadata or {}).get("indigo_instance") == instance_name)]
 
-    def _attach_volume(self, server_id, spec, volume_spec):
+    def _attach_volume(self, server_id, spec, volume_spec, created):
         volume_id = volume_spec.volume_id
         if volume_id is None:
             name = "%s-%s" % (spec.name, volume_spec.name)
             existing = [v for v in self._owned_volumes(spec.deployment, spec.name) if v.name == name]
-            volume = existing[0] if existing else self._api(
-                "creating volume %s" % name, "block_storage.create_volume", size=int(volume_spec.size_gb),
-                name=name, volume_type=volume_spec.volume_type, availability_zone=spec.availability_zone,
-                metadata=dict(spec.tags, indigo_instance=spec.name, indigo_volume=volume_spec.name))
+            if existing:
+                volume = existing[0]
+            else:
+                volume = self._api(
+                    "creating volume %s" % name, "block_storage.create_volume", size=int(volume_spec.size_gb),
+                    name=name, volume_type=volume_spec.volume_type, availability_zone=spec.availability_zone,
+                    metadata=dict(spec.tags, indigo_instance=spec.name, indigo_volume=volume_spec.name))
+                created.append(Resource("volume", volume.id, volume.name or name, self.site_name))
             volume_id = volume.id
         volume = self._wait_volume(volume_id, ("available", "in-use"))
         if volume.status == "in-use":
@@ -392,47 +404,50 @@ class OpenStackProvider(Provider):
     # -- deployment-wide resources ----------------------------------------------------------------------
     def prepare_deployment(self, deployment, specs):
         self._check_deployment(deployment)
-        result = {}
+        created = []
         for spec in specs:
-            result[spec.node] = self._prepare_node(spec)
-        return result
+            created += self._prepare_node(spec)[1]
+        return created
 
     def _prepare_node(self, spec):
+        """(what the node's servers need, the Resources this call created: none once prepared)."""
+        created = []
         with self._prepare_lock:
             key = (spec.deployment, spec.node)
             if key not in self._prepared:
                 network_key = (spec.deployment, spec.network)
-                calls = [lambda: self._ensure_security_group(spec),
-                         lambda: self._ensure_keypair(spec.deployment, spec.ssh_public_key),
+                calls = [lambda: self._ensure_security_group(spec, created),
+                         lambda: self._ensure_keypair(spec.deployment, spec.ssh_public_key, created),
                          lambda: self._resolve_image(spec), lambda: self._resolve_flavor(spec)]
                 if network_key not in self._networks:
-                    calls.append(lambda: self._ensure_network(spec))
+                    calls.append(lambda: self._ensure_network(spec, created))
                 results = self._parallel(calls)
                 if network_key not in self._networks:
                     self._networks[network_key] = results[-1]
                 network_id, external_id = self._networks[network_key]
                 self._prepared[key] = {"network_id": network_id, "external_network_id": external_id,
                                        "security_group": results[0], "key_name": results[1]}
-            return self._prepared[key]
+            return self._prepared[key], created
 
     def _tagged(self, kind, deployment, **filters):
         return self._api("listing %s" % kind, "network." + kind, tags=self._tag(deployment), **filters)
 
-    def _create_tagged(self, kind, deployment, creator, deleter, **attrs):
+    def _create_tagged(self, kind, deployment, creator, deleter, created, **attrs):
         """Create with the tag in the body (Neutron's tag-creation extension); where the cloud refuses
         that, create then tag at once, deleting a resource that cannot be tagged: teardown could never
-        find it."""
+        find it. The new resource is added to ``created`` (kind as find_resources names it)."""
         try:
-            return self._api("creating %s" % kind, creator, tags=[self._tag(deployment)], **attrs)
+            resource = self._api("creating %s" % kind, creator, tags=[self._tag(deployment)], **attrs)
         except FatalError as exc:
             if "tags" not in exc.message:
                 raise
-        resource = self._api("creating %s" % kind, creator, **attrs)
-        try:
-            self._api("tagging %s" % kind, "network.set_tags", resource, [self._tag(deployment)])
-        except ProviderError:
-            self._api("deleting %s" % kind, deleter, resource, ignore_missing=True)
-            raise
+            resource = self._api("creating %s" % kind, creator, **attrs)
+            try:
+                self._api("tagging %s" % kind, "network.set_tags", resource, [self._tag(deployment)])
+            except ProviderError:
+                self._api("deleting %s" % kind, deleter, resource, ignore_missing=True)
+                raise
+        created.append(Resource(kind.replace(" ", "_"), resource.id, resource.name or "", self.site_name))
         return resource
 
     def _external_network(self):
@@ -445,7 +460,7 @@ class OpenStackProvider(Provider):
         externals = self._api("listing external networks", "network.networks", is_router_external=True)
         return externals[0].id if externals else None
 
-    def _ensure_network(self, spec):
+    def _ensure_network(self, spec, created):
         """The site's network, or the deployment's own network + subnet + router. Independent calls
         go out together: on a slow API this chain is what a first deployment waits for."""
         name = spec.network or (self.site.get("network") or {}).get("private")
@@ -461,12 +476,12 @@ class OpenStackProvider(Provider):
             self._external_network, lambda: self._tagged("networks", deployment),
             lambda: self._tagged("subnets", deployment), lambda: self._tagged("routers", deployment)])
         network = networks[0] if networks else self._create_tagged(
-            "network", deployment, "network.create_network", "network.delete_network", name=label)
+            "network", deployment, "network.create_network", "network.delete_network", created, name=label)
         subnets = [s for s in subnets if s.network_id == network.id]
 
         def subnet_call():
             return subnets[0] if subnets else self._create_tagged(
-                "subnet", deployment, "network.create_subnet", "network.delete_subnet", network_id=network.id,
+                "subnet", deployment, "network.create_subnet", "network.delete_subnet", created, network_id=network.id,
                 name=label, ip_version=4, cidr=site_network.get("cidr", "10.10.0.0/24"),
                 dns_nameservers=site_network.get("dns_nameservers", []))
 
@@ -474,7 +489,7 @@ class OpenStackProvider(Provider):
             if routers or not external_id:
                 return routers[0] if routers else None
             return self._create_tagged("router", deployment, "network.create_router", "network.delete_router",
-                                       name=label, external_gateway_info={"network_id": external_id})
+                                       created, name=label, external_gateway_info={"network_id": external_id})
         subnet, router = self._parallel([subnet_call, router_call])
         if router is not None:
             interfaces = self._api("listing router ports", "network.ports", device_id=router.id, network_id=network.id)
@@ -482,11 +497,11 @@ class OpenStackProvider(Provider):
                 self._api("adding router interface", "network.add_interface_to_router", router, subnet=subnet.id)
         return network.id, external_id
 
-    def _ensure_security_group(self, spec):
+    def _ensure_security_group(self, spec, created):
         name = "indigo-%s-%s" % (spec.deployment, spec.node)
         groups = self._tagged("security_groups", spec.deployment, name=name)
         group = groups[0] if groups else self._create_tagged(
-            "security group", spec.deployment, "network.create_security_group", "network.delete_security_group", name=name,
+            "security group", spec.deployment, "network.create_security_group", "network.delete_security_group", created, name=name,
             description="indigo.paas deployment %s node %s" % (spec.deployment, spec.node))
         wanted = [("tcp", 22, 22, "0.0.0.0/0", None), (None, None, None, None, group.id)]
         for port in spec.ports:
@@ -508,7 +523,7 @@ class OpenStackProvider(Provider):
             remote_ip_prefix=r[3], remote_group_id=r[4]) for rule in missing])
         return group.name
 
-    def _ensure_keypair(self, deployment, public_key):
+    def _ensure_keypair(self, deployment, public_key, created):
         if not public_key:
             return None
         name = "indigo-%s" % deployment
@@ -518,6 +533,8 @@ class OpenStackProvider(Provider):
         if existing is not None:  # the deployment's key was rotated: the key pair follows it
             self._api("deleting key pair", "compute.delete_keypair", name, ignore_missing=True)
         self._api("creating key pair", "compute.create_keypair", name=name, public_key=public_key.strip())
+        if existing is None:  # a rotated key replaces the deployment's key pair of the same name
+            created.append(Resource("keypair", name, name, self.site_name))
         return name
 
     # -- image and flavor matching ------------------------------------------------------------------------
