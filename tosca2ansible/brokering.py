@@ -24,7 +24,7 @@ from ansible_collections.indigo.paas.plugins.module_utils.sites import (
     SiteCatalogueError,
     load_catalogue,
 )
-from tosca2ansible.compiler import placement
+from tosca2ansible.compiler import placement, values
 from tosca2ansible.errors import Location, UserInputError
 
 # the framework's own catalogue (the embedded local site): package data, inventories/sites in a checkout
@@ -48,15 +48,8 @@ def load_sites(path: Optional[str] = None) -> list:
 
 
 def _literal(value, default=None, inputs=None):
-    """A value the broker can use: literals, and get_input of a given or defaulted input. Other symbolic
-    values (get_attribute, an input left for launch time) carry no number the broker can use."""
-    from tosca2ansible.compiler.values import Input  # pylint: disable=import-outside-toplevel
-
-    if isinstance(value, Input):
-        value = (inputs or {}).get(value.name)
-    if isinstance(value, (str, int, float, bool)) and not (isinstance(value, str) and value == ""):
-        return value
-    return default
+    """The compiler's one rule for values known before a run (``compiler.values.literal``)."""
+    return values.literal(value, inputs, default)
 
 
 def _count(scalable: dict, lit) -> int:

@@ -60,7 +60,7 @@ def instance_task(deployment, count, **extra):
     return {"indigo.paas.instance": args}
 
 
-def test_exact_count_lifecycle(tmp_path, env, ec2):
+def test_exact_count_lifecycle(tmp_path, env, ec2, proxy):
     dep = "life"
     [first] = run_playbook(tmp_path, [instance_task(dep, 5, public_ip=True, ssh_public_key=public_key(tmp_path))],
                            env, name="create")
@@ -72,17 +72,28 @@ def test_exact_count_lifecycle(tmp_path, env, ec2):
     assert all(i["PublicIpAddress"] for i in instances.values())  # elastic IPs attached
     group = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["life-wn"]}])["SecurityGroups"][0]
     assert {p["FromPort"] for p in group["IpPermissions"]} == {22, 8080}
+    # what the run made besides instances is what its calls report, without listing the site before and
+    # after: the reported ids are what moto holds for the deployment, and no listing of them was sent
+    keys = ("AllocationId", "VolumeId", "RouteTableId", "InternetGatewayId", "GroupId", "SubnetId", "KeyName", "VpcId")
+    ids = {next(o[k] for k in keys if k in o) for o in others}  # each resource's own id
+    assert {r["id"] for r in first["created_resources"]} == ids
+    assert {r["kind"] for r in first["created_resources"]} >= {"vpc", "subnet", "security_group", "elastic_ip",
+                                                              "key_pair", "internet_gateway", "route_table"}
+    listings = ("DescribeVolumes", "DescribeRouteTables")
+    assert not any(proxy.calls.get(action) for action in listings), proxy.calls
+    proxy.clear()
 
-    rerun, up, down, info = run_playbook(tmp_path, [
-        instance_task(dep, 5), instance_task(dep, 8), instance_task(dep, 3),
-        {"indigo.paas.instance_info": {"deployment": dep, "site": SITE, "resources": True}},
-    ], env, name="scale")
+    rerun, up, down = run_playbook(tmp_path, [instance_task(dep, 5), instance_task(dep, 8), instance_task(dep, 3)],
+                                   env, name="scale")
     assert rerun["changed"] is False and rerun["created"] == [] and len(rerun["instances"]) == 5
     assert up["changed"] and len(up["created"]) == 3 and [i["index"] for i in up["instances"]] == list(range(8))
     assert down["changed"] and len(down["deleted"]) == 5 and [i["index"] for i in down["instances"]] == [0, 1, 2]
     instances, _ = tagged(ec2, dep)
     assert sorted(instances) == [0, 1, 2]
     assert set(down["deleted"]) == {i["id"] for i in up["instances"] if i["index"] >= 3}
+    assert not any(proxy.calls.get(action) for action in listings), proxy.calls  # scaling lists no resources
+    [info] = run_playbook(tmp_path, [{"indigo.paas.instance_info": {"deployment": dep, "site": SITE, "resources": True}}],
+                          env, name="info")
     assert [i["name"] for i in info["instances"]] == ["life-wn-0", "life-wn-1", "life-wn-2"]
     assert {"vpc", "subnet", "security_group", "key_pair"} <= {r["kind"] for r in info["resources"]}
 

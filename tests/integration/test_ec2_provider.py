@@ -70,11 +70,15 @@ def test_image_and_instance_type_matching(provider, moto_server):
 def test_one_group_per_node_with_its_ports(provider, moto_server):
     specs = [InstanceSpec(deployment="groups", node="front", index=0, ports=[{"port": 443, "protocol": "tcp"}]),
              InstanceSpec(deployment="groups", node="wn", index=0)]
-    context = provider.prepare_deployment("groups", specs)
-    assert provider.prepare_deployment("groups", specs) == context  # idempotent
+    created = provider.prepare_deployment("groups", specs)
+    # what the call made, as it reports it: the network of the deployment and a group per node
+    assert sorted(r.kind for r in created) == ["internet_gateway", "route_table", "security_group", "security_group",
+                                               "subnet", "vpc"]
+    assert provider.prepare_deployment("groups", specs) == []  # idempotent: nothing more made
+    assert sorted((r.kind, r.id) for r in created) == sorted((r.kind, r.id) for r in provider.find_resources("groups"))
     ec2 = boto3.client("ec2", endpoint_url=moto_server, region_name="us-west-2", aws_access_key_id="testing",
                        aws_secret_access_key="testing")
-    front = ec2.describe_security_groups(GroupIds=[context["security_groups"]["front"]])["SecurityGroups"][0]
+    front = ec2.describe_security_groups(GroupIds=[provider._contexts["groups"]["security_groups"]["front"]])["SecurityGroups"][0]
     assert {p["FromPort"] for p in front["IpPermissions"]} == {22, 443}
     gone = provider.delete_deployment("groups")
     assert {"vpc", "subnet", "security_group", "internet_gateway", "route_table"} <= {r.kind for r in gone}

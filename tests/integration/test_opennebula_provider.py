@@ -158,7 +158,9 @@ def test_vm_template_instantiation_and_cpu_ratio(emu):
 
 def test_security_group_created_by_another_process_is_adopted(emu):
     first, second = provider_for(emu), provider_for(emu)
-    group = first.prepare_deployment("race", [spec("race", 0, ports=[{"port": 443}])])["security_groups"]["wn"]
+    (created,) = first.prepare_deployment("race", [spec("race", 0, ports=[{"port": 443}])])
+    assert created.kind == "security_group" and created.name == "race-wn"
+    group = int(created.id)
     lookups = []
     real_lookup = second._deployment_secgroups
 
@@ -170,7 +172,7 @@ def test_security_group_created_by_another_process_is_adopted(emu):
     inst = second.create_instance(spec("race", 1, ports=[{"port": 443}]))
     assert live(emu, "race")[1]["nics"][0]["SECURITY_GROUPS"] == str(group) and len(lookups) == 2
     assert [sg["name"] for sg in emu.state()["secgroups"] if sg["name"].startswith("race-")] == ["race-wn"]
-    assert inst.index == 1
+    assert inst.index == 1 and inst.created_resources == []  # adopted: the first process made it
     first.delete_deployment("race")
     assert live(emu, "race") == {} and first.find_resources("race") == []
 

@@ -55,12 +55,14 @@ class MemoryProvider(Provider):
     def delete_instance(self, instance_id, wait=True):
         with self.lock:
             self.instances.pop(instance_id, None)
+        return []
 
     def prepare_deployment(self, deployment, specs):
         with self.lock:
-            if not self.resources:
-                self.resources.append(Resource("network", "net-1", deployment, "mem"))
-        return {}
+            if self.resources:
+                return []
+            self.resources.append(Resource("network", "net-1", deployment, "mem"))
+            return list(self.resources)
 
     def find_resources(self, deployment):
         return list(self.resources)
@@ -199,3 +201,35 @@ def test_indexes_present_and_absent_touch_only_those_slots():
     assert not again.changed
     with pytest.raises(FatalError):
         ensure(provider, 0, indexes=[-1], wait=False)
+
+
+class ReportingProvider(MemoryProvider):
+    """Each create makes a floating IP and each delete removes it, as the calls report; listing the
+    deployment's resources is an error (the engine must not need it to report)."""
+
+    def create_instance(self, spec):
+        inst = super().create_instance(spec)
+        inst.created_resources = [Resource("floating_ip", "fip-%s" % inst.id, inst.name, "mem")]
+        return inst
+
+    def delete_instance(self, instance_id, wait=True):
+        super().delete_instance(instance_id, wait)
+        return [Resource("floating_ip", "fip-%s" % instance_id, instance_id, "mem")]
+
+    def find_resources(self, deployment):
+        raise AssertionError("ensure listed the deployment's resources")
+
+
+def test_created_and_deleted_resources_come_from_the_calls():
+    provider = ReportingProvider()
+    first = ensure(provider, 2, wait=False)
+    assert sorted((r["kind"], r["id"]) for r in first.created_resources) == [
+        ("floating_ip", "fip-%s" % first.created[0]), ("floating_ip", "fip-%s" % first.created[1]),
+        ("network", "net-1")]
+    assert first.deleted_resources == []
+    again = ensure(provider, 3, wait=False)  # the network exists: only the new instance's IP is new
+    assert [r["id"] for r in again.created_resources] == ["fip-%s" % again.created[0]]
+    down = ensure(provider, 1, wait=False)
+    assert sorted(r["id"] for r in down.deleted_resources) == sorted("fip-%s" % i for i in down.deleted)
+    assert down.created_resources == [] and down.changed
+    assert not ensure(provider, 1, wait=False).changed

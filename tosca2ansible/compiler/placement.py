@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
+from tosca2ansible.compiler import values
 from tosca2ansible.errors import Location, UserInputError
 
 if TYPE_CHECKING:  # model imports this module (policy targets)
@@ -22,19 +23,10 @@ PLACEMENT = "tosca.policies.Placement"
 SITE_PROPERTIES = ("cloud_id", "sla_id")
 
 
-def _given(value, inputs: Optional[dict]):
-    """A literal, or the value of a get_input that has one (placement is decided before any run)."""
-    from tosca2ansible.compiler.values import Input  # pylint: disable=import-outside-toplevel
-
-    if isinstance(value, Input):
-        value = (inputs or {}).get(value.name)
-    return value if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "" else None
-
-
 def placements(topology: "Topology", plan: "Plan", literal: Optional[Callable] = None) -> Tuple[Dict[str, List[str]], List[str]]:
     """({compute: [site or SLA ids, in policy order]}, [ids placing the whole deployment])."""
     given = {name: d.value for name, d in topology.inputs.items()}
-    lit = literal or (lambda value: _given(value, given))
+    lit = literal or (lambda value: values.literal(value, given))
     per_node: Dict[str, List[str]] = {}
     everywhere: List[str] = []
     for policy in topology.policies:

@@ -64,6 +64,17 @@ class OperationOutput:
 SYMBOLIC = (Input, Attribute, Property, Concat, Token, Artifact, OperationOutput)
 
 
+def literal(value: Any, inputs: Any = None, default: Any = None) -> Any:
+    """A value known before any run: a literal, or the value of a get_input that ``inputs`` gives (or
+    defaults). Other symbolic values (get_attribute, an input left for launch time) and "" give ``default``.
+    The one rule for the broker's request and for placement policies."""
+    if isinstance(value, Input):
+        value = (inputs or {}).get(value.name)
+    if isinstance(value, (str, int, float, bool)) and not (isinstance(value, str) and value == ""):
+        return value
+    return default
+
+
 def is_function(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in FUNCTIONS
 

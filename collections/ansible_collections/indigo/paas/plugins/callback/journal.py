@@ -96,7 +96,6 @@ class CallbackModule(CallbackBase):
         self._play_name = None
         self._started = False
         self._secrets_loaded = False
-        self._resources_seen = set()  # (change, site, kind, id) already journaled in this run
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super(CallbackModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
@@ -181,14 +180,10 @@ class CallbackModule(CallbackBase):
             self._record_resources(res, task)
 
     def _record_resources(self, res, task):
-        """One resource row, once per run: concurrent provisioning tasks of one deployment (one per node)
-        may each see the network or key pair that one of them created."""
+        """One row per resource. Each is reported once, by the module call that created or deleted it (the
+        providers return what their calls made), so nothing here deduplicates."""
         for change, site, kind, resource_id, values in rows.resource_rows(
                 res, getattr(task, "action", None), getattr(task, "args", None), self._deployment, self._journal.redactor):
-            key = (change, site, kind, resource_id)
-            if key in self._resources_seen:
-                continue
-            self._resources_seen.add(key)
             values.setdefault("deployment", self._deployment)
             self._append("resources", run_id=self._run_id, site=site, kind=kind, resource_id=resource_id,
                          change=change, **values)

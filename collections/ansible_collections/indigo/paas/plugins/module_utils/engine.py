@@ -36,8 +36,8 @@ class EnsureResult:
     created: list  # ids of instances created by this call (names in check mode)
     deleted: list  # ids of instances deleted by this call
     adopted: list  # ids of instances that existed already and were kept
-    # other resources of the deployment (networks, groups, keys, IPs, volumes) that appeared or went away
-    # on the site during this call, as Resource dicts {kind, id, name, site}
+    # other resources of the deployment (networks, groups, keys, IPs, volumes) this call's provider calls
+    # created or deleted (as they report them), as Resource dicts {kind, id, name, site}
     created_resources: list = dataclasses.field(default_factory=list)
     deleted_resources: list = dataclasses.field(default_factory=list)
 
@@ -133,28 +133,32 @@ class Engine:
             planned = [spec_for_index(index).name for index in missing]
             return EnsureResult(sorted(kept.values(), key=lambda i: i.index), planned, [s.id for s in surplus],
                                 [k.id for k in kept.values()])
-        # What the site holds besides instances, before and after: the difference is what this call's
-        # creates and deletes brought or took along (tags are the only record, as for instances).
-        resources_before = self._resources(deployment) if missing or surplus else None
-        deleted = self._delete_many(surplus) if surplus else []
+        # What the call creates or deletes besides instances comes from the provider calls themselves
+        # (prepare_deployment, create_instance, delete_instance): nothing lists the site to find out.
+        created_resources, deleted_resources = [], []
+        deleted = []
+        if surplus:
+            deleted, deleted_resources = self._delete_many(surplus)
         created_ids = []
         lock = threading.Lock()
         deadline = time.monotonic() + wait_timeout
-        fresh = False
+        starts_deployment = False
         if missing:
             specs = [spec_for_index(index) for index in missing]
-            # a deployment this call starts from nothing is removed entirely when the call fails
-            fresh = not kept and not resources_before and not self._live(deployment, None)
+            # a deployment this call starts (no instance of it on the site) is removed entirely when the call fails
+            starts_deployment = not kept and not self._live(deployment, None)
             try:
-                self._retry(lambda: self.provider.prepare_deployment(deployment, specs))
-            except Exception as exc:  # pylint: disable=broad-except
-                self._rollback([], deployment if fresh else None)
+                created_resources += self._retry(lambda: self.provider.prepare_deployment(deployment, specs)) or []
+            except Exception:  # pylint: disable=broad-except
+                self._rollback([], deployment if starts_deployment else None)
                 raise
         else:
             specs = []
 
         def create_one(spec):
             inst = self._create_adopting(spec, created_ids, lock)
+            with lock:
+                created_resources.extend(inst.created_resources)
             return self._wait_ready(inst, deadline) if wait else inst
 
         def ready_one(inst):
@@ -174,20 +178,11 @@ class Engine:
                     for pending in futures:
                         pending.cancel()  # stop what has not started; running workers finish
         if error is not None:
-            self._rollback(created_ids, deployment if fresh else None)
+            self._rollback(created_ids, deployment if starts_deployment else None)
             raise error
         results.sort(key=lambda inst: inst.index)
-        created_resources, deleted_resources = [], []
-        if resources_before is not None:
-            before = {(r.kind, r.id): r for r in resources_before}
-            after = {(r.kind, r.id): r for r in self._resources(deployment)}
-            created_resources = [r.to_dict() for key, r in after.items() if key not in before]
-            deleted_resources = [r.to_dict() for key, r in before.items() if key not in after]
         return EnsureResult(results, list(created_ids), deleted, [k.id for k in kept.values()],
-                            created_resources, deleted_resources)
-
-    def _resources(self, deployment):
-        return self._retry(lambda: self.provider.find_resources(deployment))
+                            [r.to_dict() for r in created_resources], [r.to_dict() for r in deleted_resources])
 
     def _create_adopting(self, spec, created_ids, lock):
         """Create one instance; before a retry, adopt an instance the failed attempt may have left."""
@@ -223,26 +218,27 @@ class Engine:
         return inst
 
     def _delete_many(self, instances):
-        """Delete concurrently, submitted highest index first; returns the deleted ids."""
+        """Delete concurrently, submitted highest index first; returns (the deleted ids, the other resources
+        the deletes removed with them, as the provider's delete_instance reports them)."""
         ordered = sorted(instances, key=lambda inst: inst.index, reverse=True)
         if not ordered:
-            return []
+            return [], []
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.max_workers, len(ordered))) as pool:
             futures = [pool.submit(self._retry, lambda i=inst: self.provider.delete_instance(i.id, wait=True)) for inst in ordered]
-            errors = []
+            errors, resources = [], []
             for future in futures:
                 try:
-                    future.result()
+                    resources += future.result() or []
                 except Exception as exc:  # pylint: disable=broad-except
                     errors.append(exc)
         if errors:
             raise errors[0]
-        return [inst.id for inst in ordered]
+        return [inst.id for inst in ordered], resources
 
-    def _rollback(self, created_ids, fresh_deployment=None):
+    def _rollback(self, created_ids, started_deployment=None):
         """Best-effort deletion of what this call created; a rollback failure must not hide the cause.
 
-        ``fresh_deployment``: the deployment had nothing on the site before this call, so its networks,
+        ``started_deployment``: the deployment had no instance on the site before this call, so its networks,
         groups and keys go too once no instance of it is left.
         """
         for instance_id in list(created_ids):
@@ -250,12 +246,12 @@ class Engine:
                 self._retry(lambda i=instance_id: self.provider.delete_instance(i, wait=True))
             except Exception as exc:  # pylint: disable=broad-except
                 self.log("rollback: could not delete %s: %s" % (instance_id, exc))
-        if fresh_deployment:
+        if started_deployment:
             try:
-                if not self._live(fresh_deployment, None):
-                    self._retry(lambda: self.provider.delete_deployment(fresh_deployment))
+                if not self._live(started_deployment, None):
+                    self._retry(lambda: self.provider.delete_deployment(started_deployment))
             except Exception as exc:  # pylint: disable=broad-except
-                self.log("rollback: could not delete the resources of %s: %s" % (fresh_deployment, exc))
+                self.log("rollback: could not delete the resources of %s: %s" % (started_deployment, exc))
 
     # -- whole deployment ------------------------------------------------------------------
     def live_instances(self, deployment, node=None):

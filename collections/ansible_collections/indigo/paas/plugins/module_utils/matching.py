@@ -52,16 +52,11 @@ def image_named(images, name):
 def flavor_table(flavors, with_gpu_text=True):
     """Flavor dicts as the rows matching compares, smallest first (the order the first fit searches):
     (gpus, cpus, mem, disk, name, GPU text). Without ``with_gpu_text`` (nobody asks for a GPU vendor or
-    model) the text is left empty. Written out twice for speed: the broker builds it for every site."""
-    if with_gpu_text:
-        table = [(int(f.get("gpus") or 0), int(f.get("num_cpus") or 0), int(f.get("mem_mb") or 0),
-                  int(f.get("disk_gb") or 0), str(f.get("name", "")),
-                  ("%s %s" % (f.get("gpu_vendor") or "", f.get("gpu_model") or "")).lower())
-                 for f in flavors or ()]
-    else:
-        table = [(int(f.get("gpus") or 0), int(f.get("num_cpus") or 0), int(f.get("mem_mb") or 0),
-                  int(f.get("disk_gb") or 0), str(f.get("name", "")), "")
-                 for f in flavors or ()]
+    model) the text is left empty."""
+    table = [(int(f.get("gpus") or 0), int(f.get("num_cpus") or 0), int(f.get("mem_mb") or 0),
+              int(f.get("disk_gb") or 0), str(f.get("name", "")),
+              ("%s %s" % (f.get("gpu_vendor") or "", f.get("gpu_model") or "")).lower() if with_gpu_text else "")
+             for f in flavors or ()]
     table.sort()
     return table
 
@@ -81,11 +76,6 @@ def first_fit(table, needs):
     cpus, mem, disk, gpus, vendor, model, max_cpus, max_mem = needs
     if max_cpus is not None or max_mem is not None:
         table = [f for f in table if (max_cpus is None or f[1] <= max_cpus) and (max_mem is None or f[2] <= max_mem)]
-    if not (vendor or model):  # the common case: a plain comparison per flavor
-        for f_gpus, f_cpus, f_mem, f_disk, name, _text in table:
-            if f_cpus >= cpus and f_mem >= mem and f_gpus >= gpus and (not disk or f_disk >= disk):
-                return name
-        return None
     for f_gpus, f_cpus, f_mem, f_disk, name, text in table:
         if (f_cpus >= cpus and f_mem >= mem and f_gpus >= gpus and (not disk or f_disk >= disk)
                 and (not vendor or vendor in text) and (not model or model in text)):

@@ -195,22 +195,27 @@ retried:
   type: list
   elements: str
 error_class:
-  description: On failure, V(auth), V(quota), V(transient) or V(fatal).
+  description:
+    - On failure, the class of the error, V(auth), V(quota), V(transient), V(fatal) (the service's), V(user)
+      (an option is wrong) or V(bug) (an unexpected exception in this code).
   returned: failed
+  type: str
+traceback:
+  description: The traceback of an unexpected exception (RV(error_class=bug)), to report.
+  returned: failure with error_class bug
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.indigo.paas.plugins.module_utils.apps.chronos import Chronos, ensure_job
 from ansible_collections.indigo.paas.plugins.module_utils.apps.common import (
     HTTP_ARGS,
     MESOS_ARGS,
+    AppModule,
     mesos_client,
-    run_ensure,
 )
 
 
-def main():
+class ChronosJobModule(AppModule):
     argument_spec = dict(
         name=dict(type="str", required=True),
         command=dict(type="str"),
@@ -239,12 +244,18 @@ def main():
     )
     argument_spec.update(HTTP_ARGS)
     argument_spec.update(MESOS_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("schedule", "parents")],
-                           required_if=[("state", "present", ("command",))])
-    result = run_ensure(module, lambda params: mesos_client("chronos", params),
-                        lambda client, params, check: ensure_job(Chronos(client), params, check))
-    module.exit_json(**result)
+    module_kwargs = dict(supports_check_mode=True, mutually_exclusive=[("schedule", "parents")],
+                         required_if=[("state", "present", ("command",))])
+
+    def make_client(self, params):
+        return mesos_client("chronos", params)
+
+    def ensure(self, client, params, check_mode):
+        return ensure_job(Chronos(client), params, check_mode)
+
+
+def main():
+    ChronosJobModule()()
 
 
 if __name__ == "__main__":

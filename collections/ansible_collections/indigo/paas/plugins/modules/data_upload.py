@@ -93,45 +93,60 @@ uploaded:
   type: list
   elements: dict
 error_class:
-  description: On failure, V(auth), V(quota), V(transient) or V(fatal).
+  description:
+    - On failure, the class of the error, V(auth), V(quota), V(transient), V(fatal) (the service's), V(user)
+      (an option is wrong) or V(bug) (an unexpected exception in this code).
   returned: failed
+  type: str
+traceback:
+  description: The traceback of an unexpected exception (RV(error_class=bug)), to report.
+  returned: failure with error_class bug
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.indigo.paas.plugins.module_utils.data.transfer import TransferError, upload_all
+from ansible_collections.indigo.paas.plugins.module_utils.providers.base import ERROR_CLASSES, FatalError
+from ansible_collections.indigo.paas.plugins.module_utils.skeleton import IndigoModule
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            protocol=dict(type="str", required=True,
-                          choices=["webdav", "webdavs", "http", "https", "s3", "swift", "swift+keystone"]),
-            endpoint=dict(type="str"),
-            path=dict(type="str", default=""),
-            files=dict(type="list", elements="path", required=True),
-            username=dict(type="str"),
-            password=dict(type="str", no_log=True),
-            tenant=dict(type="str"),
-            access_key=dict(type="str", no_log=True),
-            secret_key=dict(type="str", no_log=True),
-            region=dict(type="str"),
-            validate_certs=dict(type="bool", default=True),
-            ca_path=dict(type="path"),
-            timeout=dict(type="int", default=60),
-        ),
+class DataUploadModule(IndigoModule):
+    site_options = False
+    failure_keys = {"uploaded": []}
+    argument_spec = dict(
+        protocol=dict(type="str", required=True,
+                      choices=["webdav", "webdavs", "http", "https", "s3", "swift", "swift+keystone"]),
+        endpoint=dict(type="str"),
+        path=dict(type="str", default=""),
+        files=dict(type="list", elements="path", required=True),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        tenant=dict(type="str"),
+        access_key=dict(type="str", no_log=True),
+        secret_key=dict(type="str", no_log=True),
+        region=dict(type="str"),
+        validate_certs=dict(type="bool", default=True),
+        ca_path=dict(type="path"),
+        timeout=dict(type="int", default=60),
+    )
+    module_kwargs = dict(
         required_if=[("protocol", "webdav", ["endpoint"]), ("protocol", "webdavs", ["endpoint"]),
                      ("protocol", "http", ["endpoint"]), ("protocol", "https", ["endpoint"]),
                      ("protocol", "swift", ["endpoint"]), ("protocol", "swift+keystone", ["endpoint"])],
         supports_check_mode=True,
     )
-    try:
-        changed, uploaded = upload_all(module.params, module.check_mode)
-    except TransferError as exc:
-        module.fail_json(msg=str(exc), error_class=exc.error_class, uploaded=[])
-    except ImportError as exc:
-        module.fail_json(msg="data_upload needs %s on the node" % exc.name, error_class="fatal", uploaded=[])
-    module.exit_json(changed=changed, uploaded=uploaded)
+
+    def run(self):
+        try:
+            changed, uploaded = upload_all(self.params, self.check_mode)
+        except TransferError as exc:  # the storage's answer, classified by the transfer code
+            raise ERROR_CLASSES.get(exc.error_class, FatalError)(str(exc))
+        except ImportError as exc:
+            raise FatalError("data_upload needs %s on the node" % exc.name)
+        return dict(changed=changed, uploaded=uploaded)
+
+
+def main():
+    DataUploadModule()()
 
 
 if __name__ == "__main__":

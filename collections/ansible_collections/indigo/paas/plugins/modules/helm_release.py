@@ -150,17 +150,22 @@ retried:
   type: list
   elements: str
 error_class:
-  description: On failure, V(auth), V(quota), V(transient) or V(fatal).
+  description:
+    - On failure, the class of the error, V(auth), V(quota), V(transient), V(fatal) (the service's), V(user)
+      (an option is wrong) or V(bug) (an unexpected exception in this code).
   returned: failed
+  type: str
+traceback:
+  description: The traceback of an unexpected exception (RV(error_class=bug)), to report.
+  returned: failure with error_class bug
   type: str
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.indigo.paas.plugins.module_utils.apps import helm
-from ansible_collections.indigo.paas.plugins.module_utils.apps.common import fail_classified
-from ansible_collections.indigo.paas.plugins.module_utils.providers.base import ProviderError
+from ansible_collections.indigo.paas.plugins.module_utils.apps.common import AppModule
+from ansible_collections.indigo.paas.plugins.module_utils.naming import UserError
+from ansible_collections.indigo.paas.plugins.module_utils.providers.base import FatalError
 
 try:
     import yaml
@@ -168,51 +173,46 @@ except ImportError:  # ansible-core depends on PyYAML
     yaml = None
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            namespace=dict(type="str", default="default"),
-            chart=dict(type="str"),
-            repository=dict(type="str"),
-            version=dict(type="str"),
-            values=dict(type="raw", no_log=True),
-            api_version=dict(type="str", choices=[helm.FLUX_V1, helm.FLUX_V2], default=helm.FLUX_V1),
-            interval=dict(type="str", default="5m"),
-            kubeconfig=dict(type="path"),
-            context=dict(type="str"),
-            host=dict(type="str"),
-            api_key=dict(type="str", no_log=True),
-            ca_cert=dict(type="path"),
-            validate_certs=dict(type="bool", default=True),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=600),
-        ),
-        supports_check_mode=True,
-        required_if=[("state", "present", ("chart", "repository"))],
-        mutually_exclusive=[("host", "kubeconfig")],
+class HelmReleaseModule(AppModule):
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        namespace=dict(type="str", default="default"),
+        chart=dict(type="str"),
+        repository=dict(type="str"),
+        version=dict(type="str"),
+        values=dict(type="raw", no_log=True),
+        api_version=dict(type="str", choices=[helm.FLUX_V1, helm.FLUX_V2], default=helm.FLUX_V1),
+        interval=dict(type="str", default="5m"),
+        kubeconfig=dict(type="path"),
+        context=dict(type="str"),
+        host=dict(type="str"),
+        api_key=dict(type="str", no_log=True),
+        ca_cert=dict(type="path"),
+        validate_certs=dict(type="bool", default=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=600),
     )
-    if not helm.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), error_class="fatal")
-    params = dict(module.params)
-    if isinstance(params.get("values"), str):
-        try:
-            params["values"] = yaml.safe_load(params["values"]) or {}
-        except yaml.YAMLError as exc:
-            module.fail_json(msg="helm_release: values is not valid YAML: %s" % exc, error_class="fatal")
-    flux = None
-    try:
-        flux = helm.FluxReleases(helm.k8s_client.CustomObjectsApi(helm.api_client(params)))
-        result = helm.ensure_release(flux, params, module.check_mode)
-    except ProviderError as exc:
-        fail_classified(module, exc, retried=flux.retried if flux else [])
-    except Exception as exc:  # an unexpected client failure still reports a class, with the trace for debugging
-        module.fail_json(msg="helm_release: %s" % exc, error_class="fatal", exception=traceback.format_exc())
-    result["retried"] = flux.retried
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+    module_kwargs = dict(supports_check_mode=True, required_if=[("state", "present", ("chart", "repository"))],
+                         mutually_exclusive=[("host", "kubeconfig")])
+
+    def make_client(self, params):
+        if not helm.HAS_KUBERNETES:
+            raise FatalError(missing_required_lib("kubernetes"))
+        return helm.FluxReleases(helm.k8s_client.CustomObjectsApi(helm.api_client(params)))
+
+    def ensure(self, client, params, check_mode):
+        params = dict(params)
+        if isinstance(params.get("values"), str):
+            try:
+                params["values"] = yaml.safe_load(params["values"]) or {}
+            except yaml.YAMLError as exc:
+                raise UserError("helm_release: values is not valid YAML: %s" % exc)
+        return helm.ensure_release(client, params, check_mode)
+
+
+def main():
+    HelmReleaseModule()()
 
 
 if __name__ == "__main__":

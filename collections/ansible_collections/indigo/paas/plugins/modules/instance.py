@@ -210,8 +210,8 @@ deleted:
 created_resources:
   description:
     - The deployment's other resources (network, subnet, router, security group, key pair, floating or
-      elastic IP, volume, ...) that this run created, found by the deployment's tag on the site before
-      and after the run. Empty in check mode and when no instance was created or deleted.
+      elastic IP, volume, ...) that this run created, as the provider calls that created them report
+      them (nothing is listed before and after). Empty in check mode and when no instance was created.
   returned: success
   type: list
   elements: dict
@@ -220,8 +220,8 @@ created_resources:
     - {kind: network, id: 0b6e1c52-7f3a-4d2b-8c1e-5a9f3d2e7b64, name: indigo-slurm-demo, site: recas-bari}
 deleted_resources:
   description:
-    - The deployment's other resources that went away with the instances this run deleted (their
-      floating IPs, volumes), same form as RV(created_resources). A deployment teardown lists
+    - The deployment's other resources the deletes of this run removed with the instances (their
+      floating IPs, volumes), as the delete calls report them, same form as RV(created_resources). A deployment teardown lists
       everything it deleted in RV(deleted) instead.
   returned: success
   type: list

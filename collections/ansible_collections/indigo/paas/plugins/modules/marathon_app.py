@@ -220,22 +220,27 @@ retried:
   type: list
   elements: str
 error_class:
-  description: On failure, the class of error (V(auth), V(quota), V(transient) or V(fatal)).
+  description:
+    - On failure, the class of the error, V(auth), V(quota), V(transient), V(fatal) (the service's), V(user)
+      (an option is wrong) or V(bug) (an unexpected exception in this code).
   returned: failed
+  type: str
+traceback:
+  description: The traceback of an unexpected exception (RV(error_class=bug)), to report.
+  returned: failure with error_class bug
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.indigo.paas.plugins.module_utils.apps.common import (
     HTTP_ARGS,
     MESOS_ARGS,
+    AppModule,
     mesos_client,
-    run_ensure,
 )
 from ansible_collections.indigo.paas.plugins.module_utils.apps.marathon import Marathon, ensure_app, service_ports
 
 
-def main():
+class MarathonAppModule(AppModule):
     argument_spec = dict(
         id=dict(type="str", required=True),
         image=dict(type="str"),
@@ -268,12 +273,19 @@ def main():
     )
     argument_spec.update(HTTP_ARGS)
     argument_spec.update(MESOS_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[("state", "present", ("image",))])
-    result = run_ensure(module, lambda params: mesos_client("marathon", params),
-                        lambda client, params, check: ensure_app(Marathon(client), params, check))
-    result["service_ports"] = service_ports(result.get("app"))
-    module.exit_json(**result)
+    module_kwargs = dict(supports_check_mode=True, required_if=[("state", "present", ("image",))])
+
+    def make_client(self, params):
+        return mesos_client("marathon", params)
+
+    def ensure(self, client, params, check_mode):
+        result = ensure_app(Marathon(client), params, check_mode)
+        result["service_ports"] = service_ports(result.get("app"))
+        return result
+
+
+def main():
+    MarathonAppModule()()
 
 
 if __name__ == "__main__":

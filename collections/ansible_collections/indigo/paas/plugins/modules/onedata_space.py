@@ -99,17 +99,22 @@ retried:
   type: list
   elements: str
 error_class:
-  description: On failure, V(auth), V(quota), V(transient) or V(fatal).
+  description:
+    - On failure, the class of the error, V(auth), V(quota), V(transient), V(fatal) (the service's), V(user)
+      (an option is wrong) or V(bug) (an unexpected exception in this code).
   returned: failed
+  type: str
+traceback:
+  description: The traceback of an unexpected exception (RV(error_class=bug)), to report.
+  returned: failure with error_class bug
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.indigo.paas.plugins.module_utils.apps.common import HTTP_ARGS, run_ensure
+from ansible_collections.indigo.paas.plugins.module_utils.apps.common import HTTP_ARGS, AppModule
 from ansible_collections.indigo.paas.plugins.module_utils.apps.onedata import Onezone, ensure_space, onezone_client
 
 
-def main():
+class OnedataSpaceModule(AppModule):
     argument_spec = dict(
         onezone=dict(type="str", required=True),
         token=dict(type="str", required=True, no_log=True),
@@ -118,10 +123,17 @@ def main():
         create=dict(type="bool", default=False),
     )
     argument_spec.update(HTTP_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    result = run_ensure(module, onezone_client,
-                        lambda client, params, check: ensure_space(Onezone(client), params, check))
-    module.exit_json(**result)
+    module_kwargs = dict(supports_check_mode=True)
+
+    def make_client(self, params):
+        return onezone_client(params)
+
+    def ensure(self, client, params, check_mode):
+        return ensure_space(Onezone(client), params, check_mode)
+
+
+def main():
+    OnedataSpaceModule()()
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the indigo.paas collection
 # Apache License 2.0 (see LICENSE)
-"""Argument specs shared by the app modules (kept next to the doc fragment ``indigo.paas.apps``)."""
+"""The app modules' skeleton and the argument specs they share (kept next to the doc fragment
+``indigo.paas.apps``)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible_collections.indigo.paas.plugins.module_utils.apps.rest import RestClient
-from ansible_collections.indigo.paas.plugins.module_utils.providers.base import ProviderError
+from ansible_collections.indigo.paas.plugins.module_utils.skeleton import IndigoModule
 
 HTTP_ARGS = dict(
     validate_certs=dict(type="bool", default=True),
@@ -31,24 +32,34 @@ def mesos_client(service, params):
                       timeout=params["timeout"], retries=params["api_retries"])
 
 
-def fail_classified(module, exc, **extra):
-    """Fail with the provider error classes (quota/auth/transient/fatal) so callers can react."""
-    module.fail_json(msg=str(exc), error_class=getattr(exc, "kind", "fatal"), **extra)
+class AppModule(IndigoModule):
+    """The skeleton of the app modules (Marathon, Chronos, Onedata, Helm): make the client, ensure the
+    state, add what the client retried; the error boundary is IndigoModule's (classified errors with
+    ``error_class`` and ``retried``, anything else a bug with its traceback).
 
+    Subclasses set ``argument_spec``/``module_kwargs`` and implement ``make_client(params)`` (a client
+    with a ``retried`` list) and ``ensure(client, params, check_mode)`` (the result dict, whose ``diff``
+    key is dropped unless Ansible runs in diff mode)."""
 
-def run_ensure(module, make_client, ensure):
-    """The shared state machine of the app modules: client, ensure, classified failure, result.
+    site_options = False
 
-    ``make_client(params)`` returns a client with a ``retried`` list; ``ensure(client, params, check_mode)``
-    returns the result dict (with a ``diff`` key, dropped unless Ansible runs in diff mode).
-    """
-    client = None
-    try:
-        client = make_client(module.params)
-        result = ensure(client, module.params, module.check_mode)
-    except ProviderError as exc:
-        fail_classified(module, exc, retried=client.retried if client else [])
-    result["retried"] = client.retried
-    if not module._diff:
-        result.pop("diff", None)
-    return result
+    def __init__(self):
+        super(AppModule, self).__init__()
+        self.client = None
+
+    def make_client(self, params):
+        raise NotImplementedError
+
+    def ensure(self, client, params, check_mode):
+        raise NotImplementedError
+
+    def failure_extra(self):
+        return {"retried": self.client.retried if self.client is not None else []}
+
+    def run(self):
+        self.client = self.make_client(self.params)
+        result = self.ensure(self.client, self.params, self.check_mode)
+        result["retried"] = self.client.retried
+        if not self.ansible._diff:
+            result.pop("diff", None)
+        return result

@@ -128,6 +128,10 @@ class Instance:
     flavor: Optional[str] = None
     image: Optional[str] = None
     extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    # what the create call made along with this instance (floating IP, volumes, and the deployment's
+    # network, group or key when this create was the one to make them): Resource objects, not reported
+    # by to_dict (the engine reports them as the call's created_resources)
+    created_resources: List["Resource"] = dataclasses.field(default_factory=list, repr=False, compare=False)
 
     @property
     def address(self):
@@ -138,6 +142,7 @@ class Instance:
 
     def to_dict(self):
         data = dataclasses.asdict(self)
+        del data["created_resources"]
         data["address"] = self.address
         return data
 
@@ -204,8 +209,9 @@ class Provider:
         raise NotImplementedError
 
     def delete_instance(self, instance_id, wait=True):
-        # type: (str, bool) -> None
-        """Delete one instance and what only it used (its floating IP, its own volumes)."""
+        # type: (str, bool) -> List[Resource]
+        """Delete one instance and what only it used (its floating IP, its own volumes); returns those other
+        resources the call deleted (the instance itself not among them)."""
         raise NotImplementedError
 
     def wait_active(self, instance_id, timeout=600, interval=2.0):
@@ -235,9 +241,11 @@ class Provider:
 
     # -- deployment-wide resources ---------------------------------------------------------
     def prepare_deployment(self, deployment, specs):
-        # type: (str, List[InstanceSpec]) -> Dict[str, Any]
-        """Create or adopt what the instances need (network, security group, key pair). Idempotent."""
-        return {}
+        # type: (str, List[InstanceSpec]) -> List[Resource]
+        """Create or adopt what the instances need (network, security group, key pair). Idempotent; returns
+        the resources this call created (none when everything existed). What a call creates or deletes is
+        reported by the call itself: nothing lists the site before and after to find out."""
+        return []
 
     def find_resources(self, deployment):
         # type: (str) -> List[Resource]

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the indigo.paas collection
 # Apache License 2.0 (see LICENSE)
-"""AWS EC2 provider (boto3).
+"""AWS EC2 provider (boto3): calls, instances, teardown and monitoring here; networking
+(``ec2_network.py``) and images and instance types (``ec2_images.py``) in mixins of their own.
 
 What a deployment owns on EC2, all tagged ``indigo_deployment``: instances (plus ``indigo_node`` and
 ``indigo_index``), a VPC with one subnet, an internet gateway and a route table when the site names
@@ -26,7 +27,6 @@ try:
 except ImportError:  # reported by the module through missing_required_lib
     HAS_BOTO3 = False
 
-from ansible_collections.indigo.paas.plugins.module_utils import matching
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
     TAG_DEPLOYMENT,
     TAG_INDEX,
@@ -42,6 +42,9 @@ from ansible_collections.indigo.paas.plugins.module_utils.providers.base import 
     api_retry_delay,
     retry_transient,
 )
+# the provider's concerns, one file each: networking (VPC, groups, key) and images/instance types
+from ansible_collections.indigo.paas.plugins.module_utils.providers.ec2_images import EC2ImagesMixin
+from ansible_collections.indigo.paas.plugins.module_utils.providers.ec2_network import EC2NetworkMixin, _tag_spec
 
 QUOTA_CODES = frozenset((
     "InstanceLimitExceeded", "VcpuLimitExceeded", "InsufficientInstanceCapacity", "AddressLimitExceeded",
@@ -62,9 +65,6 @@ STATUS = {"pending": "building", "running": "active", "stopping": "stopped", "st
           "shutting-down": "deleted", "terminated": "deleted"}
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 MAX_PAGE = 1000  # DescribeInstances MaxResults upper bound
-DEFAULT_INSTANCE_TYPE = "t3.micro"
-VPC_CIDR = "10.77.0.0/16"
-SUBNET_CIDR = "10.77.0.0/20"
 DEVICE_LETTERS = "fghijklmnop"
 
 
@@ -94,11 +94,7 @@ def _tags(resource):
     return {tag["Key"]: tag["Value"] for tag in resource.get("Tags") or []}
 
 
-def _tag_spec(resource_type, tags):
-    return {"ResourceType": resource_type, "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]}
-
-
-class EC2Provider(Provider):
+class EC2Provider(EC2NetworkMixin, EC2ImagesMixin, Provider):
     kind = "aws"
     retries_own_calls = True  # every call goes through _call / _paged (retried); botocore's retries are off
 
@@ -161,7 +157,10 @@ class EC2Provider(Provider):
             status=STATUS.get(raw.get("State", {}).get("Name"), "error"), private_ips=private, public_ips=public,
             flavor=raw.get("InstanceType"), image=raw.get("ImageId"),
             extra={"availability_zone": raw.get("Placement", {}).get("AvailabilityZone"),
-                   "state_reason": (raw.get("StateReason") or {}).get("Message")},
+                   "state_reason": (raw.get("StateReason") or {}).get("Message"),
+                   # the EBS volumes EC2 made at launch and deletes on termination (tagged as the instance)
+                   "owned_volumes": [m["Ebs"]["VolumeId"] for m in raw.get("BlockDeviceMappings") or []
+                                     if (m.get("Ebs") or {}).get("DeleteOnTermination") and m["Ebs"].get("VolumeId")]},
         )
 
     def _describe(self, filters=None, ids=None):
@@ -192,7 +191,7 @@ class EC2Provider(Provider):
         return self._to_instance(found[0]) if found else None
 
     def create_instance(self, spec):
-        context = self._context(spec.deployment, spec)
+        context, created = self._context(spec.deployment, spec)
         tags = dict(spec.tags, Name=spec.name)
         kwargs = {
             "ImageId": self._image_id(spec), "InstanceType": self._instance_type(spec), "MinCount": 1, "MaxCount": 1,
@@ -215,7 +214,7 @@ class EC2Provider(Provider):
             if spec.public_ip or any(v.volume_id for v in spec.volumes):
                 self._wait_state(instance_id, "running")
             if spec.public_ip:
-                self._attach_public_ip(instance_id, tags)
+                created.append(self._attach_public_ip(instance_id, tags))
             for position, volume in enumerate(spec.volumes):
                 if volume.volume_id:
                     device = volume.device or "/dev/sd%s" % DEVICE_LETTERS[position]
@@ -223,7 +222,10 @@ class EC2Provider(Provider):
         except Exception:
             self.delete_instance(instance_id, wait=False)  # never leave a half-built instance behind
             raise
-        return self.get_instance(instance_id) or self._to_instance(raw)
+        instance = self.get_instance(instance_id) or self._to_instance(raw)
+        instance.created_resources = created + [Resource("volume", volume_id, spec.name, self.site_name)
+                                                for volume_id in instance.extra["owned_volumes"]]
+        return instance
 
     def _block_devices(self, spec):
         mappings = []
@@ -252,6 +254,7 @@ class EC2Provider(Provider):
     def _attach_public_ip(self, instance_id, tags):
         address = self._call("allocate_address", Domain="vpc", TagSpecifications=[_tag_spec("elastic-ip", tags)])
         self._call("associate_address", AllocationId=address["AllocationId"], InstanceId=instance_id)
+        return Resource("elastic_ip", address["AllocationId"], tags.get("Name") or address.get("PublicIp", ""), self.site_name)
 
     def _release_addresses(self, filters):
         released = []
@@ -259,154 +262,28 @@ class EC2Provider(Provider):
             if address.get("AssociationId"):
                 self._call("disassociate_address", AssociationId=address["AssociationId"])
             self._call("release_address", AllocationId=address["AllocationId"])
-            released.append(Resource("elastic_ip", address["AllocationId"], address.get("PublicIp", ""), self.site_name))
+            released.append(Resource("elastic_ip", address["AllocationId"], _tags(address).get("Name") or address.get("PublicIp", ""),
+                                     self.site_name))
         return released
 
     def delete_instance(self, instance_id, wait=True):
-        self._release_addresses([{"Name": "instance-id", "Values": [instance_id]}])
+        instance = self.get_instance(instance_id)
+        if instance is None or instance.status == "deleted":
+            return []
+        deleted = self._release_addresses([{"Name": "instance-id", "Values": [instance_id]}])
         try:
             self._call("terminate_instances", InstanceIds=[instance_id])
         except FatalError as exc:
             if exc.details.get("code") == "InvalidInstanceID.NotFound":
-                return
+                return deleted
             raise
         if wait:
             self._wait_state(instance_id, "terminated")
+            deleted += [Resource("volume", volume_id, instance.name, self.site_name)
+                        for volume_id in instance.extra["owned_volumes"]]
+        return deleted
 
-    # -- image and instance type -----------------------------------------------------------
-    def _image_id(self, spec):
-        catalogue = self.site.get("images") or []
-        wanted = spec.image
-        if not wanted:
-            found = matching.catalogue_images(catalogue, spec.os_distribution, spec.os_version or None) \
-                if spec.os_distribution else catalogue[:1]
-            if found:
-                wanted = found[0].get("id") or found[0]["name"]
-            else:
-                raise FatalError("no image of site %s matches distribution=%s version=%s"
-                                 % (self.site_name, spec.os_distribution, spec.os_version), self.site_name)
-        for image in catalogue:
-            if image["name"] == wanted and image.get("id"):
-                return image["id"]
-        if wanted.startswith("ami-"):
-            return wanted
-        images = self._call("describe_images", Filters=[{"Name": "name", "Values": [wanted]}]).get("Images", [])
-        if not images:
-            raise FatalError("image %r not found on site %s" % (wanted, self.site_name), self.site_name)
-        return sorted(images, key=lambda i: i.get("CreationDate", ""))[-1]["ImageId"]
-
-    def _known_types(self):
-        if self._instance_types is None:
-            types = []
-            for item in self._paged("describe_instance_types", "InstanceTypes"):
-                gpus = sum(g.get("Count", 0) for g in (item.get("GpuInfo") or {}).get("Gpus", []))
-                types.append({"name": item["InstanceType"], "num_cpus": item["VCpuInfo"]["DefaultVCpus"],
-                              "mem_mb": item["MemoryInfo"]["SizeInMiB"], "gpus": gpus})
-            self._instance_types = types
-        return self._instance_types
-
-    def _instance_type(self, spec):
-        if spec.flavor:
-            return spec.flavor
-        if not (spec.num_cpus or spec.mem_mb or spec.gpus):
-            flavors = self.site.get("flavors") or []
-            return flavors[0]["name"] if flavors else DEFAULT_INSTANCE_TYPE
-        candidates = self.site.get("flavors") or self._known_types()
-        needs = matching.needs_key(spec.num_cpus, spec.mem_mb, 0, spec.gpus, spec.gpu_vendor, spec.gpu_model)
-        best = matching.smallest_flavor(candidates, needs)
-        if best is None:
-            raise FatalError("no instance type of site %s has %s vCPU, %s MiB, %s GPU"
-                             % (self.site_name, spec.num_cpus, spec.mem_mb, spec.gpus), self.site_name)
-        return best["name"]
-
-    # -- deployment-wide resources ---------------------------------------------------------
-    def _context(self, deployment, spec):
-        with self._lock:
-            context = self._contexts.get(deployment)
-        if context is None or spec.node not in context["security_groups"]:
-            context = self.prepare_deployment(deployment, [spec])
-        return context
-
-    def _find_tagged(self, method, key, deployment, extra_filters=None):
-        filters = [{"Name": "tag:%s" % TAG_DEPLOYMENT, "Values": [deployment]}] + (extra_filters or [])
-        return self._call(method, Filters=filters).get(key, [])
-
-    def prepare_deployment(self, deployment, specs):
-        with self._lock:  # one network and one group per node even when workers race here
-            context = dict(self._contexts.get(deployment) or {"security_groups": {}})
-            context["security_groups"] = dict(context["security_groups"])
-            tags = {TAG_DEPLOYMENT: deployment}
-            if "subnet_id" not in context:
-                context.update(self._network(deployment, specs, tags))
-            for spec in specs:
-                if spec.node not in context["security_groups"]:
-                    context["security_groups"][spec.node] = self._security_group(deployment, spec, context["vpc_id"], tags)
-                if spec.ssh_public_key and not context.get("key_name"):
-                    context["key_name"] = self._key_pair(deployment, spec.ssh_public_key, tags)
-            self._contexts[deployment] = context
-            return context
-
-    def _network(self, deployment, specs, tags):
-        named = next((s.network for s in specs if s.network), None) or (self.site.get("network") or {}).get("private")
-        if named:
-            subnets = self._call("describe_subnets", Filters=[{"Name": "subnet-id" if named.startswith("subnet-") else "tag:Name",
-                                                              "Values": [named]}]).get("Subnets", [])
-            if not subnets:
-                raise FatalError("subnet %r not found on site %s" % (named, self.site_name), self.site_name)
-            return {"subnet_id": subnets[0]["SubnetId"], "vpc_id": subnets[0]["VpcId"]}
-        vpcs = self._find_tagged("describe_vpcs", "Vpcs", deployment)
-        if vpcs:
-            vpc_id = vpcs[0]["VpcId"]
-        else:
-            vpc_id = self._call("create_vpc", CidrBlock=VPC_CIDR, TagSpecifications=[_tag_spec("vpc", dict(tags, Name=deployment))])["Vpc"]["VpcId"]
-        subnets = self._find_tagged("describe_subnets", "Subnets", deployment)
-        if subnets:
-            subnet_id = subnets[0]["SubnetId"]
-        else:
-            subnet_id = self._call("create_subnet", VpcId=vpc_id, CidrBlock=SUBNET_CIDR,
-                                   TagSpecifications=[_tag_spec("subnet", dict(tags, Name=deployment))])["Subnet"]["SubnetId"]
-        if not self._find_tagged("describe_internet_gateways", "InternetGateways", deployment):
-            # public IPs need a route to the internet; cheap enough to always set up
-            gateway = self._call("create_internet_gateway", TagSpecifications=[_tag_spec("internet-gateway", tags)])
-            gateway_id = gateway["InternetGateway"]["InternetGatewayId"]
-            self._call("attach_internet_gateway", InternetGatewayId=gateway_id, VpcId=vpc_id)
-            table = self._call("create_route_table", VpcId=vpc_id, TagSpecifications=[_tag_spec("route-table", tags)])
-            table_id = table["RouteTable"]["RouteTableId"]
-            self._call("create_route", RouteTableId=table_id, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway_id)
-            self._call("associate_route_table", RouteTableId=table_id, SubnetId=subnet_id)
-        return {"subnet_id": subnet_id, "vpc_id": vpc_id}
-
-    def _security_group(self, deployment, spec, vpc_id, tags):
-        name = "%s-%s" % (deployment, spec.node)
-        found = self._find_tagged("describe_security_groups", "SecurityGroups", deployment,
-                                  [{"Name": "group-name", "Values": [name]}, {"Name": "vpc-id", "Values": [vpc_id]}])
-        if found:
-            group_id = found[0]["GroupId"]
-        else:
-            group_id = self._call("create_security_group", GroupName=name, VpcId=vpc_id,
-                                  Description="indigo deployment %s node %s" % (deployment, spec.node),
-                                  TagSpecifications=[_tag_spec("security-group", dict(tags, **{TAG_NODE: spec.node}))])["GroupId"]
-        rules = {(22, "tcp", "0.0.0.0/0")}
-        for port in spec.ports or []:
-            rules.add((int(port["port"]), (port.get("protocol") or "tcp").lower(), port.get("remote_cidr") or "0.0.0.0/0"))
-        existing = set()
-        for perm in (found[0].get("IpPermissions") if found else []) or []:
-            for ip_range in perm.get("IpRanges", []):
-                existing.add((perm.get("FromPort"), perm.get("IpProtocol"), ip_range.get("CidrIp")))
-        missing = sorted(rules - existing)
-        if missing:
-            self._call("authorize_security_group_ingress", GroupId=group_id, IpPermissions=[
-                {"IpProtocol": proto, "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": cidr}]} for port, proto, cidr in missing])
-        return group_id
-
-    def _key_pair(self, deployment, public_key, tags):
-        name = "indigo-%s" % deployment
-        if self._call("describe_key_pairs", Filters=[{"Name": "key-name", "Values": [name]}]).get("KeyPairs"):
-            return name
-        self._call("import_key_pair", KeyName=name, PublicKeyMaterial=public_key.encode(),
-                   TagSpecifications=[_tag_spec("key-pair", tags)])
-        return name
-
+    # -- teardown and inventory of resources ------------------------------------------------
     def find_resources(self, deployment):
         found = []
         for method, key, kind, id_key in (

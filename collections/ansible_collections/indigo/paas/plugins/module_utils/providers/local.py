@@ -148,6 +148,7 @@ class LocalProvider(Provider):
 
     def delete_instance(self, instance_id, wait=True):
         self._call(self.localsite.delete_node, instance_id)
+        return []  # a node owns nothing else on the site
 
     def wait_active(self, instance_id, timeout=600, interval=2.0):
         # Local nodes boot in seconds: poll faster than the cloud default. A node whose machine stopped

@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the indigo.paas collection
 # Apache License 2.0 (see LICENSE)
-"""OpenStack provider, through openstacksdk.
+"""OpenStack provider, through openstacksdk: connection, API calls, servers, teardown and monitoring here;
+networking (``openstack_network.py``), volumes (``openstack_volumes.py``), images and flavors
+(``openstack_images.py``) in mixins of their own.
 
 What a deployment owns is found by tags, never by a state file: servers carry the ``indigo_*`` keys
 in their metadata; networks, subnets, routers, security groups and floating IPs carry the Neutron tag
@@ -22,15 +24,18 @@ __metaclass__ = type
 import base64
 import concurrent.futures
 import ipaddress
-import re
 import threading
 import time
 
-from ansible_collections.indigo.paas.plugins.module_utils import matching
 from ansible_collections.indigo.paas.plugins.module_utils.naming import DEPLOYMENT_PATTERN, is_deployment_id
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (
     TAG_DEPLOYMENT, TAG_INDEX, TAG_NODE, AuthError, FatalError, Instance, Provider, ProviderError,
     QuotaError, Resource, TransientError, api_attempts, api_retry_delay, retry_transient)
+# the provider's concerns, one file each; parse_gpus is re-exported (a public name of this module)
+from ansible_collections.indigo.paas.plugins.module_utils.providers.openstack_images import (  # noqa: F401
+    OpenStackImagesMixin, parse_gpus)
+from ansible_collections.indigo.paas.plugins.module_utils.providers.openstack_network import OpenStackNetworkMixin
+from ansible_collections.indigo.paas.plugins.module_utils.providers.openstack_volumes import OpenStackVolumesMixin
 
 try:
     import openstack
@@ -72,17 +77,6 @@ def classify_error(exc, site=None, action=None):
     return FatalError(text, site)
 
 
-def parse_gpus(extra_specs):
-    """GPUs a flavor gives: PCI passthrough aliases (``alias:count,...``) or placement PGPU/VGPU."""
-    specs = extra_specs or {}
-    count = 0
-    for alias in str(specs.get("pci_passthrough:alias") or "").split(","):
-        if alias.strip():
-            count += int(alias.partition(":")[2] or 1)
-    for key in ("resources:PGPU", "resources:VGPU"):
-        count += int(specs.get(key) or 0)
-    return count
-
 
 def _field(value, name):
     """A field of a nested body that the SDK gives as a Resource or a plain dict, depending on version."""
@@ -91,7 +85,7 @@ def _field(value, name):
     return getattr(value, name, None) if not isinstance(value, dict) or hasattr(value, "_body") else value.get(name)
 
 
-class OpenStackProvider(Provider):
+class OpenStackProvider(OpenStackNetworkMixin, OpenStackVolumesMixin, OpenStackImagesMixin, Provider):
     kind = "openstack"
     retries_own_calls = True  # every SDK call goes through _api / _create_server (openstacksdk itself does not retry)
 
@@ -195,10 +189,6 @@ class OpenStackProvider(Provider):
                 return None
         return self._api(action, get)
 
-    @staticmethod
-    def _tag(deployment):
-        return "%s=%s" % (TAG_DEPLOYMENT, deployment)
-
     def _check_deployment(self, deployment):
         if not is_deployment_id(deployment):
             raise FatalError("invalid deployment id %r (expected %s)" % (deployment, DEPLOYMENT_PATTERN), self.site_name)
@@ -248,7 +238,7 @@ class OpenStackProvider(Provider):
 
     def create_instance(self, spec):
         self._check_deployment(spec.deployment)
-        prepared = self._prepare_node(spec)
+        prepared, created = self._prepare_node(spec)
         image, flavor = self._resolve_image(spec), self._resolve_flavor(spec)
         attrs = {"name": spec.name, "image_id": image.id, "flavor_id": flavor.id,
                  "networks": [{"uuid": prepared["network_id"]}],
@@ -264,13 +254,16 @@ class OpenStackProvider(Provider):
             if spec.public_ip or spec.volumes:
                 self.wait_active(server.id, timeout=float(self.site.get("build_timeout", 900)))
                 for volume in spec.volumes:
-                    self._attach_volume(server.id, spec, volume)
+                    self._attach_volume(server.id, spec, volume, created)
                 if spec.public_ip:
-                    self._attach_floating_ip(server.id, spec.deployment, prepared)
-                return self.get_instance(server.id)
-            # Nova's create answer has no addresses yet: describe the accepted server without another call
-            return Instance(id=server.id, name=spec.name, site=self.site_name, deployment=spec.deployment,
-                            node=spec.node, index=spec.index, status="building", flavor=flavor.name, image=image.id)
+                    self._attach_floating_ip(server.id, spec.deployment, prepared, created)
+                instance = self.get_instance(server.id)
+            else:  # Nova's create answer has no addresses yet: describe the accepted server without another call
+                instance = Instance(id=server.id, name=spec.name, site=self.site_name, deployment=spec.deployment,
+                                    node=spec.node, index=spec.index, status="building", flavor=flavor.name,
+                                    image=image.id)
+            instance.created_resources = created
+            return instance
         except Exception as exc:
             try:  # nothing half-built survives a failed create
                 self.delete_instance(server.id, wait=True)
@@ -298,16 +291,20 @@ class OpenStackProvider(Provider):
     def delete_instance(self, instance_id, wait=True):
         server = self._get_or_none("reading server %s" % instance_id, "compute.get_server", instance_id)
         if server is None:
-            return
+            return []
         deployment = (server.metadata or {}).get(TAG_DEPLOYMENT)
+        deleted = []
         for fip in self._server_floating_ips(server.id, deployment):
             self._api("deleting floating IP %s" % fip.id, "network.delete_ip", fip, ignore_missing=True)
+            deleted.append(Resource("floating_ip", fip.id, fip.floating_ip_address or "", self.site_name))
         volumes = self._owned_volumes(deployment, server.name) if deployment else []
         self._api("deleting server %s" % server.name, "compute.delete_server", server.id, ignore_missing=True)
         if wait:
             self._wait_gone([server.id])
             for volume in volumes:
                 self._delete_volume(volume.id)
+                deleted.append(Resource("volume", volume.id, volume.name, self.site_name))
+        return deleted
 
     def _wait_gone(self, server_ids):
         deadline = time.monotonic() + self.delete_timeout
@@ -325,258 +322,33 @@ class OpenStackProvider(Provider):
             if pending:
                 time.sleep(self.poll_interval)
 
-    # -- floating IPs and volumes ----------------------------------------------------------------------
-    def _server_floating_ips(self, server_id, deployment):
-        if not deployment:
-            return []
-        ports = self._api("listing ports", "network.ports", device_id=server_id)
-        return [fip for port in ports
-                for fip in self._api("listing floating IPs", "network.ips", port_id=port.id)
-                if self._tag(deployment) in (fip.tags or [])]
-
-    def _attach_floating_ip(self, server_id, deployment, prepared):
-        if self._server_floating_ips(server_id, deployment):
-            return
-        external = prepared.get("external_network_id")
-        if not external:
-            raise FatalError("public_ip requested but site %s has no external network" % self.site_name, self.site_name)
-        ports = self._api("listing ports", "network.ports", device_id=server_id)
-        if not ports:
-            raise FatalError("server %s has no port to attach a floating IP to" % server_id, self.site_name)
-        fip = self._api("allocating a floating IP", "network.create_ip", floating_network_id=external)
-        try:
-            self._api("tagging floating IP", "network.set_tags", fip, [self._tag(deployment)])
-            self._api("associating floating IP", "network.update_ip", fip, port_id=ports[0].id)
-        except ProviderError:
-            self._api("releasing floating IP", "network.delete_ip", fip, ignore_missing=True)
-            raise
-
-    def _owned_volumes(self, deployment, instance_name=None):
-        volumes = self._api("listing volumes", "block_storage.volumes", details=True)
-        return [v for v in volumes if (v.metadata or {}).get(TAG_DEPLOYMENT) == deployment
-                and (instance_name is None or (v.metadata or {}).get("indigo_instance") == instance_name)]
-
-    def _attach_volume(self, server_id, spec, volume_spec):
-        volume_id = volume_spec.volume_id
-        if volume_id is None:
-            name = "%s-%s" % (spec.name, volume_spec.name)
-            existing = [v for v in self._owned_volumes(spec.deployment, spec.name) if v.name == name]
-            volume = existing[0] if existing else self._api(
-                "creating volume %s" % name, "block_storage.create_volume", size=int(volume_spec.size_gb),
-                name=name, volume_type=volume_spec.volume_type, availability_zone=spec.availability_zone,
-                metadata=dict(spec.tags, indigo_instance=spec.name, indigo_volume=volume_spec.name))
-            volume_id = volume.id
-        volume = self._wait_volume(volume_id, ("available", "in-use"))
-        if volume.status == "in-use":
-            return
-        self._api("attaching volume %s" % volume_id, "compute.create_volume_attachment", server_id,
-                  volume=volume_id, device=volume_spec.device)
-
-    def _wait_volume(self, volume_id, statuses):
-        deadline = time.monotonic() + self.delete_timeout
-        while True:
-            volume = self._api("reading volume %s" % volume_id, "block_storage.get_volume", volume_id)
-            if volume.status in statuses:
-                return volume
-            if volume.status.startswith("error"):
-                raise FatalError("volume %s is in status %s" % (volume_id, volume.status), self.site_name)
-            if time.monotonic() >= deadline:
-                raise TransientError("volume %s still %s" % (volume_id, volume.status), self.site_name)
-            time.sleep(min(self.poll_interval, 1.0))
-
-    def _delete_volume(self, volume_id):
-        self._wait_volume(volume_id, ("available", "error"))
-        self._api("deleting volume %s" % volume_id, "block_storage.delete_volume", volume_id,
-                  ignore_missing=True)
-
     # -- deployment-wide resources ----------------------------------------------------------------------
     def prepare_deployment(self, deployment, specs):
         self._check_deployment(deployment)
-        result = {}
+        created = []
         for spec in specs:
-            result[spec.node] = self._prepare_node(spec)
-        return result
+            created += self._prepare_node(spec)[1]
+        return created
 
     def _prepare_node(self, spec):
+        """(what the node's servers need, the Resources this call created: none once prepared)."""
+        created = []
         with self._prepare_lock:
             key = (spec.deployment, spec.node)
             if key not in self._prepared:
                 network_key = (spec.deployment, spec.network)
-                calls = [lambda: self._ensure_security_group(spec),
-                         lambda: self._ensure_keypair(spec.deployment, spec.ssh_public_key),
+                calls = [lambda: self._ensure_security_group(spec, created),
+                         lambda: self._ensure_keypair(spec.deployment, spec.ssh_public_key, created),
                          lambda: self._resolve_image(spec), lambda: self._resolve_flavor(spec)]
                 if network_key not in self._networks:
-                    calls.append(lambda: self._ensure_network(spec))
+                    calls.append(lambda: self._ensure_network(spec, created))
                 results = self._parallel(calls)
                 if network_key not in self._networks:
                     self._networks[network_key] = results[-1]
                 network_id, external_id = self._networks[network_key]
                 self._prepared[key] = {"network_id": network_id, "external_network_id": external_id,
                                        "security_group": results[0], "key_name": results[1]}
-            return self._prepared[key]
-
-    def _tagged(self, kind, deployment, **filters):
-        return self._api("listing %s" % kind, "network." + kind, tags=self._tag(deployment), **filters)
-
-    def _create_tagged(self, kind, deployment, creator, deleter, **attrs):
-        """Create with the tag in the body (Neutron's tag-creation extension); where the cloud refuses
-        that, create then tag at once, deleting a resource that cannot be tagged: teardown could never
-        find it."""
-        try:
-            return self._api("creating %s" % kind, creator, tags=[self._tag(deployment)], **attrs)
-        except FatalError as exc:
-            if "tags" not in exc.message:
-                raise
-        resource = self._api("creating %s" % kind, creator, **attrs)
-        try:
-            self._api("tagging %s" % kind, "network.set_tags", resource, [self._tag(deployment)])
-        except ProviderError:
-            self._api("deleting %s" % kind, deleter, resource, ignore_missing=True)
-            raise
-        return resource
-
-    def _external_network(self):
-        name = (self.site.get("network") or {}).get("public")
-        if name:
-            network = self._api("finding network %s" % name, "network.find_network", name, ignore_missing=True)
-            if network is None:
-                raise FatalError("public network %s not found on site %s" % (name, self.site_name), self.site_name)
-            return network.id
-        externals = self._api("listing external networks", "network.networks", is_router_external=True)
-        return externals[0].id if externals else None
-
-    def _ensure_network(self, spec):
-        """The site's network, or the deployment's own network + subnet + router. Independent calls
-        go out together: on a slow API this chain is what a first deployment waits for."""
-        name = spec.network or (self.site.get("network") or {}).get("private")
-        if name:
-            external_id, network = self._parallel([self._external_network, lambda: self._api(
-                "finding network %s" % name, "network.find_network", name, ignore_missing=True)])
-            if network is None:
-                raise FatalError("network %s not found on site %s" % (name, self.site_name), self.site_name)
-            return network.id, external_id
-        deployment, label = spec.deployment, "indigo-%s" % spec.deployment
-        site_network = self.site.get("network") or {}
-        external_id, networks, subnets, routers = self._parallel([
-            self._external_network, lambda: self._tagged("networks", deployment),
-            lambda: self._tagged("subnets", deployment), lambda: self._tagged("routers", deployment)])
-        network = networks[0] if networks else self._create_tagged(
-            "network", deployment, "network.create_network", "network.delete_network", name=label)
-        subnets = [s for s in subnets if s.network_id == network.id]
-
-        def subnet_call():
-            return subnets[0] if subnets else self._create_tagged(
-                "subnet", deployment, "network.create_subnet", "network.delete_subnet", network_id=network.id,
-                name=label, ip_version=4, cidr=site_network.get("cidr", "10.10.0.0/24"),
-                dns_nameservers=site_network.get("dns_nameservers", []))
-
-        def router_call():
-            if routers or not external_id:
-                return routers[0] if routers else None
-            return self._create_tagged("router", deployment, "network.create_router", "network.delete_router",
-                                       name=label, external_gateway_info={"network_id": external_id})
-        subnet, router = self._parallel([subnet_call, router_call])
-        if router is not None:
-            interfaces = self._api("listing router ports", "network.ports", device_id=router.id, network_id=network.id)
-            if not interfaces:
-                self._api("adding router interface", "network.add_interface_to_router", router, subnet=subnet.id)
-        return network.id, external_id
-
-    def _ensure_security_group(self, spec):
-        name = "indigo-%s-%s" % (spec.deployment, spec.node)
-        groups = self._tagged("security_groups", spec.deployment, name=name)
-        group = groups[0] if groups else self._create_tagged(
-            "security group", spec.deployment, "network.create_security_group", "network.delete_security_group", name=name,
-            description="indigo.paas deployment %s node %s" % (spec.deployment, spec.node))
-        wanted = [("tcp", 22, 22, "0.0.0.0/0", None), (None, None, None, None, group.id)]
-        for port in spec.ports:
-            protocol = str(port.get("protocol") or "tcp").lower()
-            if protocol not in ("tcp", "udp", "icmp"):
-                raise FatalError("port %r: protocol must be tcp, udp or icmp" % (port,), self.site_name)
-            low, high = (str(port.get("port", "")).split("-", 1) + [""])[:2]
-            if protocol != "icmp" and not low.isdigit():
-                raise FatalError("port %r: 'port' must be a number or a range like 8000-8100" % (port,), self.site_name)
-            bounds = (None, None) if protocol == "icmp" else (int(low), int(high or low))
-            wanted.append((protocol,) + bounds + (port.get("remote_cidr") or "0.0.0.0/0", None))
-        rules = group.security_group_rules or []  # listings and creations carry the rules
-        have = {(r.get("protocol"), r.get("port_range_min"), r.get("port_range_max"), r.get("remote_ip_prefix"),
-                 r.get("remote_group_id")) for r in rules if r.get("direction") == "ingress"}
-        missing = [rule for rule in dict.fromkeys(wanted) if rule not in have]
-        self._parallel([lambda r=rule: self._api(
-            "adding security group rule", "network.create_security_group_rule", security_group_id=group.id,
-            direction="ingress", ethertype="IPv4", protocol=r[0], port_range_min=r[1], port_range_max=r[2],
-            remote_ip_prefix=r[3], remote_group_id=r[4]) for rule in missing])
-        return group.name
-
-    def _ensure_keypair(self, deployment, public_key):
-        if not public_key:
-            return None
-        name = "indigo-%s" % deployment
-        existing = self._api("reading key pair", "compute.find_keypair", name, ignore_missing=True)
-        if existing is not None and (existing.public_key or "").split()[:2] == public_key.split()[:2]:
-            return name
-        if existing is not None:  # the deployment's key was rotated: the key pair follows it
-            self._api("deleting key pair", "compute.delete_keypair", name, ignore_missing=True)
-        self._api("creating key pair", "compute.create_keypair", name=name, public_key=public_key.strip())
-        return name
-
-    # -- image and flavor matching ------------------------------------------------------------------------
-    def _resolve_image(self, spec):
-        wanted = spec.image
-        if not wanted:
-            found = matching.catalogue_images(self.site.get("images"), spec.os_distribution, spec.os_version) \
-                if spec.os_distribution else []
-            wanted = found[0]["name"] if found else None
-        key = wanted or (spec.os_distribution, spec.os_version)
-        if key in self._images:
-            return self._images[key]
-        if wanted:
-            image = self._api("finding image %s" % wanted, "image.find_image", wanted, ignore_missing=True)
-            if image is None:
-                raise FatalError("image %s not found on site %s" % (wanted, self.site_name), self.site_name)
-        elif spec.os_distribution:
-            candidates = [i for i in self._api("listing images", "image.images", status="active")
-                          if matching.same_distribution(i.os_distro, spec.os_distribution)
-                          and (spec.os_version is None or str(i.os_version) == str(spec.os_version)
-                               or str(i.os_version or "").startswith("%s." % spec.os_version))]
-            if not candidates:
-                raise FatalError("no image for %s %s on site %s" % (
-                    spec.os_distribution, spec.os_version or "(any version)", self.site_name), self.site_name)
-            # newest version first ("12" > "9"), then the most recently uploaded build of it
-            image = max(candidates, key=lambda i: ([int(n) for n in re.findall(r"\d+", str(i.os_version or ""))],
-                                                   i.created_at or ""))
-        else:
-            raise FatalError("node %s: give an image or an os distribution" % spec.node, self.site_name)
-        self._images[key] = image
-        return image
-
-    def _resolve_flavor(self, spec):
-        if spec.flavor:
-            flavor = self._api("finding flavor %s" % spec.flavor, "compute.find_flavor", spec.flavor,
-                               ignore_missing=True)
-            if flavor is None:
-                raise FatalError("flavor %s not found on site %s" % (spec.flavor, self.site_name), self.site_name)
-            return flavor
-        with self._flavor_lock:
-            if self._flavors is None:
-                flavors = self._api("listing flavors", "compute.flavors", details=True)
-                if not any(flavor.extra_specs for flavor in flavors):  # Nova < 2.61 lists them without
-                    fetched = self._parallel([lambda f=f: self._api("reading flavor extra specs",
-                                                                    "compute.fetch_flavor_extra_specs", f)
-                                              for f in flavors])
-                    for flavor, with_specs in zip(flavors, fetched):
-                        flavor.extra_specs = with_specs.extra_specs
-                self._flavors = [f for f in flavors if not f.is_disabled]
-        gpus = int(spec.gpus or 0)
-        # the one matching rule (module_utils/matching.py); Nova's extra specs carry the GPU vendor and model
-        rows = sorted((parse_gpus(f.extra_specs), f.vcpus, f.ram, f.disk, f.name,
-                       " ".join(str(v) for v in (f.extra_specs or {}).values()).lower()) for f in self._flavors)
-        name = matching.first_fit(rows, matching.needs_key(spec.num_cpus, spec.mem_mb, spec.disk_gb, gpus,
-                                                           spec.gpu_vendor, spec.gpu_model))
-        if name is None:
-            raise FatalError("no flavor on site %s with >= %s cpus, %s MB RAM, %s GB disk, %d GPUs"
-                             % (self.site_name, spec.num_cpus, spec.mem_mb, spec.disk_gb, gpus), self.site_name)
-        return next(f for f in self._flavors if f.name == name)
+            return self._prepared[key], created
 
     # -- teardown and inventory of resources ----------------------------------------------------------------
     def find_resources(self, deployment):
