@@ -182,7 +182,6 @@ class Phases:
 
 
 @pytest.mark.slow
-@pytest.mark.wip
 def test_no_secret_marker_anywhere_after_every_phase(local_site, tmp_path):
     user = tmp_path / "user"
     (user / "app").mkdir(parents=True)
