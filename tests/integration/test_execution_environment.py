@@ -79,6 +79,7 @@ def ee_image(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_ee_holds_the_collection_and_its_requirements(ee_image):
     code = ("import sys; sys.path.insert(0, '/usr/share/ansible/collections'); "
             "import openstack, pyone, boto3, kubernetes, yaml, ansible, ansible_runner; "
@@ -95,6 +96,7 @@ def test_ee_holds_the_collection_and_its_requirements(ee_image):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_a_compiled_project_deploys_in_the_ee_through_ansible_runner(ee_image, tmp_path, monkeypatch):
     import ansible_runner
 

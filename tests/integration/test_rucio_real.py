@@ -25,7 +25,7 @@ from tests.fixtures.rucio_server import RucioServer
 from tests.fixtures.webdav import WebDav
 from tests.integration.test_data_location import RUCIO_TEMPLATE, rank, rucio_services, site
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.extended]  # ~10 min with the server venv: over the CI budget
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VENV_BIN = os.path.join(REPO, ".venv", "bin")
 
