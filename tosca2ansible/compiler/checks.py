@@ -79,10 +79,10 @@ class Notes:
     def warning(self, message: str, where: Location) -> None:
         self._add("warning: %s: %s" % (where, message))
 
-    def drift(self, message: str, where: Location) -> None:
+    def drift(self, message: str, where: Location, outcome: str = "ignored") -> None:
         if self.strict:
             raise UserInputError("%s (--strict)" % message, where)
-        self.warning("%s: ignored (--strict makes this an error)" % message, where)
+        self.warning("%s: %s (--strict makes this an error)" % (message, outcome), where)
 
 
 _PLAIN_SCALARS = frozenset((str, int, float, bool))
