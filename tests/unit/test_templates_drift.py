@@ -124,7 +124,8 @@ def test_unknown_node_property_is_dropped_with_a_suggestion(tmp_path):
     compiled = compile_template(path, str(tmp_path / "p"), {}, [], defer_inputs=True)
     assert notes_of(compiled, "warning") == [
         "warning: %s:21, node web, field properties.web_pass: unknown property web_pass, did you mean web_password? "
-        "(my.WebApp defines: admin_credential, component_version, web_password, web_user): its value is dropped (--strict makes this an error)" % path]
+        "(my.WebApp defines: admin_credential, component_version, web_password, web_user): its value is dropped "
+        "(--strict makes this an error)" % path]
     properties = load(str(tmp_path / "p" / "group_vars" / "all" / "topology.yml"))["indigo_node_properties"]["web"]
     assert "web_pass" not in properties and "web_password" not in properties
     assert properties["web_user"] == ("UNSAFE", "admin")
@@ -135,7 +136,8 @@ def test_unknown_node_property_is_an_error_under_strict(tmp_path):
     result = CliRunner().invoke(cli, ["validate", path, "--strict"])
     assert result.exit_code == 2, result.output
     assert ("error: %s:21, node web, field properties.web_pass: unknown property web_pass, did you mean "
-            "web_password? (my.WebApp defines: admin_credential, component_version, web_password, web_user) (--strict)" % path) in result.output
+            "web_password? (my.WebApp defines: admin_credential, component_version, web_password, web_user) "
+            "(--strict)" % path) in result.output
 
 
 def test_unknown_node_property_far_from_any_name_has_no_suggestion(tmp_path):

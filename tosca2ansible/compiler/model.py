@@ -7,12 +7,12 @@ every exception it raises is turned into a UserInputError naming file, line, nod
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from typing import Any, Optional
 
 from tosca2ansible.compiler import wanted, yamlload
-from tosca2ansible.compiler.checks import ConstraintError, Notes, Source, check_value, normalise_constraints
+from tosca2ansible.compiler.checks import (ConstraintError, Notes, Source, add_derived_properties, check_value,
+                                          did_you_mean, normalise_constraints)
 from tosca2ansible.compiler.groups import build_groups, policy_targets
 from tosca2ansible.compiler.loader import LoadedTemplate
 from tosca2ansible.compiler.types import CONFIGURE_OPERATIONS, TypeRegistry, merge_configure_operations, normalise_operation
@@ -191,32 +191,6 @@ def coerce_cli_value(input_type: str, value: Any) -> Any:
     return str(value) if isinstance(value, CliText) else value
 
 
-def _did_you_mean(key: Any, defs: dict) -> str:
-    close = difflib.get_close_matches(str(key), [str(name) for name in defs], n=1, cutoff=0.6)
-    return ", did you mean %s?" % close[0] if close else ""
-
-
-def _add_derived_properties(registry, cap_type: Any, defs: dict, given: Any, where: Location, notes: Notes) -> None:
-    """A capability property the declared type lacks but a type derived from it declares (`image` on a plain
-    `tosca.nodes.Compute`'s os, which INDIGO's OperatingSystem declares; the IM reads it on any os): read
-    with that definition, with a notice naming the type."""
-    if not isinstance(given, dict) or not isinstance(cap_type, str) or notes is None:
-        return
-    for key in given:
-        if key in defs:
-            continue
-        for name in sorted(registry.sections.get("capability_types", {})):
-            if name != cap_type and registry.is_a("capability_types", name, cap_type):
-                definition = registry.capability_properties(name).get(key)
-                if isinstance(definition, dict):
-                    defs[key] = definition
-                    field = Location(where.file, yamlload.line_of(given, key) or where.line, where.node,
-                                     "%s.%s" % (where.field, key))
-                    notes.notice("property %s is not declared by %s but by %s, derived from it: read with that "
-                                  "definition" % (key, cap_type, name), field)
-                    break
-
-
 def _check_properties(registry, defs: dict, given: Any, where: Location, owner: str, required_check: bool,
                       notes: Optional[Notes] = None, drift: bool = False, wants: Optional[dict] = None) -> dict:
     """Property values checked against `defs`. `drift`: an undeclared name is a warning (an error under
@@ -230,7 +204,7 @@ def _check_properties(registry, defs: dict, given: Any, where: Location, owner: 
         field_where = Location(where.file, yamlload.line_of(given, key) or where.line, where.node,
                                (where.field + "." if where.field else "") + str(key))
         if key not in defs:
-            message = "unknown property %s%s (%s defines: %s)" % (key, _did_you_mean(key, defs), owner,
+            message = "unknown property %s%s (%s defines: %s)" % (key, did_you_mean(key, defs), owner,
                                                                  ", ".join(sorted(defs)) or "none")
             if drift and notes is not None:
                 notes.drift(message, field_where, "its value is dropped" if where.node else "ignored")
@@ -384,7 +358,7 @@ def _build_node(tpl: LoadedTemplate, name: str, spec: Any, known_nodes, line, no
             raise UserInputError("capability must be a mapping", cwhere)
         cap_props = dict(registry.capability_properties(cap_type)) if isinstance(cap_type, str) else {}
         cap_props.update(cap_def.get("properties") or {})
-        _add_derived_properties(registry, cap_type, cap_props, cap_given.get("properties"), cwhere, notes)
+        add_derived_properties(registry, cap_type, cap_props, cap_given.get("properties"), cwhere, notes)
         cap_wants: dict = {}
         capabilities[cap_name] = _check_properties(registry, cap_props, cap_given.get("properties"), cwhere,
                                                    "capability %s (%s)" % (cap_name, cap_type), False, notes,
