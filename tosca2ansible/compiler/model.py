@@ -18,7 +18,7 @@ from tosca2ansible.compiler.loader import LoadedTemplate
 from tosca2ansible.compiler.types import CONFIGURE_OPERATIONS, TypeRegistry, merge_configure_operations, normalise_operation
 from tosca2ansible.compiler.values import Artifact, Attribute, Concat, Property, Token, parse_value, walk
 from tosca2ansible.collection import secrets_rule
-from tosca2ansible.errors import Location, UserInputError
+from tosca2ansible.errors import Location, UnsupportedError, UserInputError
 
 _SECRETS = secrets_rule()
 
@@ -275,6 +275,10 @@ def _build_requirements(tpl, name, spec, known_nodes, where, notes=None) -> list
         else:
             target = value
         if not isinstance(target, str):
+            if isinstance(value, dict) and value.get("node_filter") is not None:
+                # TOSCA's abstract requirement: the orchestrator selects (or creates) a node meeting the filter
+                raise UnsupportedError("not supported yet: requirement %s of %s given only as a node_filter "
+                                       "(name the node with `node:`)" % (req_name, name), rwhere)
             raise UserInputError("requirement %s needs a target node" % req_name, rwhere)
         if target not in known_nodes:
             raise UserInputError("requirement %s points at %s, which is not a node template of this topology"
