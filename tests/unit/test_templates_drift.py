@@ -147,3 +147,35 @@ def test_unknown_node_property_far_from_any_name_has_no_suggestion(tmp_path):
         "warning: %s:21, node web, field properties.colour: unknown property colour (my.WebApp defines: "
         "admin_credential, component_version, web_password, web_user): its value is dropped (--strict makes this "
         "an error)" % path]
+
+
+PLAIN_COMPUTE = INDIGO + """\
+topology_template:
+  node_templates:
+    vm:
+      type: tosca.nodes.Compute
+      capabilities:
+        host:
+          properties:
+            num_cpus: 2
+            mem_sise: 4 GB
+        os:
+          properties:
+            image: ubuntu-22.04-vmi
+"""
+
+
+def test_capability_properties_a_derived_type_declares_are_read_others_dropped(tmp_path):
+    path = write(tmp_path, PLAIN_COMPUTE)
+    compiled = compile_template(path, str(tmp_path / "p"), {}, [], defer_inputs=True)
+    assert ("notice: %s:15, node vm, field capabilities.os.properties.image: property image is not declared by "
+            "tosca.capabilities.OperatingSystem but by tosca.capabilities.indigo.OperatingSystem, derived from it: "
+            "read with that definition" % path) in compiled.notices
+    [warning] = notes_of(compiled, "warning")
+    assert warning.startswith("warning: %s:12, node vm, field capabilities.host.properties.mem_sise: unknown property "
+                              "mem_sise, did you mean mem_size? (capability host (" % path)
+    assert warning.endswith("): its value is dropped (--strict makes this an error)")
+    topology = (tmp_path / "p" / "group_vars" / "all" / "topology.yml").read_text()
+    assert "image: !unsafe ubuntu-22.04-vmi" in topology and "mem_sise" not in topology
+    result = CliRunner().invoke(cli, ["validate", path, "--strict"])
+    assert result.exit_code == 2 and "unknown property mem_sise, did you mean mem_size?" in result.output

@@ -214,8 +214,8 @@ def check_value(registry, definition: dict, value: Any, where: Location, what: s
 
 
 def did_you_mean(key: Any, defs: dict) -> str:
-    close = difflib.get_close_matches(str(key), [str(name) for name in defs], n=1, cutoff=0.6)
     """`, did you mean X?` for the declared name closest to `key`, or nothing."""
+    close = difflib.get_close_matches(str(key), [str(name) for name in defs], n=1, cutoff=0.6)
     return ", did you mean %s?" % close[0] if close else ""
 
 
