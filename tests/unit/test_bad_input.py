@@ -109,15 +109,17 @@ def test_property_of_wrong_type(tmp_path):
     assert "not an integer" in message
 
 
-def test_unknown_property(tmp_path):
+def test_unknown_property_under_strict(tmp_path):
+    """By default an undeclared node property is a warning (tests/unit/test_templates_drift.py)."""
     message = run_compile(tmp_path, """\
           node_templates:
             vm:
               type: tosca.nodes.indigo.Compute
               properties:
                 flavour: big
-        """)
+        """, "--strict")
     assert "bad.yaml:9, node vm, field properties.flavour: unknown property flavour" in message
+    assert message.endswith("(--strict)")
 
 
 def test_dangling_requirement(tmp_path):

@@ -149,3 +149,20 @@ def test_version_inputs_are_constrained_as_versions(low, given_version):
             assert "is not at least" in exc.message
             accepted = False
     assert accepted is (reference_compare(given_version, low) >= 0)
+
+
+@SETTINGS
+@given(st.integers(0, 99), st.integers(0, 99), st.integers(0, 2), st.integers(0, 99), st.integers(0, 99))
+def test_a_version_written_as_a_yaml_float_is_read_from_its_text(major, minor, zeros, other_major, other_minor):
+    """`default: 20.10` (YAML reads the float 20.1) with unquoted `valid_values`: each is the version written."""
+    text = "%d.%s" % (major, str(minor).zfill(zeros + len(str(minor))) + "0" * zeros)
+    other = "%d.%d" % (other_major, other_minor)
+    topology, path = topology_of("topology_template:\n  inputs:\n    release:\n      type: version\n"
+                                 "      default: %s\n      constraints:\n        - valid_values: [%s, %s]\n"
+                                 % (text, other, text))
+    release = topology.inputs["release"]
+    assert release.value == text
+    assert release.constraints == [{"valid_values": [other, text]}]
+    read_by_yaml = yaml.safe_load(text)
+    if isinstance(read_by_yaml, float) and Version.parse(repr(read_by_yaml)) != Version.parse(text):
+        assert release.value != repr(read_by_yaml)  # 20.10 is not 20.1: the float would have been wrong

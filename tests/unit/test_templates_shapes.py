@@ -267,3 +267,26 @@ topology_template:
     node = brokering.request_from_topology(topology, plan).nodes[0]
     assert (node.num_cpus, node.max_cpus, node.max_mem_mb) == (1, 8, 16384)
     assert topology.nodes["vm"].wanted["os"]["distribution"].bounds == ["ubuntu", "centos"]
+
+
+def test_a_requirement_given_only_as_a_node_filter_is_not_supported_yet(tmp_path):
+    """TOSCA's abstract requirement (the orchestrator selects a node meeting the filter): precise, not a crash."""
+    path = write(tmp_path, """\
+topology_template:
+  node_templates:
+    db_server:
+      type: tosca.nodes.Compute
+    mysql:
+      type: tosca.nodes.DBMS
+      requirements:
+        - host:
+            node_filter:
+              capabilities:
+                - host:
+                    properties:
+                      - num_cpus: { in_range: [ 1, 4 ] }
+""")
+    with pytest.raises(UnsupportedError) as raised:
+        validate_template(path, {}, [])
+    assert str(raised.value) == ("%s:9, node mysql, field requirements.host: not supported yet: requirement host of "
+                                 "mysql given only as a node_filter (name the node with `node:`)" % path)

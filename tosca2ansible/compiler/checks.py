@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import difflib
 from typing import Any, Optional
 
 from toscaparser.common.exception import ExceptionCollector
@@ -79,10 +80,10 @@ class Notes:
     def warning(self, message: str, where: Location) -> None:
         self._add("warning: %s: %s" % (where, message))
 
-    def drift(self, message: str, where: Location) -> None:
+    def drift(self, message: str, where: Location, outcome: str = "ignored") -> None:
         if self.strict:
             raise UserInputError("%s (--strict)" % message, where)
-        self.warning("%s: ignored (--strict makes this an error)" % message, where)
+        self.warning("%s: %s (--strict makes this an error)" % (message, outcome), where)
 
 
 _PLAIN_SCALARS = frozenset((str, int, float, bool))
@@ -210,3 +211,30 @@ def check_value(registry, definition: dict, value: Any, where: Location, what: s
             _CHECKED.clear()
         _CHECKED.add(key)
     return checked
+
+
+def did_you_mean(key: Any, defs: dict) -> str:
+    """`, did you mean X?` for the declared name closest to `key`, or nothing."""
+    close = difflib.get_close_matches(str(key), [str(name) for name in defs], n=1, cutoff=0.6)
+    return ", did you mean %s?" % close[0] if close else ""
+
+
+def add_derived_properties(registry, cap_type: Any, defs: dict, given: Any, where: Location, notes: Notes) -> None:
+    """A capability property the declared type lacks but a type derived from it declares (`image` on a plain
+    `tosca.nodes.Compute`'s os, which INDIGO's OperatingSystem declares; the IM reads it on any os): read
+    with that definition, with a notice naming the type."""
+    if not isinstance(given, dict) or not isinstance(cap_type, str) or notes is None:
+        return
+    for key in given:
+        if key in defs:
+            continue
+        for name in sorted(registry.sections.get("capability_types", {})):
+            if name != cap_type and registry.is_a("capability_types", name, cap_type):
+                definition = registry.capability_properties(name).get(key)
+                if isinstance(definition, dict):
+                    defs[key] = definition
+                    field = Location(where.file, yamlload.line_of(given, key) or where.line, where.node,
+                                     "%s.%s" % (where.field, key))
+                    notes.notice("property %s is not declared by %s but by %s, derived from it: read with that "
+                                  "definition" % (key, cap_type, name), field)
+                    break

@@ -11,12 +11,12 @@ import re
 from typing import Any, Optional
 
 from tosca2ansible.compiler import wanted, yamlload
-from tosca2ansible.compiler.checks import Notes, Source, check_value
+from tosca2ansible.compiler.checks import Notes, Source, add_derived_properties, check_value, did_you_mean
 from tosca2ansible.compiler.groups import build_groups, policy_targets
 from tosca2ansible.compiler.loader import LoadedTemplate
 from tosca2ansible.compiler.types import CONFIGURE_OPERATIONS, TypeRegistry, merge_configure_operations, normalise_operation
 from tosca2ansible.compiler.values import Artifact, Attribute, Concat, Property, Token, parse_value, walk
-from tosca2ansible.errors import Location, UserInputError
+from tosca2ansible.errors import Location, UnsupportedError, UserInputError
 from tosca2ansible.compiler.inputs import (  # noqa: F401  (model's public names)
     MISSING,
     CliText,
@@ -96,9 +96,10 @@ def _check_properties(registry, defs: dict, given: Any, where: Location, owner: 
         field_where = Location(where.file, yamlload.line_of(given, key) or where.line, where.node,
                                (where.field + "." if where.field else "") + str(key))
         if key not in defs:
-            message = "unknown property %s (%s defines: %s)" % (key, owner, ", ".join(sorted(defs)) or "none")
+            message = "unknown property %s%s (%s defines: %s)" % (key, did_you_mean(key, defs), owner,
+                                                                 ", ".join(sorted(defs)) or "none")
             if drift and notes is not None:
-                notes.drift(message, field_where)
+                notes.drift(message, field_where, "its value is dropped" if where.node else "ignored")
                 continue
             raise UserInputError(message, field_where)
         parsed = parse_value(value, where.node or "", field_where)
@@ -166,6 +167,10 @@ def _build_requirements(tpl, name, spec, known_nodes, where, notes=None) -> list
         else:
             target = value
         if not isinstance(target, str):
+            if isinstance(value, dict) and value.get("node_filter") is not None:
+                # TOSCA's abstract requirement: the orchestrator selects (or creates) a node meeting the filter
+                raise UnsupportedError("not supported yet: requirement %s of %s given only as a node_filter "
+                                       "(name the node with `node:`)" % (req_name, name), rwhere)
             raise UserInputError("requirement %s needs a target node" % req_name, rwhere)
         if target not in known_nodes:
             raise UserInputError("requirement %s points at %s, which is not a node template of this topology"
@@ -235,7 +240,7 @@ def _build_node(tpl: LoadedTemplate, name: str, spec: Any, known_nodes, line, no
     ntype = chain[0]
     props = _check_properties(registry, registry.node_properties(ntype), spec.get("properties"),
                               Location(file, yamlload.line_of(spec, "properties") or line, name, "properties"),
-                              ntype, True, notes)
+                              ntype, True, notes, drift=True)
     capabilities, wants = {}, {}
     cap_defs = registry.node_capabilities(ntype)
     given_caps = spec.get("capabilities") or {}
@@ -249,10 +254,11 @@ def _build_node(tpl: LoadedTemplate, name: str, spec: Any, known_nodes, line, no
             raise UserInputError("capability must be a mapping", cwhere)
         cap_props = dict(registry.capability_properties(cap_type)) if isinstance(cap_type, str) else {}
         cap_props.update(cap_def.get("properties") or {})
+        add_derived_properties(registry, cap_type, cap_props, cap_given.get("properties"), cwhere, notes)
         cap_wants: dict = {}
         capabilities[cap_name] = _check_properties(registry, cap_props, cap_given.get("properties"), cwhere,
                                                    "capability %s (%s)" % (cap_name, cap_type), False, notes,
-                                                   wants=cap_wants)
+                                                   drift=True, wants=cap_wants)
         if cap_wants:
             wants[cap_name] = cap_wants
     for cap_name in given_caps:
