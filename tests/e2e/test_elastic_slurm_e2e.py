@@ -70,7 +70,7 @@ def kill_while_booting(site, index):
         found = site.nodes(indigo_deployment=DEPLOYMENT, indigo_node="lrms_wn", indigo_index=str(index))
         root = site.cfg.nodes_dir / found[0].name / "root" if found else None
         return found[0] if found and found[0].pid and (root / "etc/slurm/slurm.conf").exists() else None
-    record = wait_for("worker %d to be configured" % index, configuring, timeout=300, every=0.5)
+    record = wait_for("worker %d to be configured" % index, configuring, timeout=600, every=0.5)
     sinfo = on_front_end("sinfo -h -n %s -o %%T" % SLOTS[index]).strip()
     assert "powering_up" in sinfo or sinfo.endswith("#"), sinfo  # not joined yet: it is still booting
     for child in container_children(record.pid):
@@ -85,6 +85,7 @@ def worker_nodes():
 
 
 @pytest.mark.slow
+@pytest.mark.wip  # green on real nodes not yet seen: the last runs timed out on a machine at load 25-28
 def test_elastic_slurm_grows_runs_every_job_and_shrinks_to_nothing(local_site, tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("INDIGO_HOME", str(home))
