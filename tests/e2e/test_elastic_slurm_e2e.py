@@ -70,7 +70,7 @@ def kill_while_booting(site, index):
         found = site.nodes(indigo_deployment=DEPLOYMENT, indigo_node="lrms_wn", indigo_index=str(index))
         root = site.cfg.nodes_dir / found[0].name / "root" if found else None
         return found[0] if found and found[0].pid and (root / "etc/slurm/slurm.conf").exists() else None
-    record = wait_for("worker %d to be configured" % index, configuring, timeout=300, every=0.5)
+    record = wait_for("worker %d to be configured" % index, configuring, timeout=600, every=0.5)
     sinfo = on_front_end("sinfo -h -n %s -o %%T" % SLOTS[index]).strip()
     assert "powering_up" in sinfo or sinfo.endswith("#"), sinfo  # not joined yet: it is still booting
     for child in container_children(record.pid):
@@ -85,6 +85,8 @@ def worker_nodes():
 
 
 @pytest.mark.slow
+@pytest.mark.wip  # not green yet: the last run (load 30) passed every phase up to the outputs, which it read
+# after the idle nodes were gone; they are now read as each job completes (not yet run again)
 def test_elastic_slurm_grows_runs_every_job_and_shrinks_to_nothing(local_site, tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("INDIGO_HOME", str(home))
@@ -113,21 +115,28 @@ def test_elastic_slurm_grows_runs_every_job_and_shrinks_to_nothing(local_site, t
 
         kill_while_booting(local_site, 3)
         timings["submit-to-killed"] = time.monotonic() - submitted
-        states = wait_for("every job to complete", lambda: (lambda s: s if all(
-            s.get(j, ("",))[0] == "COMPLETED" for j in job_ids) else None)(job_states()), timeout=900)
-        # (Slurm holds a requeued batch job for 121 s, its credential lifetime, before it may start again)
+        # Each job's output is on the first node it ran on (workers share no file system) and that node is
+        # removed once idle: read it as soon as the job completed.
+        outputs = {}
+
+        def read_finished():
+            states = job_states()
+            for job in job_ids:
+                if job not in outputs and states.get(job, ("",))[0] == "COMPLETED":
+                    index = SLOTS.index(states[job][1])
+                    proc = indigo("ssh", DEPLOYMENT, "--node", "lrms_wn", "--index", str(index), "--",
+                                  "cat", "/tmp/job-%s.out" % job)
+                    assert proc.returncode == 0, proc.stderr
+                    outputs[job] = proc.stdout
+            return states if len(outputs) == len(job_ids) else None
+        states = wait_for("every job to complete", read_finished, timeout=900, every=3)
+        # (Slurm holds a requeued batch job for cred_expire + 1 s before it may start again)
         timings["submit-to-all-done"] = time.monotonic() - submitted
         # the job Slurm had given the killed node was requeued and completed on its replacement
         assert any(states[j][2] >= 1 for j in job_ids), states
-        # each job's output, on the first node it ran on (workers have no shared file system)
-        for job in job_ids:
-            index = SLOTS.index(states[job][1])
-            proc = indigo("ssh", DEPLOYMENT, "--node", "lrms_wn", "--index", str(index), "--", "cat", "/tmp/job-%s.out" % job)
-            assert proc.returncode == 0, proc.stderr
-            if job == job_ids[0]:
-                assert len(proc.stdout.split()) == 3  # srun hostname on three nodes
-            else:
-                assert "one-node-%s" % job in proc.stdout
+        assert len(outputs[job_ids[0]].split()) == 3  # srun hostname on three nodes
+        for job in job_ids[1:]:
+            assert "one-node-%s" % job in outputs[job]
 
         history = indigo("show", DEPLOYMENT).stdout
         scale_outs = [line for line in history.splitlines() if "scale-out:" in line]
