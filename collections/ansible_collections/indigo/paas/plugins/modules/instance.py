@@ -60,9 +60,9 @@ options:
   cached_packages:
     description:
       - Packages the node's image should already hold, so its configuration only configures. A site that
-        keeps an image cache (the C(local) site: a package layer over its base image, built once per
+        keeps an image cache (on the C(local) site, a package layer over its base image, built once per
         package list) boots the node from it and builds it on first use, also when no instance is
-        created (a deploy warms the cache its elastic scale-outs use). Other sites do not build images:
+        created (a deploy warms the cache its elastic scale-outs use). Other sites do not build images;
         name a prepared image with O(image) there; the list is then ignored.
     type: list
     elements: str
