@@ -214,9 +214,21 @@ class Provider:
         resources the call deleted (the instance itself not among them)."""
         raise NotImplementedError
 
+    # wait_active polls at most this often when set (a site whose machines boot in seconds polls faster)
+    max_poll_interval = None
+
+    def boot_failure(self, inst, instance_id):
+        # type: (Instance, str) -> Optional[str]
+        """Why a building instance will never become active, or None while it still may."""
+        if inst.status == "error":
+            return "instance %s (%s) went to ERROR: %s" % (inst.name, instance_id, inst.extra.get("fault", "no fault given"))
+        return None
+
     def wait_active(self, instance_id, timeout=600, interval=2.0):
         # type: (str, float, float) -> Instance
-        """Poll until the instance is active; error state → FatalError, timeout → TransientError."""
+        """Poll until the instance is active; a boot failure → FatalError, timeout → TransientError."""
+        if self.max_poll_interval is not None:
+            interval = min(interval, self.max_poll_interval)
         deadline = time.monotonic() + timeout
         while True:
             inst = self.get_instance(instance_id)
@@ -224,11 +236,9 @@ class Provider:
                 raise FatalError("instance %s disappeared while building" % instance_id, self.site_name)
             if inst.status == "active":
                 return inst
-            if inst.status == "error":
-                raise FatalError(
-                    "instance %s (%s) went to ERROR: %s" % (inst.name, instance_id, inst.extra.get("fault", "no fault given")),
-                    self.site_name,
-                )
+            failure = self.boot_failure(inst, instance_id)
+            if failure:
+                raise FatalError(failure, self.site_name)
             if time.monotonic() >= deadline:
                 raise TransientError("instance %s not active after %ss (status %s)" % (inst.name, timeout, inst.status), self.site_name)
             time.sleep(interval)

@@ -150,22 +150,15 @@ class LocalProvider(Provider):
         self._call(self.localsite.delete_node, instance_id)
         return []  # a node owns nothing else on the site
 
-    def wait_active(self, instance_id, timeout=600, interval=2.0):
-        # Local nodes boot in seconds: poll faster than the cloud default. A node whose machine stopped
-        # (killed, crashed) never comes back by itself: fail at once instead of waiting out the timeout.
-        deadline = time.monotonic() + timeout
-        while True:
-            inst = self.get_instance(instance_id)
-            if inst is None:
-                raise FatalError("instance %s disappeared while building" % instance_id, self.site_name)
-            if inst.status == "active":
-                return inst
-            if inst.status == "stopped":
-                raise FatalError("instance %s stopped while booting" % instance_id, self.site_name)
-            if time.monotonic() >= deadline:
-                raise TransientError("instance %s not active after %ss (status %s)" % (inst.name, timeout, inst.status),
-                                     self.site_name)
-            time.sleep(min(interval, 0.3))
+    # Local nodes boot in seconds: poll faster than the cloud default.
+    max_poll_interval = 0.3
+
+    def boot_failure(self, inst, instance_id):
+        # A node whose machine stopped (killed, crashed) never comes back by itself: fail at once
+        # instead of waiting out the timeout.
+        if inst.status == "stopped":
+            return "instance %s stopped while booting" % instance_id
+        return super().boot_failure(inst, instance_id)
 
     # -- deployment-wide -------------------------------------------------------------------
     def find_resources(self, deployment):
