@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from tosca2ansible.errors import EnvironmentProblem, UserInputError
+from tosca2ansible.runtime.runner import tools_path
 from tosca2ansible.runtime.state import indigo_home
 
 WORK_TYPE = "ansible-runner"
@@ -143,7 +144,7 @@ class Mesh:
         config = base / "receptor.yml"
         config.write_text(yaml.safe_dump(node_config(name, base, port, control), sort_keys=False))
         # the node's own job dirs; HOME stays the account's (ansible expands ~ from the password database too)
-        env = dict(os.environ, TMPDIR=str(base / "jobs"), INDIGO_EXECUTION_NODE_DIR=str(base))
+        env = dict(os.environ, TMPDIR=str(base / "jobs"), INDIGO_EXECUTION_NODE_DIR=str(base), PATH=tools_path())
         env.pop("INDIGO_HOME", None)  # the node's journal is never the control side's
         with open(base / "receptor.log", "ab") as log:
             proc = subprocess.Popen([str(receptor_binary()), "--config", str(config)], stdout=log, stderr=log,

@@ -116,6 +116,12 @@ def _failure(event: Dict[str, Any]) -> Optional[Dict[str, str]]:
     return None
 
 
+def tools_path() -> str:
+    """PATH with this Python's bin dir first: ansible-playbook and ansible-runner of this environment,
+    even when the venv is not activated (CI, cron, AWX)."""
+    return str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")
+
+
 def collections_path() -> str:
     """The framework's own collection first (the wheel's site-packages or the checkout), then the operator's."""
     from tosca2ansible.collection import collections_root
@@ -203,9 +209,7 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
         "INDIGO_DEPLOYMENT": deployment,
         "ANSIBLE_COLLECTIONS_PATH": collections_path(),
     }
-    # ansible-playbook of this Python's environment, even when its bin dir is not on PATH
-    bin_dir = str(Path(sys.executable).parent)
-    env["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")
+    env["PATH"] = tools_path()
     if os.environ.get("INDIGO_SITES"):
         env["INDIGO_SITES"] = os.environ["INDIGO_SITES"]
     env.update(envvars or {})
