@@ -123,7 +123,7 @@ def test_corpus_projects_pass_ansible_lint_production(corpus_projects, tmp_path)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=FRAMEWORK_COLLECTIONS)
     done = subprocess.run([os.path.join(BIN, "ansible-lint"), "--offline", "--nocolor", "-c", str(config),
                            "--profile", "production", "-q"],
-                          cwd=out_root, env=env, capture_output=True, text=True, timeout=900, check=False)
+                          cwd=out_root, env=env, capture_output=True, text=True, timeout=1800, check=False)
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
     assert len(os.listdir(out_root)) == len(compiled)
 
