@@ -9,14 +9,11 @@ import sys
 import pytest
 
 from tosca2ansible.compiler import compile_template
+from tests.helpers import tosca
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.dirname(sys.executable)
-DYNAFED = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-topology_template:
+DYNAFED = tosca("""\
   node_templates:
     files:
       type: tosca.nodes.indigo.Dynafed
@@ -28,7 +25,7 @@ topology_template:
         - dependency: files
       capabilities:
         host: {properties: {num_cpus: 1, mem_size: 1 GB}}
-"""
+""")
 
 
 def compile_both(tmp_path):

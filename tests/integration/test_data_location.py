@@ -15,15 +15,12 @@ from tests.emulators.dynafed.server import start as start_dynafed
 from tests.emulators.onezone.server import start as start_onezone
 from tests.emulators.rucio.server import start as start_rucio
 from tosca2ansible.cli import _register, cli
+from tests.helpers import tosca
 
 _register()
 pytestmark = pytest.mark.emulator
 
-HEAD = textwrap.dedent("""\
-    tosca_definitions_version: tosca_simple_yaml_1_0
-    imports:
-      - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-    topology_template:
+HEAD = tosca("""\
     """)
 COMPUTE = textwrap.indent(textwrap.dedent("""\
         job:

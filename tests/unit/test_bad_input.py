@@ -11,14 +11,11 @@ from click.testing import CliRunner
 
 from tosca2ansible.cli import _register, cli
 from tests.fixtures.corpus import PRESENT, TYPES_MAPPING
+from tests.helpers import tosca
 
 TYPES_ARGS = ["--types-path", TYPES_MAPPING] if PRESENT else []
-HEADER = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-topology_template:
-"""
+HEADER = tosca("""\
+""")
 GOOD_NODES = """\
           node_templates:
             fe:

@@ -11,13 +11,10 @@ from click.testing import CliRunner
 
 from tosca2ansible.cli import _register, cli
 from tosca2ansible.compiler import yamlload
+from tests.helpers import INDIGO_IMPORTS
 
 _register()
-HEADER = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-"""
+HEADER = INDIGO_IMPORTS
 BOMB = "".join("b%d: &b%d [%s]\n" % (i, i, ", ".join(["*b%d" % (i - 1)] * 10)) for i in range(1, 10))
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from tosca2ansible.compiler import compile_template, default_deployment_id
 from tosca2ansible.errors import UserInputError
+from tests.helpers import INDIGO_IMPORTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TYPES = [TYPES_MAPPING] if PRESENT else []
@@ -23,11 +24,7 @@ EXAMPLE_ELASTIC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(o
                                "examples", "elastic_slurm_cluster.yaml")
 SLURM_EXAMPLE = os.path.join(ROOT, "examples", "slurm_cluster.yaml")
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-HEADER = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-"""
+HEADER = INDIGO_IMPORTS
 
 
 class _AnsibleLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors

@@ -2,7 +2,6 @@
 The run itself on real nodes is in tests/integration/test_journal_local_site.py (slow)."""
 
 import json
-import textwrap
 
 import pytest
 import yaml
@@ -13,12 +12,9 @@ from tosca2ansible.errors import UserInputError
 from tosca2ansible.runtime import deploy, runner
 from tosca2ansible.runtime.scale import plan_scale
 from tosca2ansible.runtime.state import DeploymentState
+from tests.helpers import tosca
 
-TEMPLATE = textwrap.dedent("""\
-    tosca_definitions_version: tosca_simple_yaml_1_0
-    imports:
-      - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-    topology_template:
+TEMPLATE = tosca("""\
       inputs:
         wn_num: {type: integer, default: 1}
         wn_max: {type: integer, default: 4}

@@ -21,28 +21,14 @@ from tosca2ansible.compiler import default_deployment_id
 from tosca2ansible.errors import UserInputError
 from tosca2ansible.runtime import deploy
 from tosca2ansible.runtime.state import check_deployment_id
+from tests.helpers import broker_request, compute, tosca
 
-TEMPLATE = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-topology_template:
-  node_templates:
-    vm:
-      type: tosca.nodes.indigo.Compute
-      capabilities:
-        host:
-          properties: {num_cpus: 2, mem_size: 4 GiB%s}
-        os:
-          properties: {distribution: ubuntu, version: "22.04", type: linux}
-"""
+TEMPLATE = tosca("node_templates:\n" + compute("vm", host="{num_cpus: 2, mem_size: 4 GiB%s}",
+                                          os='{distribution: ubuntu, version: "22.04", type: linux}'))
 
 
 def _request(tmp_path, extra=""):
-    path = tmp_path / "vm.yaml"
-    path.write_text(TEMPLATE % extra)
-    topology, plan = brokering.analyse(str(path), {}, [])
-    return brokering.request_from_topology(topology, plan)
+    return broker_request(tmp_path, TEMPLATE % extra)
 
 
 def _site(name, flavors, images=None, **extra):

@@ -7,7 +7,6 @@ ansible-runner is replaced by a fake that records which site each run was for an
 """
 
 import json
-import textwrap
 
 import pytest
 import yaml
@@ -17,12 +16,9 @@ from tosca2ansible.cli import IndigoGroup, deploy_cmd, scale_cmd
 from tosca2ansible.runtime import deploy
 from tosca2ansible.runtime.runner import RunResult
 from tosca2ansible.runtime.state import DeploymentState
+from tests.helpers import tosca
 
-TEMPLATE = textwrap.dedent("""\
-    tosca_definitions_version: tosca_simple_yaml_1_0
-    imports:
-      - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-    topology_template:
+TEMPLATE = tosca("""\
       inputs:
         vm_num: {type: integer, default: 1}
       node_templates:

@@ -7,6 +7,7 @@ import yaml
 from click.testing import CliRunner
 
 from tosca2ansible.cli import _register, cli
+from tests.helpers import tosca
 
 _register()
 
@@ -19,11 +20,7 @@ CATALOGUE = {"sites": [
      "sla": [{"group": "default", "priority": 2, "quota": {"instances": 10}}]},
 ]}
 
-TEMPLATE = textwrap.dedent("""\
-    tosca_definitions_version: tosca_simple_yaml_1_0
-    imports:
-      - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-    topology_template:
+TEMPLATE = tosca("""\
       inputs:
         wn_num: {type: integer, default: 2}
       node_templates:
