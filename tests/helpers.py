@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 VENV_BIN = Path(sys.executable).parent  # this environment's scripts (CI runs without the venv on PATH)
 EXAMPLES = ROOT / "examples"
@@ -49,6 +51,26 @@ def broker_request(tmp_path, template: str):
     path.write_text(template)
     topology, plan = brokering.analyse(str(path), {}, [])
     return brokering.request_from_topology(topology, plan)
+
+
+class _ProjectLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+    """Reads compiled YAML, `!unsafe` strings as ('UNSAFE', text)."""
+
+
+_ProjectLoader.add_constructor("!unsafe", lambda loader, node: ("UNSAFE", loader.construct_scalar(node)))
+
+
+def load_project_yaml(path):
+    """A file of a compiled project, its `!unsafe` strings visible as ('UNSAFE', text)."""
+    with open(path, encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_ProjectLoader)  # nosec B506
+
+
+def write_template(tmp_path, text: str, name: str = "t.yaml") -> str:
+    """``text`` written to tmp_path/name; its path."""
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
 
 
 def indigo(*args, **kwargs):

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from test_attempts_support import indigo, journal_attempts, openstack_site, write_catalogue
-from launcher import OpenStackEmulator
+from tests.fixtures.openstack import emulator_fixture
 from tests.helpers import compute, tosca
 
 pytestmark = pytest.mark.emulator
@@ -21,11 +21,7 @@ TEMPLATE = tosca("node_templates:\n" + compute("vm"))
 INJECTION = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bug_injection")
 
 
-@pytest.fixture
-def emulator():
-    emu = OpenStackEmulator(build_delay=0.1)
-    yield emu
-    emu.stop()
+emulator = emulator_fixture(0.1)
 
 
 def _module_results(home, run_id):

@@ -13,22 +13,20 @@ Real nodes are needed for the attempt that succeeds (its play gathers facts over
 import json
 import os
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml
 
 from test_attempts_support import indigo, journal_attempts, openstack_site, write_catalogue
-from launcher import OpenStackEmulator
+from tests.fixtures.openstack import emulator_fixture
 from tests.fixtures.local_nodes import leftovers
 from tosca2ansible.runtime.localsite import LocalSite, LocalSiteConfig
 from tosca2ansible.runtime.localsite.errors import HostNotReady
 from tosca2ansible.runtime.localsite.host import check_host
-from tests.helpers import compute, tosca
+from tests.helpers import ROOT, compute, tosca
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator]
 
-ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = tosca("node_templates:\n" + compute("front", host="{num_cpus: 1, mem_size: 512 MB}")
              + compute("wn", host="{num_cpus: 1, mem_size: 512 MB}", count=1) + """\
 outputs:
@@ -36,11 +34,7 @@ outputs:
 """, "A front-end and a worker group, plain Debian machines.")
 
 
-@pytest.fixture
-def emulator():
-    emu = OpenStackEmulator(build_delay=0.2)
-    yield emu
-    emu.stop()
+emulator = emulator_fixture(0.2)
 
 
 def test_worker_group_moves_to_the_next_site_and_the_front_end_stays(tmp_path, emulator):

@@ -30,9 +30,8 @@ import yaml
 
 from tests.fixtures.local_nodes import local_site  # noqa: F401
 from tosca2ansible.runtime.journal.api import _current_user
-from tests.helpers import tosca
+from tests.helpers import ROOT, tosca
 
-ROOT = Path(__file__).resolve().parents[2]
 MARK_SITE_ENV = "MARKsiteenv" + uuid.uuid4().hex[:8]
 MARK_SITE_FILE = "MARKsitefile" + uuid.uuid4().hex[:8]
 MARK_INPUT = "MARKinput" + uuid.uuid4().hex[:8]

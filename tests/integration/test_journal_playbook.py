@@ -17,9 +17,8 @@ from tests.fixtures.corpus import PRESENT as CORPUS_PRESENT, TYPES_MAPPING
 from tosca2ansible.runtime.journal import Journal, RunJournal, new_run_id
 from tosca2ansible.runtime.journal.api import _current_user
 from tosca2ansible.runtime.journal.query import deployment_detail, list_runs, run_detail
+from tests.helpers import ROOT, VENV_BIN
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 MARK_NOLOG = "MARKERnolog7c1e"
 MARK_INPUT = "MARKERinput9d2f"
 MARK_SITE = "MARKERsite4b8a"

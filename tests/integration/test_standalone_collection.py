@@ -10,16 +10,14 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from pathlib import Path
 
 import pytest
 
 from tests.fixtures.corpus import PRESENT as CORPUS_PRESENT, TYPES_MAPPING
 from tosca2ansible.runtime.journal import Journal
 from tosca2ansible.runtime.journal.query import list_runs
+from tests.helpers import ROOT, VENV_BIN
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 COLLECTION = ROOT / "collections" / "ansible_collections" / "indigo" / "paas"
 OPERATIONS_TEMPLATE = ROOT / "tests" / "fixtures" / "operations_template"
 # ansible-playbook as on a host without the framework: tosca2ansible unimportable, the checkout's

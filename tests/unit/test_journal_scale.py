@@ -5,14 +5,12 @@ import json
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from tosca2ansible.cli import IndigoGroup, scale_cmd
 from tosca2ansible.errors import UserInputError
 from tosca2ansible.runtime import deploy, runner
 from tosca2ansible.runtime.scale import plan_scale
 from tosca2ansible.runtime.state import DeploymentState
-from tests.helpers import tosca
+from tests.helpers import indigo, tosca
 
 TEMPLATE = tosca("""\
       inputs:
@@ -81,9 +79,7 @@ def recorded(tmp_path, monkeypatch):
 
 
 def _scale(*args):
-    group = IndigoGroup(name="indigo")
-    scale_cmd.register(group)
-    return CliRunner().invoke(group, ["scale"] + list(args), catch_exceptions=False)
+    return indigo("scale", *args, catch_exceptions=False)
 
 
 def test_scale_converges_through_deploy_as_action_scale(recorded, monkeypatch):

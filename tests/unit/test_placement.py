@@ -13,8 +13,8 @@ from tosca2ansible.compiler import build
 from tosca2ansible.compiler import placement as compiler_placement
 from tosca2ansible.errors import UserInputError
 from tosca2ansible.runtime import placement
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "examples" / "hybrid_slurm_cluster.yaml")
 SLURM = str(ROOT / "examples" / "slurm_cluster.yaml")
 CATALOGUE = str(ROOT / "inventories" / "hybrid" / "sites.yml")
