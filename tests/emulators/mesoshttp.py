@@ -42,6 +42,18 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return False
 
+    def injected_fault(self, state, method, path):
+        """Record the request in ``state.requests``; answer it with the first injected fault
+        (``state.faults``: method, path_prefix, status, count) that matches and has calls left. True when
+        a fault answered."""
+        state.requests.append([method, path])
+        for fault in state.faults:
+            if fault["count"] > 0 and fault.get("method", method) == method and path.startswith(fault.get("path_prefix", "/")):
+                fault["count"] -= 1
+                self.send_json(fault["status"], {"message": fault.get("message", "injected fault")})
+                return True
+        return False
+
     def handle_any(self, method):
         raise NotImplementedError
 

@@ -91,11 +91,8 @@ class Handler(mesoshttp.Handler):
                 return self.send_json(200, {"faults": state.faults})
             if url.path == "/_emulator/state":
                 return self.send_json(200, {"jobs": state.jobs, "requests": state.requests})
-            state.requests.append([method, url.path])
-            for fault in state.faults:
-                if fault["count"] > 0 and fault.get("method", method) == method and url.path.startswith(fault.get("path_prefix", "/")):
-                    fault["count"] -= 1
-                    return self.send_json(fault["status"], {"message": fault.get("message", "injected fault")})
+            if self.injected_fault(state, method, url.path):
+                return None
             if not self.authorized():
                 return self.send_json(401, {"message": "Unauthorized"}, {"WWW-Authenticate": 'Basic realm="Chronos"'})
             return self.chronos_api(state, method, url.path, parse_qs(url.query), payload)

@@ -145,11 +145,8 @@ class Handler(mesoshttp.Handler):
         with state.lock:
             if url.path.startswith("/_emulator/"):
                 return self.emulator_api(method, url.path, payload)
-            state.requests.append([method, url.path])
-            for fault in state.faults:
-                if fault["count"] > 0 and fault.get("method", method) == method and url.path.startswith(fault.get("path_prefix", "/")):
-                    fault["count"] -= 1
-                    return self.send_json(fault["status"], {"message": fault.get("message", "injected fault")})
+            if self.injected_fault(state, method, url.path):
+                return None
             if not self.authorized():
                 return self.send_json(401, {"message": "Invalid username or password."},
                                       {"WWW-Authenticate": 'Basic realm="Mesosphere Marathon"'})
