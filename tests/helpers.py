@@ -73,6 +73,22 @@ def write_template(tmp_path, text: str, name: str = "t.yaml") -> str:
     return str(path)
 
 
+def localhost_stand_in(tmp_path, groups):
+    """A catalogue of one local site (its state in tmp_path/localsite: a count-0 project creates nothing)
+    in tmp_path/sites, and tmp_path/hosts.yml standing localhost in for the Compute ``groups`` and the
+    deployment: (sites folder, hosts.yml)."""
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    (sites / "local.yml").write_text("sites:\n  - name: local\n    kind: local\n    local: {state_dir: %s}\n"
+                                     % (tmp_path / "localsite"))
+    hosts = tmp_path / "hosts.yml"
+    hosts.write_text(
+        "all:\n  hosts:\n    localhost: {ansible_connection: local, ansible_python_interpreter: %s, IM_NODE_PRIVATE_IP: 127.0.0.1}\n"
+        "  children:\n%s" % (sys.executable, "".join("    %s: {hosts: {localhost: {}}}\n" % g
+                                                      for g in list(groups) + ["indigo_deployment"])))
+    return sites, hosts
+
+
 def indigo(*args, **kwargs):
     """``indigo ARGS`` in this process; click's Result (``exit_code``, ``output``, ``exception``)."""
     from click.testing import CliRunner  # pylint: disable=import-outside-toplevel
