@@ -3,7 +3,6 @@
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 
@@ -11,14 +10,13 @@ import pytest
 from hypothesis import settings
 
 from tests.fixtures.corpus import corpus_required  # noqa: F401  (fixture behind needs_corpus)
+from tests.helpers import VENV_BIN
 
 # CI gates on the same examples every run (a new random counter-example must not fail an unrelated
 # change); elsewhere hypothesis explores freely.
 settings.register_profile("ci", derandomize=True, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV_BIN = os.path.dirname(sys.executable)
 
 
 def free_port():

@@ -147,8 +147,8 @@ def sla_site_ids(sites: list) -> dict:
 
 def resolve_placement(request: broker.Request, sites: list) -> broker.Request:
     ids = sla_site_ids(sites)
-    request.pinned_sites = [ids.get(s, s) for s in request.pinned_sites]
-    request.node_sites = {n: [ids.get(s, s) for s in v] for n, v in request.node_sites.items()}
+    request.pinned_sites = [placement.site_of(s, ids) for s in request.pinned_sites]
+    request.node_sites = {n: [placement.site_of(s, ids) for s in v] for n, v in request.node_sites.items()}
     return request
 
 

@@ -12,32 +12,16 @@ import uuid
 import pytest
 
 from test_attempts_support import indigo, journal_attempts, openstack_site, write_catalogue
-from launcher import OpenStackEmulator
+from tests.fixtures.openstack import emulator_fixture
+from tests.helpers import compute, tosca
 
 pytestmark = pytest.mark.emulator
 
-TEMPLATE = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-topology_template:
-  node_templates:
-    vm:
-      type: tosca.nodes.indigo.Compute
-      capabilities:
-        host:
-          properties: {num_cpus: 1, mem_size: 1 GB}
-        os:
-          properties: {distribution: debian, version: "13", type: linux}
-"""
+TEMPLATE = tosca("node_templates:\n" + compute("vm"))
 INJECTION = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bug_injection")
 
 
-@pytest.fixture
-def emulator():
-    emu = OpenStackEmulator(build_delay=0.1)
-    yield emu
-    emu.stop()
+emulator = emulator_fixture(0.1)
 
 
 def _module_results(home, run_id):

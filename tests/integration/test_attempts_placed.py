@@ -13,54 +13,28 @@ Real nodes are needed for the attempt that succeeds (its play gathers facts over
 import json
 import os
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml
 
 from test_attempts_support import indigo, journal_attempts, openstack_site, write_catalogue
-from launcher import OpenStackEmulator
+from tests.fixtures.openstack import emulator_fixture
 from tests.fixtures.local_nodes import leftovers
 from tosca2ansible.runtime.localsite import LocalSite, LocalSiteConfig
 from tosca2ansible.runtime.localsite.errors import HostNotReady
 from tosca2ansible.runtime.localsite.host import check_host
+from tests.helpers import ROOT, compute, tosca
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator]
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-description: A front-end and a worker group, plain Debian machines.
-topology_template:
-  node_templates:
-    front:
-      type: tosca.nodes.indigo.Compute
-      capabilities:
-        host:
-          properties: {num_cpus: 1, mem_size: 512 MB}
-        os:
-          properties: {distribution: debian, version: "13", type: linux}
-    wn:
-      type: tosca.nodes.indigo.Compute
-      capabilities:
-        scalable:
-          properties: {count: 1}
-        host:
-          properties: {num_cpus: 1, mem_size: 512 MB}
-        os:
-          properties: {distribution: debian, version: "13", type: linux}
-  outputs:
-    front_address: {value: {get_attribute: [front, private_address, 0]}}
-"""
+TEMPLATE = tosca("node_templates:\n" + compute("front", host="{num_cpus: 1, mem_size: 512 MB}")
+             + compute("wn", host="{num_cpus: 1, mem_size: 512 MB}", count=1) + """\
+outputs:
+  front_address: {value: {get_attribute: [front, private_address, 0]}}
+""", "A front-end and a worker group, plain Debian machines.")
 
 
-@pytest.fixture
-def emulator():
-    emu = OpenStackEmulator(build_delay=0.2)
-    yield emu
-    emu.stop()
+emulator = emulator_fixture(0.2)
 
 
 def test_worker_group_moves_to_the_next_site_and_the_front_end_stays(tmp_path, emulator):

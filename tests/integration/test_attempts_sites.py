@@ -28,7 +28,7 @@ import pytest
 
 from test_attempts_support import (aws_site, indigo, jobs_alive, journal_attempts, local_site_entry,
                                    moto_left, openstack_site, proxy, write_catalogue)  # noqa: F401  (fixture)
-from launcher import OpenStackEmulator
+from tests.fixtures.openstack import emulator_fixture
 from tests.fixtures.local_nodes import leftovers, local_site  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator]
@@ -115,11 +115,7 @@ class BrokenMirror(threading.Thread):
             time.sleep(0.1)
 
 
-@pytest.fixture
-def emulator():
-    emu = OpenStackEmulator(build_delay=0.2)
-    yield emu
-    emu.stop()
+emulator = emulator_fixture(0.2)
 
 
 def test_quota_then_fatal_then_configuration_failure_then_deployed(tmp_path, moto_server, aws_env, proxy, emulator,

@@ -6,26 +6,18 @@ site's node list)."""
 import json
 import os
 import subprocess
-import sys
 
 import boto3
-import pytest
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-INDIGO = os.path.join(os.path.dirname(sys.executable), "indigo")
-sys.path.insert(0, os.path.join(ROOT, "tests", "emulators", "openstack"))
+from test_ec2_support import proxy_fixture
+from tests.fixtures.openstack import openstack_site  # noqa: F401  (the attempt tests' OpenStack site)
+from tests.helpers import ROOT, VENV_BIN
 
-from launcher import PASSWORD_AUTH  # noqa: E402
-from test_ec2_support import FaultProxy  # noqa: E402
+INDIGO = str(VENV_BIN / "indigo")
 
 
-@pytest.fixture
-def proxy(moto_server):
-    """moto behind the fault proxy, one per test (each injects its own faults)."""
-    proxy = FaultProxy(moto_server)
-    yield proxy
-    proxy.close()
+proxy = proxy_fixture()  # one per test: each injects its own faults
 
 
 def aws_site(name, endpoint, image_id):
@@ -35,19 +27,6 @@ def aws_site(name, endpoint, image_id):
         "images": [{"name": "debian-13", "distribution": "debian", "version": "13", "id": image_id}],
         "flavors": [{"name": "t3.micro", "num_cpus": 2, "mem_mb": 1024}],
         "api_retry_delay": 0.01,
-    }
-
-
-def openstack_site(name, emulator, tmp_path):
-    credentials = tmp_path / ("%s-credentials.yml" % name)
-    credentials.write_text(yaml.safe_dump(PASSWORD_AUTH))
-    credentials.chmod(0o600)
-    return {
-        "name": name, "kind": "openstack", "endpoint": emulator.auth_url, "region": "RegionOne",
-        "credentials": {"file": str(credentials)},
-        "images": [{"name": "debian-13", "distribution": "debian", "version": "13"}],
-        "network": {"private": None, "public": "public"},
-        "poll_interval": 0.1, "api_retry_delay": 0.01,
     }
 
 

@@ -14,35 +14,16 @@ import pytest
 
 from test_attempts_support import (aws_site, indigo, jobs_alive, journal_attempts, moto_left,
                                    openstack_site, proxy, write_catalogue)  # noqa: F401  (fixture)
-from launcher import OpenStackEmulator
+from tests.fixtures.openstack import emulator_fixture
+from tests.helpers import compute, tosca
 
 pytestmark = pytest.mark.emulator
 
-TEMPLATE = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-description: Two plain Debian machines.
-topology_template:
-  node_templates:
-    vm:
-      type: tosca.nodes.indigo.Compute
-      capabilities:
-        scalable:
-          properties: {count: 2}
-        host:
-          properties: {num_cpus: 1, mem_size: 1 GB}
-        os:
-          properties: {distribution: debian, version: "13", type: linux}
-"""
+TEMPLATE = tosca("node_templates:\n" + compute("vm", count=2), "Two plain Debian machines.")
 OVERALL_TIMEOUT = 60
 
 
-@pytest.fixture
-def emulator():
-    emu = OpenStackEmulator(build_delay=3600)  # servers stay in BUILD: the attempt cannot finish
-    yield emu
-    emu.stop()
+emulator = emulator_fixture(3600)  # servers stay in BUILD: the attempt cannot finish
 
 
 def test_overall_timeout_tears_down_the_attempt_in_progress(tmp_path, moto_server, aws_env, proxy, emulator):

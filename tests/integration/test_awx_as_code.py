@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.helpers import ROOT, VENV_BIN
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 EXAMPLE = ROOT / "examples" / "slurm_cluster.yaml"
 ANSIBLE_PACKAGE = "ansible==12.3.0"  # the last `ansible` release for Python 3.11; ships awx.awx
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "indigo-awx"

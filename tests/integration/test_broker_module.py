@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import yaml
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
 
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 
 from tosca2ansible.compiler import compile_template, validate_template
 from tosca2ansible.errors import UnsupportedError, UserInputError
 from tests.fixtures.corpus import EXAMPLES, TYPES_MAPPING, needs_corpus, require_corpus
+from tests.helpers import ROOT, VENV_BIN
 
 CORPUS = str(EXAMPLES)
 CORPUS_TYPES = TYPES_MAPPING
-BIN = os.path.dirname(sys.executable)
-FRAMEWORK_COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                     "collections")
+FRAMEWORK_COLLECTIONS = os.path.join(ROOT, "collections")
 
 # Drift the reference systems ignored (the IM's tosca-parser on PyYAML, the orchestrator's SnakeYAML), two of
 # them wrong against their own text: compiled, with the warnings naming it (errors under --strict, below).
@@ -110,7 +108,7 @@ def test_corpus_projects_pass_syntax_check(corpus_projects):
         project = os.path.join(out_root, os.path.splitext(name)[0])
         playbooks += [os.path.join(project, "deploy.yml"), os.path.join(project, "undeploy.yml")]
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=FRAMEWORK_COLLECTIONS, ANSIBLE_INVENTORY="localhost,")
-    done = subprocess.run([os.path.join(BIN, "ansible-playbook"), "--syntax-check", *playbooks], env=env,
+    done = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "--syntax-check", *playbooks], env=env,
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
@@ -121,7 +119,7 @@ def test_corpus_projects_pass_ansible_lint_production(corpus_projects, tmp_path)
     # awx/configure.yml needs awx.awx (not installed here): linted with it in test_awx_as_code.py
     config.write_text("---\nexclude_paths:\n  - '**/template.yaml'\n  - '**/awx/configure.yml'\n")
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=FRAMEWORK_COLLECTIONS)
-    done = subprocess.run([os.path.join(BIN, "ansible-lint"), "--offline", "--nocolor", "-c", str(config),
+    done = subprocess.run([os.path.join(VENV_BIN, "ansible-lint"), "--offline", "--nocolor", "-c", str(config),
                            "--profile", "production", "-q"],
                           cwd=out_root, env=env, capture_output=True, text=True, timeout=1800, check=False)
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]

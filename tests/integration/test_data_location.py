@@ -9,21 +9,15 @@ import textwrap
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from tests.emulators.dynafed.server import start as start_dynafed
 from tests.emulators.onezone.server import start as start_onezone
 from tests.emulators.rucio.server import start as start_rucio
-from tosca2ansible.cli import _register, cli
+from tests.helpers import indigo, tosca
 
-_register()
 pytestmark = pytest.mark.emulator
 
-HEAD = textwrap.dedent("""\
-    tosca_definitions_version: tosca_simple_yaml_1_0
-    imports:
-      - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-    topology_template:
+HEAD = tosca("""\
     """)
 COMPUTE = textwrap.indent(textwrap.dedent("""\
         job:
@@ -43,8 +37,8 @@ def site(name, priority, **data):
 def rank(tmp_path, template, services, sites, env=None):
     (tmp_path / "sites.yml").write_text(yaml.safe_dump({"sites": sites, "data_services": services}))
     (tmp_path / "t.yaml").write_text(HEAD + template)
-    result = CliRunner().invoke(cli, ["rank", str(tmp_path / "t.yaml"), "--sites", str(tmp_path / "sites.yml"),
-                                      "--no-probe", "--json"], env=env)
+    result = indigo("rank", str(tmp_path / "t.yaml"), "--sites", str(tmp_path / "sites.yml"),
+                                      "--no-probe", "--json", env=env)
     assert result.exit_code == 0, result.output
     return {r["site"]: r for r in json.loads(result.stdout)}, [r["site"] for r in json.loads(result.stdout)]
 

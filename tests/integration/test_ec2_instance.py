@@ -1,22 +1,20 @@
 """indigo.paas.instance / instance_info / deployment_teardown on AWS EC2: real ansible-playbook runs
 against a real moto_server (behind a fault-injecting proxy), state checked by listing moto with boto3."""
 
+import functools
 import subprocess
 
 import boto3
 import pytest
 
-from test_ec2_support import FaultProxy, run_playbook, write_catalogue
+import test_ec2_support as support
+from test_ec2_support import proxy_fixture, run_playbook, teardown_tasks, write_catalogue
 
 pytestmark = pytest.mark.emulator
 SITE = "aws-test"
 
 
-@pytest.fixture(scope="module")
-def proxy(moto_server):
-    proxy = FaultProxy(moto_server)
-    yield proxy
-    proxy.close()
+proxy = proxy_fixture("module")
 
 
 @pytest.fixture
@@ -53,11 +51,7 @@ def public_key(tmp_path):
     return (tmp_path / "id.pub").read_text().strip()
 
 
-def instance_task(deployment, count, **extra):
-    args = dict(deployment=deployment, node="wn", count=count, site=SITE, os_distribution="debian",
-                os_version="13", wait=False, ports=[{"port": 8080}])
-    args.update(extra)
-    return {"indigo.paas.instance": args}
+instance_task = functools.partial(support.instance_task, site=SITE, os_version="13")
 
 
 def test_exact_count_lifecycle(tmp_path, env, ec2, proxy):
@@ -97,11 +91,7 @@ def test_exact_count_lifecycle(tmp_path, env, ec2, proxy):
     assert [i["name"] for i in info["instances"]] == ["life-wn-0", "life-wn-1", "life-wn-2"]
     assert {"vpc", "subnet", "security_group", "key_pair"} <= {r["kind"] for r in info["resources"]}
 
-    check, teardown, again = run_playbook(tmp_path, [
-        {"indigo.paas.deployment_teardown": {"deployment": dep, "site": SITE}, "check_mode": True},
-        {"indigo.paas.deployment_teardown": {"deployment": dep, "site": SITE}},
-        {"indigo.paas.instance": {"deployment": dep, "site": SITE, "state": "absent"}},
-    ], env, name="teardown")
+    check, teardown, again = run_playbook(tmp_path, teardown_tasks(dep, SITE), env, name="teardown")
     assert check["changed"] and len([d for d in check["deleted"] if d["kind"] == "instance"]) == 3
     assert teardown["changed"] and {"instance", "vpc", "subnet", "security_group", "elastic_ip"} <= {d["kind"] for d in teardown["deleted"]}
     assert again["changed"] is False and again["deleted"] == []

@@ -7,7 +7,7 @@ import sys
 import boto3
 import pytest
 
-from test_ec2_support import ROOT, FaultProxy
+from test_ec2_support import ROOT, proxy_fixture
 
 sys.path.insert(0, os.path.join(ROOT, "collections"))
 from ansible_collections.indigo.paas.plugins.module_utils.providers import get_provider  # noqa: E402
@@ -18,11 +18,7 @@ pytestmark = pytest.mark.emulator
 CREDS = {"access_key": "testing", "secret_key": "testing"}
 
 
-@pytest.fixture(scope="module")
-def proxy(moto_server):
-    proxy = FaultProxy(moto_server)
-    yield proxy
-    proxy.close()
+proxy = proxy_fixture("module")
 
 
 @pytest.fixture

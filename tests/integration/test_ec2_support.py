@@ -12,10 +12,11 @@ import threading
 import time
 import urllib.parse
 
+import pytest
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENV_BIN = os.path.dirname(sys.executable)
+from tests.helpers import ROOT, VENV_BIN
+
 ERROR_XML = ('<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code>'
              '<Message>injected by the test proxy</Message></Error></Errors><RequestID>test</RequestID></Response>')
 
@@ -95,6 +96,38 @@ class FaultProxy:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def proxy_fixture(scope="function"):
+    """The pytest fixture ``proxy``: moto_server behind a FaultProxy for one test (each injects its own
+    faults) or, with ``scope="module"``, shared by a module's tests. Assign it: ``proxy = proxy_fixture()``."""
+
+    @pytest.fixture(scope=scope, name="proxy")
+    def _proxy(moto_server):
+        proxy = FaultProxy(moto_server)
+        yield proxy
+        proxy.close()
+
+    return _proxy
+
+
+def instance_task(deployment, count, site, os_version="13", **extra):
+    """An ``indigo.paas.instance`` task: ``count`` Debian ``os_version`` machines of node ``wn`` of
+    ``deployment`` on ``site``, port 8080 open, not waited for; ``extra`` options added (or overriding)."""
+    args = dict(deployment=deployment, node="wn", count=count, site=site, os_distribution="debian",
+                os_version=os_version, wait=False, ports=[{"port": 8080}])
+    args.update(extra)
+    return {"indigo.paas.instance": args}
+
+
+def teardown_tasks(deployment, site):
+    """Tear ``deployment`` down on ``site``: in check mode, for real, then ``instance state=absent`` (which
+    must find nothing left)."""
+    return [
+        {"indigo.paas.deployment_teardown": {"deployment": deployment, "site": site}, "check_mode": True},
+        {"indigo.paas.deployment_teardown": {"deployment": deployment, "site": site}},
+        {"indigo.paas.instance": {"deployment": deployment, "site": site, "state": "absent"}},
+    ]
 
 
 def write_catalogue(path, name, endpoint, region, image_id):

@@ -18,13 +18,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.helpers import ROOT, VENV_BIN
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 COLLECTION = ROOT / "collections" / "ansible_collections" / "indigo" / "paas"
 SMALL = ROOT / "tests" / "fixtures" / "operations_template" / "small.yaml"
 ROOTFS_IMAGE = "localhost/indigo-ee-rootfs:trixie"

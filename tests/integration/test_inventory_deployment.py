@@ -4,7 +4,6 @@ and an OpenStack site (the OpenStack emulator), read by the real ansible-invento
 import json
 import os
 import subprocess
-import sys
 
 import boto3
 import pytest
@@ -12,18 +11,13 @@ import yaml
 
 from test_ec2_support import ROOT, VENV_BIN, run_playbook
 
-sys.path.insert(0, os.path.join(ROOT, "tests", "emulators", "openstack"))
-from launcher import PASSWORD_AUTH, OpenStackEmulator  # noqa: E402
+from tests.fixtures.openstack import emulator_fixture, openstack_site
 
 pytestmark = pytest.mark.emulator
 DEP = "spread"
 
 
-@pytest.fixture(scope="module")
-def openstack():
-    emu = OpenStackEmulator(build_delay=0.1)
-    yield emu
-    emu.stop()
+openstack = emulator_fixture(0.1, scope="module", name="openstack")
 
 
 @pytest.fixture(scope="module")
@@ -33,17 +27,12 @@ def project(tmp_path_factory, moto_server, openstack):
     ec2 = boto3.client("ec2", endpoint_url=moto_server, region_name="eu-west-1", aws_access_key_id="testing",
                        aws_secret_access_key="testing")
     image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    credentials = tmp_path / "os-credentials.yml"
-    credentials.write_text(yaml.safe_dump(PASSWORD_AUTH))
-    credentials.chmod(0o600)
     sites = [
         {"name": "aws-eu", "kind": "aws", "endpoint": moto_server, "region": "eu-west-1", "ssh_user": "admin",
          "credentials": {"env": {"access_key": "AWS_ACCESS_KEY_ID", "secret_key": "AWS_SECRET_ACCESS_KEY"}},
          "images": [{"name": "debian-13", "distribution": "debian", "version": "13", "id": image_id}],
          "flavors": [{"name": "t3.micro", "num_cpus": 2, "mem_mb": 1024}]},
-        {"name": "os-test", "kind": "openstack", "endpoint": openstack.auth_url, "region": "RegionOne",
-         "credentials": {"file": str(credentials)}, "images": [{"name": "debian-12", "distribution": "debian", "version": "12"}],
-         "network": {"private": None, "public": "public"}, "poll_interval": 0.05},
+        openstack_site("os-test", openstack, tmp_path, version="12", poll_interval=0.05),
     ]
     (tmp_path / "sites.yml").write_text(yaml.safe_dump({"sites": sites}))
     (tmp_path / "cache").mkdir()

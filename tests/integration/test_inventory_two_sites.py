@@ -8,16 +8,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 
 import yaml
 
 from tosca2ansible.runtime.localsite import LocalSite, LocalSiteConfig
 from tosca2ansible.runtime.localsite.site import NodeRecord
+from tests.helpers import ROOT, VENV_BIN
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENV_BIN = os.path.dirname(sys.executable)
 DEP = "hyb"
 
 

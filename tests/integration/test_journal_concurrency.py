@@ -3,13 +3,11 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from tosca2ansible.runtime.journal.query import list_runs
 from tosca2ansible.runtime.journal.store import JournalStore
+from tests.helpers import ROOT, VENV_BIN
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 HOSTS = 3
 TASKS = 3
 

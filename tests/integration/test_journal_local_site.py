@@ -30,18 +30,14 @@ import yaml
 
 from tests.fixtures.local_nodes import local_site  # noqa: F401
 from tosca2ansible.runtime.journal.api import _current_user
+from tests.helpers import ROOT, tosca
 
-ROOT = Path(__file__).resolve().parents[2]
 MARK_SITE_ENV = "MARKsiteenv" + uuid.uuid4().hex[:8]
 MARK_SITE_FILE = "MARKsitefile" + uuid.uuid4().hex[:8]
 MARK_INPUT = "MARKinput" + uuid.uuid4().hex[:8]
 MARKERS = (MARK_SITE_ENV, MARK_SITE_FILE, MARK_INPUT)
 
-TEMPLATE = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-topology_template:
+TEMPLATE = tosca("""\
   inputs:
     user_name: {type: string, default: alice}
     db_password: {type: string}
@@ -57,7 +53,7 @@ topology_template:
         os: {properties: {type: linux, distribution: debian, version: "13"}}
   outputs:
     node_ips: {value: {get_attribute: [node, private_address]}}
-"""
+""")
 FULL = ["opened", "started", "finished", "closed"]
 
 

@@ -17,9 +17,8 @@ from tests.fixtures.corpus import PRESENT as CORPUS_PRESENT, TYPES_MAPPING
 from tosca2ansible.runtime.journal import Journal, RunJournal, new_run_id
 from tosca2ansible.runtime.journal.api import _current_user
 from tosca2ansible.runtime.journal.query import deployment_detail, list_runs, run_detail
+from tests.helpers import ROOT, VENV_BIN, localhost_stand_in
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 MARK_NOLOG = "MARKERnolog7c1e"
 MARK_INPUT = "MARKERinput9d2f"
 MARK_SITE = "MARKERsite4b8a"
@@ -241,14 +240,7 @@ def compiled(tmp_path, monkeypatch):
     types = [TYPES_MAPPING] if CORPUS_PRESENT else []  # else the bundled type library
     compile_template(str(user_dir / "small.yaml"), str(project_dir), {"log_file": str(log), "vm_count": 0}, types)
     shutil.rmtree(user_dir)
-    sites = tmp_path / "sites"
-    sites.mkdir()
-    (sites / "local.yml").write_text("sites:\n  - name: local\n    kind: local\n    local: {state_dir: %s}\n"
-                                     % (tmp_path / "localsite"))
-    (tmp_path / "hosts.yml").write_text(
-        "all:\n  hosts:\n    localhost: {ansible_connection: local, ansible_python_interpreter: %s, IM_NODE_PRIVATE_IP: 127.0.0.1}\n"
-        "  children:\n    vm_app: {hosts: {localhost: {}}}\n    vm_db: {hosts: {localhost: {}}}\n"
-        "    indigo_deployment: {hosts: {localhost: {}}}\n" % sys.executable)
+    sites, _ = localhost_stand_in(tmp_path, ["vm_app", "vm_db"])
     for name in ("ANSIBLE_CALLBACKS_ENABLED", "ANSIBLE_CONFIG", "ANSIBLE_COLLECTIONS_PATH", "INDIGO_DEPLOYMENT",
                  "INDIGO_ACTION", "INDIGO_RUN_ID", "INDIGO_JOURNAL"):
         monkeypatch.delenv(name, raising=False)

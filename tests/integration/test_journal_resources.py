@@ -15,12 +15,10 @@ import yaml
 
 from tosca2ansible.runtime.journal import Journal
 from tosca2ansible.runtime.journal.query import deployment_detail, list_runs
+from tests.helpers import ROOT, VENV_BIN
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENV_BIN = os.path.dirname(sys.executable)
-sys.path.insert(0, os.path.join(ROOT, "tests", "emulators", "openstack"))
 
-from launcher import PASSWORD_AUTH, OpenStackEmulator  # noqa: E402
+from tests.fixtures.openstack import emulator_fixture, openstack_site  # noqa: E402
 
 pytestmark = pytest.mark.emulator
 SITE = "os-journal"
@@ -47,22 +45,12 @@ UNDEPLOY = [{"name": "Teardown", "hosts": "localhost", "connection": "local", "g
     {"name": "Delete everything", "indigo.paas.deployment_teardown": {"deployment": DEPLOYMENT, "site": SITE}}]}]
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    emu = OpenStackEmulator(build_delay=0.2)
-    yield emu
-    emu.stop()
+emulator = emulator_fixture(0.2, scope="module")
 
 
 @pytest.fixture
 def env(tmp_path, emulator):
-    credentials = tmp_path / "os-credentials.yml"
-    credentials.write_text(yaml.safe_dump(PASSWORD_AUTH))
-    credentials.chmod(0o600)
-    site = {"name": SITE, "kind": "openstack", "endpoint": emulator.auth_url, "region": "RegionOne",
-            "credentials": {"file": str(credentials)}, "network": {"private": None, "public": "public"},
-            "images": [{"name": "debian-12", "distribution": "debian", "version": "12"}],
-            "poll_interval": 0.05, "api_retry_delay": 0.01}
+    site = openstack_site(SITE, emulator, tmp_path, version="12", poll_interval=0.05)
     (tmp_path / "sites.yml").write_text(yaml.safe_dump({"sites": [site]}))
     yield dict(os.environ, INDIGO_SITES=str(tmp_path / "sites.yml"), INDIGO_HOME=str(tmp_path / "home"),
                INDIGO_DEPLOYMENT=DEPLOYMENT, ANSIBLE_CALLBACKS_ENABLED="indigo.paas.journal",

@@ -4,12 +4,12 @@ every run and says which artifacts rotated away."""
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from tests.integration.test_local_runner import make_project
 from tosca2ansible.cli import cli, runs_cmd
 from tosca2ansible.errors import UserInputError
 from tosca2ansible.runtime.runner import run_playbook
+from tests.helpers import indigo
 
 PLAYBOOK = """
 - name: Nothing much
@@ -31,11 +31,11 @@ def test_keep_two_runs_per_deployment(tmp_path, monkeypatch):
     assert all(r.ok for r in runs)
     assert sorted(p.name for p in (home / "runs").iterdir()) == sorted(r.run_id for r in runs[1:])
     runs_cmd.register(cli)
-    listed = json.loads(CliRunner().invoke(cli, ["runs", "--deployment", "rot", "--json"]).stdout)
+    listed = json.loads(indigo("runs", "--deployment", "rot", "--json").stdout)
     assert [r["run_id"] for r in listed] == [runs[0].run_id, runs[1].run_id, runs[3].run_id]
-    shown = CliRunner().invoke(cli, ["runs", "show", runs[0].run_id])
+    shown = indigo("runs", "show", runs[0].run_id)
     assert "no longer on disk: rotated, see INDIGO_KEEP_ARTIFACTS" in shown.stdout
-    detail = json.loads(CliRunner().invoke(cli, ["runs", "show", runs[3].run_id, "--json"]).stdout)
+    detail = json.loads(indigo("runs", "show", runs[3].run_id, "--json").stdout)
     assert detail["run"]["artifacts_present"] is True
 
 

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from tosca2ansible.cli import IndigoGroup
-from tosca2ansible.cli import deploy_cmd
 from tosca2ansible.runtime.localsite import host
+from tests import helpers
 
-EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "slurm_cluster.yaml")
+EXAMPLE = str(helpers.EXAMPLES / "slurm_cluster.yaml")
 
 
 @pytest.fixture
 def indigo(tmp_path, monkeypatch):
     monkeypatch.setenv("INDIGO_HOME", str(tmp_path / "home"))
-    group = IndigoGroup(name="indigo")
-    deploy_cmd.register(group)
-
-    def invoke(*args):
-        return CliRunner().invoke(group, list(args), catch_exceptions=False)
-
-    return invoke
+    return lambda *args: helpers.indigo(*args, catch_exceptions=False)
 
 
 def test_deploy_when_not_root_says_so_with_exit_3(indigo, monkeypatch):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.local_nodes import local_site, ssh_keypair  # noqa: F401
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "collections"))
 
 from ansible_collections.indigo.paas.plugins.module_utils.engine import Engine  # noqa: E402

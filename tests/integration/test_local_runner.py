@@ -10,8 +10,8 @@ import pytest
 
 from tests.fixtures.local_nodes import local_site, ssh_keypair  # noqa: F401
 from tosca2ansible.runtime.runner import run_playbook
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 
 ANSIBLE_CFG = """[defaults]
 collections_path = {root}/collections

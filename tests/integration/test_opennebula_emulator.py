@@ -7,8 +7,8 @@ import time
 
 import pyone
 import pytest
+from tests.helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "emulators", "opennebula"))
 
 from control import OpenNebulaEmulator  # noqa: E402

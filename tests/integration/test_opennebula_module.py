@@ -2,15 +2,17 @@
 ansible-playbook runs against the OpenNebula XML-RPC emulator process (pyone unmodified); every
 outcome is checked on the emulator's state."""
 
+import functools
 import os
 import sys
 
 import pytest
 import yaml
 
-from test_ec2_support import run_playbook
+import test_ec2_support as support
+from test_ec2_support import run_playbook, teardown_tasks
+from tests.helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "emulators", "opennebula"))
 
 from control import OpenNebulaEmulator  # noqa: E402
@@ -42,11 +44,7 @@ def env(tmp_path, emulator, monkeypatch):
     return dict(os.environ, INDIGO_SITES=str(tmp_path / "sites.yml"))
 
 
-def instance_task(deployment, count, **extra):
-    args = dict(deployment=deployment, node="wn", count=count, site=SITE, os_distribution="debian",
-                os_version="13", mem_size="2 GB", wait=False, ports=[{"port": 8080}])
-    args.update(extra)
-    return {"indigo.paas.instance": args}
+instance_task = functools.partial(support.instance_task, site=SITE, os_version="13", mem_size="2 GB")
 
 
 def owned(emu, deployment):
@@ -86,11 +84,7 @@ def test_exact_count_lifecycle(tmp_path, env, emulator):
     assert {vm["memory"] for vm in vms.values()} == {"2048"}
     assert vms[0]["context"]["SSH_PUBLIC_KEY"] == "ssh-ed25519 AAAAtest op@x"
 
-    check, teardown, again = run_playbook(tmp_path, [
-        {"indigo.paas.deployment_teardown": {"deployment": dep, "site": SITE}, "check_mode": True},
-        {"indigo.paas.deployment_teardown": {"deployment": dep, "site": SITE}},
-        {"indigo.paas.instance": {"deployment": dep, "site": SITE, "state": "absent"}},
-    ], env, name="teardown")
+    check, teardown, again = run_playbook(tmp_path, teardown_tasks(dep, SITE), env, name="teardown")
     assert check["changed"] and len([d for d in check["deleted"] if d["kind"] == "instance"]) == 3
     assert teardown["changed"] and sorted({d["kind"] for d in teardown["deleted"]}) == ["instance", "security_group"]
     assert again["changed"] is False and again["deleted"] == []

@@ -2,54 +2,34 @@
 ansible-playbook runs against the OpenStack emulator process (openstacksdk unmodified); every outcome
 is checked on the emulator's state."""
 
+import functools
 import os
-import sys
 
 import pytest
 import yaml
 
+import test_ec2_support as support
 from test_ec2_support import run_playbook
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "emulators", "openstack"))
-
-from launcher import PASSWORD_AUTH, OpenStackEmulator  # noqa: E402
+from tests.fixtures.openstack import PASSWORD_AUTH, emulator_fixture, openstack_site
 
 pytestmark = pytest.mark.emulator
 SITE = "os-test"
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    emu = OpenStackEmulator(build_delay=0.2)
-    yield emu
-    emu.stop()
+emulator = emulator_fixture(0.2, scope="module")
 
 
 @pytest.fixture
 def env(tmp_path, emulator):
     emulator.clear_faults()
     emulator.configure(quotas={"instances": 20, "cores": 40, "ram": 81920})
-    credentials = tmp_path / "os-credentials.yml"
-    credentials.write_text(yaml.safe_dump(PASSWORD_AUTH))
-    credentials.chmod(0o600)
-    site = {
-        "name": SITE, "kind": "openstack", "endpoint": emulator.auth_url, "region": "RegionOne",
-        "credentials": {"file": str(credentials)}, "verify_tls": True,
-        "images": [{"name": "debian-12", "distribution": "debian", "version": "12"}],
-        "network": {"private": None, "public": "public"},
-        "poll_interval": 0.05, "api_retry_delay": 0.01,
-    }
+    site = openstack_site(SITE, emulator, tmp_path, version="12", poll_interval=0.05, verify_tls=True)
     (tmp_path / "sites.yml").write_text(yaml.safe_dump({"sites": [site]}))
     yield dict(os.environ, INDIGO_SITES=str(tmp_path / "sites.yml"))
     assert emulator.leftovers() == {}, "a test left resources behind"
 
 
-def instance_task(deployment, count, **extra):
-    args = dict(deployment=deployment, node="wn", count=count, site=SITE, os_distribution="debian",
-                os_version="12", mem_size="2 GB", wait=False, ports=[{"port": 8080}])
-    args.update(extra)
-    return {"indigo.paas.instance": args}
+instance_task = functools.partial(support.instance_task, site=SITE, os_version="12", mem_size="2 GB")
 
 
 def servers_of(emu, deployment):

@@ -8,12 +8,12 @@ import os
 import sys
 
 import pytest
+from tests.helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "emulators", "openstack"))
 
-from launcher import APP_CREDENTIAL_AUTH, OIDC_AUTH, PASSWORD_AUTH, OpenStackEmulator  # noqa: E402
+from tests.fixtures.openstack import emulator_fixture  # noqa: E402  (puts the emulator's launcher on sys.path)
+from launcher import APP_CREDENTIAL_AUTH, OIDC_AUTH, PASSWORD_AUTH  # noqa: E402
 
 from ansible_collections.indigo.paas.plugins.module_utils.providers import get_provider  # noqa: E402
 from ansible_collections.indigo.paas.plugins.module_utils.providers.base import (  # noqa: E402
@@ -22,11 +22,7 @@ from ansible_collections.indigo.paas.plugins.module_utils.providers.base import 
 pytestmark = pytest.mark.emulator
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    emu = OpenStackEmulator(build_delay=0.2)
-    yield emu
-    emu.stop()
+emulator = emulator_fixture(0.2, scope="module")
 
 
 @pytest.fixture

@@ -34,8 +34,8 @@ import yaml
 
 from tests.fixtures.local_nodes import local_site, ssh_command  # noqa: F401
 from tosca2ansible.collection import secrets_rule
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 TAG = uuid.uuid4().hex[:6]
 DECLARED = "Mk-declared-" + TAG
 VALUE_ONLY_NAME = "greeting"  # secret only because its value is a secret's value

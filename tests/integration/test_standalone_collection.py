@@ -10,16 +10,14 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from pathlib import Path
 
 import pytest
 
 from tests.fixtures.corpus import PRESENT as CORPUS_PRESENT, TYPES_MAPPING
 from tosca2ansible.runtime.journal import Journal
 from tosca2ansible.runtime.journal.query import list_runs
+from tests.helpers import ROOT, VENV_BIN, localhost_stand_in
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 COLLECTION = ROOT / "collections" / "ansible_collections" / "indigo" / "paas"
 OPERATIONS_TEMPLATE = ROOT / "tests" / "fixtures" / "operations_template"
 # ansible-playbook as on a host without the framework: tosca2ansible unimportable, the checkout's
@@ -125,14 +123,7 @@ def test_installed_tarball_runs_a_compiled_project_copied_away_and_journals_it(t
     galaxy("install", "--force", str(tarball), "-p", "collections", cwd=str(project))
     installed = project / "collections" / "ansible_collections" / "indigo" / "paas" / "MANIFEST.json"
     assert json.loads(installed.read_text())["collection_info"]["version"] == _galaxy_version()
-    sites = tmp_path / "sites"
-    sites.mkdir()
-    (sites / "local.yml").write_text("sites:\n  - name: local\n    kind: local\n    local: {state_dir: %s}\n"
-                                     % (tmp_path / "localsite"))
-    (tmp_path / "hosts.yml").write_text(
-        "all:\n  hosts:\n    localhost: {ansible_connection: local, ansible_python_interpreter: %s, IM_NODE_PRIVATE_IP: 127.0.0.1}\n"
-        "  children:\n    vm_app: {hosts: {localhost: {}}}\n    vm_db: {hosts: {localhost: {}}}\n"
-        "    indigo_deployment: {hosts: {localhost: {}}}\n" % sys.executable)
+    sites, _ = localhost_stand_in(tmp_path, ["vm_app", "vm_db"])
     extra = {"ansible_become": False, "tosca_operation_install_ansible": False,
              "tosca_operation_ansible_playbook": str(VENV_BIN / "ansible-playbook"),
              "tosca_operation_python_interpreter": sys.executable, "tosca_operation_work_dir": str(tmp_path / "work"),

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.installed_package import install_wheel_venv
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "slurm_cluster.yaml"
 CLEAN = ("PYTHONPATH", "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_CONFIG", "INDIGO_SITES")
 

@@ -12,14 +12,13 @@ import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.fixtures.local_nodes import local_site, ssh_command  # noqa: F401
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PWNED = "/root/PWNED-" + uuid.uuid4().hex[:8]
 PROBE = "{{ lookup('pipe', 'touch %s') }}" % PWNED  # would run on the node if its run rendered it
 STRINGS = ["0755", "0123", "yes", "", "null", "~", "1.10", "off", ".inf", "1e3", "it's", 'a "b"\\n', "x\ny",

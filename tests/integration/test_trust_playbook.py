@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from tosca2ansible.compiler import compile_template
 from tosca2ansible.runtime.runner import run_playbook
+from tests.helpers import VENV_BIN
 
-VENV_BIN = Path(sys.executable).parent
 
 # The node-side operation: writes what it was given, by name, as JSON (types kept).
 RECORD = """\

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import yaml
+from tests.helpers import ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 ROLES = REPO / "roles"
 HERE = Path(__file__).resolve().parent
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))

@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 
 from tosca2ansible.compiler import compile_template
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "htcondor_cluster.yaml"
 
 

@@ -14,10 +14,11 @@ import pytest
 
 from molecule_inventory import write_inventory
 from tests.fixtures.local_nodes import local_nodes, local_site, ssh_keypair  # noqa: F401
+from tests.helpers import ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 
 # scenario -> (node count, {group: node indexes}, extra environment)
+
 SCENARIOS = {
     "slurm": (3, {"slurm_controller": [0], "slurm_workers": [1, 2]}, {}),
     "htcondor": (3, {"htcondor_central_manager": [0], "htcondor_execute": [1, 2]}, {}),

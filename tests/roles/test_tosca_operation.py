@@ -7,8 +7,8 @@ import tarfile
 from pathlib import Path
 
 import yaml
+from tests.helpers import ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 OPERATION = [{

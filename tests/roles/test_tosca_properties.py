@@ -17,12 +17,9 @@ from role_render import ROLES, debian_facts, load_compiled, render, resolve, rol
 from tosca2ansible.compiler import compile_template, typemap
 from tosca2ansible.compiler.types import TypeRegistry
 from tosca2ansible.typelib import bundled_for_url
+from tests.helpers import INDIGO_IMPORTS
 
-HEADER = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-"""
+HEADER = INDIGO_IMPORTS
 # Two Compute nodes, fe (one host) and wn (one host), as the deployment inventory plugin names them.
 HOSTS = {"d-fe-0": debian_facts("fe", "10.77.0.10"), "d-wn-0": debian_facts("wn", "10.77.0.11")}
 GROUPS = {"fe": ["d-fe-0"], "wn": ["d-wn-0"], "indigo_deployment": ["d-fe-0", "d-wn-0"]}

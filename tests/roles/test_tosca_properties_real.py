@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.local_nodes import leftovers, local_site  # noqa: F401
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT = "tosca-props-real"
 SLOTS = 5
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRvc2NhcHJvcGVydGllc3Rlc3RrZXkx alice@example"

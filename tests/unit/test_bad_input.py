@@ -7,18 +7,13 @@ import textwrap
 
 import pytest
 
-from click.testing import CliRunner
 
-from tosca2ansible.cli import _register, cli
 from tests.fixtures.corpus import PRESENT, TYPES_MAPPING
+from tests.helpers import indigo, tosca
 
 TYPES_ARGS = ["--types-path", TYPES_MAPPING] if PRESENT else []
-HEADER = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-topology_template:
-"""
+HEADER = tosca("""\
+""")
 GOOD_NODES = """\
           node_templates:
             fe:
@@ -29,14 +24,13 @@ GOOD_NODES = """\
               type: tosca.nodes.indigo.Compute
         """
 
-_register()
 
 
 def run_compile(tmp_path, text, *extra, raw=False, names_file=True):
     template = tmp_path / "bad.yaml"
     template.write_text(text if raw else HEADER + textwrap.indent(textwrap.dedent(text), "  "))
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["compile", str(template), "-o", str(out), *TYPES_ARGS, *extra])
+    result = indigo("compile", str(template), "-o", str(out), *TYPES_ARGS, *extra)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert not out.exists(), "no output directory may be left behind"
@@ -190,11 +184,11 @@ def test_unknown_input_name(tmp_path):
 def test_validate_command_reports_ok_and_errors(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(HEADER + textwrap.indent(textwrap.dedent(GOOD_NODES), "  "))
-    result = CliRunner().invoke(cli, ["validate", str(good), *TYPES_ARGS])
+    result = indigo("validate", str(good), *TYPES_ARGS)
     assert result.exit_code == 0 and "valid" in result.output
     bad = tmp_path / "bad.yaml"
     bad.write_text(HEADER + textwrap.indent(textwrap.dedent(GOOD_NODES.replace("host: vm", "host: vn")), "  "))
-    result = CliRunner().invoke(cli, ["validate", str(bad), *TYPES_ARGS])
+    result = indigo("validate", str(bad), *TYPES_ARGS)
     assert result.exit_code == 2 and "points at vn" in result.output
 
 

@@ -7,17 +7,11 @@ import os
 import time
 
 import pytest
-from click.testing import CliRunner
 
-from tosca2ansible.cli import _register, cli
 from tosca2ansible.compiler import yamlload
+from tests.helpers import INDIGO_IMPORTS, indigo
 
-_register()
-HEADER = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-"""
+HEADER = INDIGO_IMPORTS
 BOMB = "".join("b%d: &b%d [%s]\n" % (i, i, ", ".join(["*b%d" % (i - 1)] * 10)) for i in range(1, 10))
 
 
@@ -28,7 +22,7 @@ def _bomb_under(key_path):
 
 def run(args, tmp_path):
     started = time.process_time()  # CPU time: the machine may be shared
-    result = CliRunner().invoke(cli, args)
+    result = indigo(*args)
     assert time.process_time() - started < 20
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
@@ -137,7 +131,7 @@ def test_empty_deployment_id_is_rejected_by_deploy(tmp_path, monkeypatch):
     monkeypatch.setenv("INDIGO_HOME", str(tmp_path / "home"))
     template = tmp_path / "t.yaml"
     template.write_text(HEADER + "topology_template: {node_templates: {}}\n")
-    result = CliRunner().invoke(cli, ["deploy", str(template), "--deployment", ""])
+    result = indigo("deploy", str(template), "--deployment", "")
     assert result.exit_code == 2 and "--deployment must not be empty" in result.output, result.output
     assert not (tmp_path / "home" / "deployments").exists()
 

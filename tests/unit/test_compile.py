@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -16,36 +15,17 @@ import yaml
 
 from tosca2ansible.compiler import compile_template, default_deployment_id
 from tosca2ansible.errors import UserInputError
+from tests.helpers import INDIGO_IMPORTS, ROOT, VENV_BIN, load_project_yaml as load, write_template
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TYPES = [TYPES_MAPPING] if PRESENT else []
-EXAMPLE_ELASTIC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                               "examples", "elastic_slurm_cluster.yaml")
+EXAMPLE_ELASTIC = os.path.join(ROOT, "examples", "elastic_slurm_cluster.yaml")
 SLURM_EXAMPLE = os.path.join(ROOT, "examples", "slurm_cluster.yaml")
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-HEADER = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-"""
-
-
-class _AnsibleLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
-    """Reads compiled YAML, keeping `!unsafe` visible as a marker."""
-
-
-_AnsibleLoader.add_constructor("!unsafe", lambda loader, node: ("UNSAFE", loader.construct_scalar(node)))
-
-
-def load(path):
-    with open(path, encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_AnsibleLoader)  # nosec B506
+ANSIBLE_PLAYBOOK = str(VENV_BIN / "ansible-playbook")
+HEADER = INDIGO_IMPORTS
 
 
 def write(tmp_path, body, name="t.yaml"):
-    path = tmp_path / name
-    path.write_text(HEADER + textwrap.dedent(body))
-    return str(path)
+    return write_template(tmp_path, HEADER + textwrap.dedent(body), name)
 
 
 def tasks_of(deploy):

@@ -8,15 +8,13 @@ import shutil
 import textwrap
 
 import pytest
-from click.testing import CliRunner
 
-from tosca2ansible.cli import _register, cli
 from tosca2ansible.compiler import compile_template
 from tosca2ansible.errors import UserInputError
 
 from test_compile import HEADER, TYPES, load, tasks_of
+from tests.helpers import indigo
 
-_register()
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "operations_template")
 
 OPERATION_TEMPLATE = HEADER + """\
@@ -134,7 +132,7 @@ def test_bad_local_paths_are_exit_2_naming_file_line_node_and_field(tmp_path, im
         template, message.format(dir=folder, outside=tmp_path / "outside.yml"))
     assert str(caught.value).startswith(expected), str(caught.value)
     assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".indigo")] == []
-    result = CliRunner().invoke(cli, ["compile", str(template), "-o", str(out)]
+    result = indigo(*["compile", str(template), "-o", str(out)]
                                 + ["--types-path=%s" % t for t in TYPES])
     assert result.exit_code == 2 and "Traceback" not in result.output and expected in " ".join(result.output.split())
 

@@ -12,8 +12,8 @@ import pytest
 from tests.fixtures.corpus import EXAMPLES, TYPES_MAPPING, require_corpus
 
 from tosca2ansible.compiler import build
+from tests.helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOLDEN = os.path.join(ROOT, "tests", "golden")
 CORPUS = str(EXAMPLES)
 TYPES = [TYPES_MAPPING]

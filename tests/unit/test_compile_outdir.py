@@ -5,21 +5,15 @@ from __future__ import annotations
 import os
 
 import pytest
-from click.testing import CliRunner
 
-from tosca2ansible.cli import _register, cli
 from tosca2ansible.compiler.outdir import MARKER
 from tests.fixtures.corpus import TYPES_MAPPING, require_corpus
+from tests.helpers import indigo, tosca
 
-_register()
-TEMPLATE = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-topology_template:
+TEMPLATE = tosca("""\
   node_templates:
     vm: {type: tosca.nodes.indigo.Compute}
-"""
+""")
 
 
 @pytest.fixture(name="template")
@@ -31,7 +25,7 @@ def _template(tmp_path):
 
 def compile_to(template, out):
     require_corpus()
-    return CliRunner().invoke(cli, ["compile", str(template), "-o", str(out), "--types-path", TYPES_MAPPING])
+    return indigo("compile", str(template), "-o", str(out), "--types-path", TYPES_MAPPING)
 
 
 def refused(result, *needles):

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
+from tests.helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SLURM_EXAMPLE = os.path.join(ROOT, "examples", "slurm_cluster.yaml")
 # Packages of the runtime, the providers and the apps: none of them is needed to compile.
 HEAVY = ("ansible", "ansible_runner", "jinja2", "boto3", "botocore", "openstack", "keystoneauth1", "pyone",

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from tosca2ansible.compiler.yamlload import MarkedDict, line_of, load_yaml_text, plain
 from tosca2ansible.errors import UserInputError
+from tests.helpers import ROOT
 
 CORPUS = str(CORPUS_DIR)
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 FEATURES = """\
 plain: text

@@ -1,7 +1,6 @@
 """The pure parts of data location: metalink parsing, site mapping, locality shares, the TTL cache, and
 which template values count as data references."""
 
-import textwrap
 
 import pytest
 
@@ -16,6 +15,7 @@ from ansible_collections.indigo.paas.plugins.module_utils.data.base import (  # 
     site_locality,
 )
 from ansible_collections.indigo.paas.plugins.module_utils.data.locators import parse_metalink  # noqa: E402
+from tests.helpers import tosca
 
 METALINK = b"""<?xml version="1.0" encoding="UTF-8"?>
 <metalink xmlns="urn:ietf:params:xml:ns:metalink">
@@ -75,11 +75,7 @@ def test_only_named_values_count_as_rucio_dids(tmp_path):
     from tosca2ansible import brokering
     from tosca2ansible.compiler.datarefs import data_refs
 
-    (tmp_path / "t.yaml").write_text(textwrap.dedent("""\
-        tosca_definitions_version: tosca_simple_yaml_1_0
-        imports:
-          - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-        topology_template:
+    (tmp_path / "t.yaml").write_text(tosca("""\
           inputs:
             input_dids: {type: list, entry_schema: {type: string}, default: ["data18:raw.0001", "data18:raw.0002"]}
             image: {type: string, default: "ubuntu:16.04"}

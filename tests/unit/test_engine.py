@@ -9,8 +9,8 @@ import threading
 import time
 
 import pytest
+from tests.helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
 
 from ansible_collections.indigo.paas.plugins.module_utils.engine import Engine, wait_for_port  # noqa: E402

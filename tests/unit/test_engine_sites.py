@@ -4,8 +4,8 @@ import os
 import sys
 
 import pytest
+from tests.helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
 
 from ansible_collections.indigo.paas.plugins.module_utils.units import size_mb  # noqa: E402

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from tosca2ansible.compiler import build
 from tosca2ansible.errors import UserInputError
 from tests.fixtures.corpus import PRESENT, TYPES_MAPPING
+from tests.helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED = os.path.join(ROOT, "examples", "slurm_cluster.yaml")
 TYPES = [TYPES_MAPPING] if PRESENT else []
 with open(SEED, encoding="utf-8") as _handle:

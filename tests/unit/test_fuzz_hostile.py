@@ -11,13 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.helpers import indigo
 
-from tosca2ansible.cli import _register, cli
-
-_register()
 HEADER = ("tosca_definitions_version: tosca_simple_yaml_1_0\nimports:\n  - indigo_custom_types: "
           "https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml\n")
 BOMB = "x-bomb:\n  b0: &b0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
@@ -49,7 +46,7 @@ def _compile(tmp_path: Path, text: str):
     template = work / "t.yaml"
     template.write_text(text)
     started = time.process_time()  # CPU time: the machine may be shared
-    result = CliRunner().invoke(cli, ["compile", str(template), "-o", str(work / "out")])
+    result = indigo("compile", str(template), "-o", str(work / "out"))
     return result, time.process_time() - started, work
 
 

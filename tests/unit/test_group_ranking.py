@@ -3,15 +3,14 @@ alone on its allowed sites, the following groups together; quota counts everythi
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from tosca2ansible import brokering
 from tosca2ansible.errors import DeploymentFailed
 from tosca2ansible.runtime import deploy
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "hybrid_slurm_cluster.yaml"
 CATALOGUE = str(ROOT / "inventories" / "hybrid" / "sites.yml")
 broker = brokering.broker

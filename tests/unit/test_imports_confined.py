@@ -15,15 +15,13 @@ import textwrap
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from tosca2ansible.cli import _register, cli
 from tosca2ansible.compiler import build
 from tosca2ansible.errors import UserInputError
 from tosca2ansible.runtime.state import DeploymentState
-from tests.unit.test_redeploy_site import env, indigo  # noqa: F401  # pylint: disable=unused-import
+from tests.unit.test_redeploy_site import env  # noqa: F401  # pylint: disable=unused-import
+from tests.helpers import indigo
 
-_register()
 TYPES = textwrap.dedent("""\
     tosca_definitions_version: tosca_simple_yaml_1_0
     node_types:
@@ -63,7 +61,7 @@ def _tree(tmp_path, import_line="../common/types.yaml"):
 
 
 def _compile(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+    return indigo(*args)
 
 
 @pytest.mark.parametrize("import_line", ["../common/types.yaml", "{common}", "sub/../../common/types.yaml",
@@ -142,7 +140,7 @@ def test_redeploy_and_scale_of_a_template_importing_from_a_types_path_folder(env
 
 def test_without_its_types_path_the_same_template_is_refused(env, tmp_path):  # noqa: F811
     app = _tree(tmp_path)
-    result = CliRunner().invoke(cli, ["deploy", str(app), "--deployment", "nocommon", "--site", "aws-a"])
+    result = indigo("deploy", str(app), "--deployment", "nocommon", "--site", "aws-a")
     assert result.exit_code == 2, result.output
     assert "import ../common/types.yaml is a path that leads out of" in result.output
     assert env["runner"].sites == []
@@ -152,7 +150,7 @@ def test_without_its_types_path_the_same_template_is_refused(env, tmp_path):  # 
                                      ["scale", "", "--node", "vm", "--count", "1"], ["undeploy", ""]])
 def test_empty_deployment_id_is_refused(env, tmp_path, command):  # noqa: F811
     command = [str(env["template"]) if word == "T" else word for word in command]
-    result = CliRunner().invoke(cli, command + (["-o", str(tmp_path / "o")] if command[0] == "compile" else []))
+    result = indigo(*command + (["-o", str(tmp_path / "o")] if command[0] == "compile" else []))
     assert result.exit_code == 2, result.output
     assert "deployment id '' must match" in result.output or "--deployment must not be empty" in result.output
     assert env["runner"].sites == []

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import yaml
+from tests.helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 DUMP_INVENTORY = r"""
 import json, sys

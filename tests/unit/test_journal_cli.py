@@ -4,10 +4,10 @@ import json
 import sqlite3
 
 import pytest
-from click.testing import CliRunner
 
 from tosca2ansible.cli import cli, runs_cmd
 from tosca2ansible.runtime.journal.api import Journal
+from tests.helpers import indigo
 
 runs_cmd.register(cli)
 
@@ -39,7 +39,7 @@ def home(tmp_path, monkeypatch):
 
 
 def _run(*args):
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    result = indigo(*list(args), catch_exceptions=False)
     return result.exit_code, result.output
 
 
@@ -72,6 +72,9 @@ def test_unknown_or_ambiguous_run_is_a_clear_error(home):
 def test_runs_events_one_line_per_host_task(home):
     events = json.loads(_run("runs", "events", "run-a1", "--json")[1])
     assert [(e["host"], e["status"]) for e in events] == [("demo-vm-0", "changed"), ("demo-vm-1", "failed")]
+    code, out = _run("runs", "events", "run-a1")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 2 and "demo-vm-0" in lines[0] and "changed" in lines[0] and "failed" in lines[1]
 
 
 def test_show_deployment_status_resources_outputs_history(home):

@@ -2,23 +2,17 @@
 The run itself on real nodes is in tests/integration/test_journal_local_site.py (slow)."""
 
 import json
-import textwrap
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from tosca2ansible.cli import IndigoGroup, scale_cmd
 from tosca2ansible.errors import UserInputError
 from tosca2ansible.runtime import deploy, runner
 from tosca2ansible.runtime.scale import plan_scale
 from tosca2ansible.runtime.state import DeploymentState
+from tests.helpers import indigo, tosca
 
-TEMPLATE = textwrap.dedent("""\
-    tosca_definitions_version: tosca_simple_yaml_1_0
-    imports:
-      - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-    topology_template:
+TEMPLATE = tosca("""\
       inputs:
         wn_num: {type: integer, default: 1}
         wn_max: {type: integer, default: 4}
@@ -85,9 +79,7 @@ def recorded(tmp_path, monkeypatch):
 
 
 def _scale(*args):
-    group = IndigoGroup(name="indigo")
-    scale_cmd.register(group)
-    return CliRunner().invoke(group, ["scale"] + list(args), catch_exceptions=False)
+    return indigo("scale", *args, catch_exceptions=False)
 
 
 def test_scale_converges_through_deploy_as_action_scale(recorded, monkeypatch):

@@ -6,7 +6,6 @@ import re
 
 
 import pytest
-from click.testing import CliRunner
 
 from ansible_collections.indigo.paas.plugins.module_utils import broker, matching, naming, units
 from ansible_collections.indigo.paas.plugins.module_utils.apps import rest
@@ -17,32 +16,18 @@ from ansible_collections.indigo.paas.plugins.module_utils.providers.opennebula i
 from ansible_collections.indigo.paas.plugins.module_utils.sites import default_catalogue_path
 from tosca2ansible import brokering
 from tosca2ansible.cli import cli, options
-from tosca2ansible.compiler import default_deployment_id
+from tosca2ansible.compiler import build, default_deployment_id
 from tosca2ansible.errors import UserInputError
 from tosca2ansible.runtime import deploy
 from tosca2ansible.runtime.state import check_deployment_id
+from tests.helpers import EXAMPLES, ROOT, broker_request, compute, indigo, tosca
 
-TEMPLATE = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-topology_template:
-  node_templates:
-    vm:
-      type: tosca.nodes.indigo.Compute
-      capabilities:
-        host:
-          properties: {num_cpus: 2, mem_size: 4 GiB%s}
-        os:
-          properties: {distribution: ubuntu, version: "22.04", type: linux}
-"""
+TEMPLATE = tosca("node_templates:\n" + compute("vm", host="{num_cpus: 2, mem_size: 4 GiB%s}",
+                                          os='{distribution: ubuntu, version: "22.04", type: linux}'))
 
 
 def _request(tmp_path, extra=""):
-    path = tmp_path / "vm.yaml"
-    path.write_text(TEMPLATE % extra)
-    topology, plan = brokering.analyse(str(path), {}, [])
-    return brokering.request_from_topology(topology, plan)
+    return broker_request(tmp_path, TEMPLATE % extra)
 
 
 def _site(name, flavors, images=None, **extra):
@@ -157,6 +142,18 @@ def test_one_deployment_id_generator(tmp_path):
     assert naming.is_deployment_id(deploy.new_deployment_id(tmp_path / ("9" * 80 + ".yaml")))
 
 
+def test_one_sla_id_rule_for_the_broker_and_the_compiled_placement():
+    """An SLA id (indigo.SlaPlacement) names the catalogue site holding it, alike in the broker request of
+    `--site auto` and in the placement `indigo deploy` compiles (compiler/placement.site_of, once)."""
+    template = str(EXAMPLES / "hybrid_slurm_cluster.yaml")
+    sites = brokering.load_sites(str(ROOT / "inventories" / "hybrid" / "sites.yml"))
+    topology, plan = brokering.analyse(template, {}, [])
+    request = brokering.resolve_placement(brokering.request_from_topology(topology, plan), sites)
+    compiled = build(template, deployment="one", sla_sites=brokering.sla_site_ids(sites))
+    assert {node: ids[0] for node, ids in request.node_sites.items()} == compiled.placement == {
+        "lrms_server": "local-a", "lrms_wn": "local-b"}
+
+
 def test_one_default_catalogue(monkeypatch, tmp_path):
     monkeypatch.delenv("INDIGO_SITES", raising=False)
     # without $INDIGO_SITES: the framework's own catalogue, shipped as package data (tosca2ansible/sites)
@@ -175,7 +172,7 @@ def test_one_input_parser_for_every_command(tmp_path):
     assert options.collect_inputs(None, ["a=1", "b=x=y"]) == {"a": "1", "b": "x=y"}
     (tmp_path / "t.yaml").write_text(TEMPLATE % "")
     for command in (["validate"], ["compile", "-o", str(tmp_path / "out")], ["rank", "--no-probe"], ["deploy"]):
-        result = CliRunner().invoke(cli, command + [str(tmp_path / "t.yaml"), "-i", "novalue"])
+        result = indigo(*command + [str(tmp_path / "t.yaml"), "-i", "novalue"])
         assert result.exit_code == 2 and "-i expects NAME=VALUE, got 'novalue'" in result.output, (command, result.output)
 
 

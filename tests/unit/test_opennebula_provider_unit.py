@@ -9,8 +9,8 @@ import xmlrpc.client
 import pyone
 import pytest
 import requests
+from tests.helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "emulators", "opennebula"))
 

@@ -6,8 +6,8 @@ import sys
 import pytest
 from keystoneauth1 import exceptions as ks_exceptions
 from openstack import exceptions as sdk_exceptions
+from tests.helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
 
 from ansible_collections.indigo.paas.plugins.module_utils.providers.openstack import (  # noqa: E402

@@ -10,10 +10,11 @@ import yaml
 
 from tosca2ansible import brokering
 from tosca2ansible.compiler import build
+from tosca2ansible.compiler import placement as compiler_placement
 from tosca2ansible.errors import UserInputError
 from tosca2ansible.runtime import placement
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "examples" / "hybrid_slurm_cluster.yaml")
 SLURM = str(ROOT / "examples" / "slurm_cluster.yaml")
 CATALOGUE = str(ROOT / "inventories" / "hybrid" / "sites.yml")
@@ -71,8 +72,29 @@ def test_unknown_node_on_the_command_line_is_a_usage_error():
 
 def test_sla_ids_resolve_to_the_sites_holding_them():
     ids = brokering.sla_site_ids(brokering.load_sites(CATALOGUE))
-    assert placement.resolve({"lrms_server": "sla-local-a", "lrms_wn": "sla-local-b", "x": "cloud-z"}, ids) == {
-        "lrms_server": "local-a", "lrms_wn": "local-b", "x": "cloud-z"}
+    assert {s: compiler_placement.site_of(s, ids) for s in ("sla-local-a", "sla-local-b", "cloud-z")} == {
+        "sla-local-a": "local-a", "sla-local-b": "local-b", "cloud-z": "cloud-z"}
+    assert build(EXAMPLE, deployment="one").placement == {"lrms_server": "sla-local-a", "lrms_wn": "sla-local-b"}
+    assert build(EXAMPLE, deployment="one", sla_sites=ids).placement == {"lrms_server": "local-a", "lrms_wn": "local-b"}
+
+
+def test_deploy_compiles_an_sla_placement_once(monkeypatch, tmp_path):
+    """indigo deploy's compile: SLA ids reach the compiler as data (one compile, sites already named)."""
+    from tosca2ansible import compiler
+    from tosca2ansible.runtime import deploy
+
+    calls = []
+    real = compiler.compile_template
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("sla_sites"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compiler, "compile_template", counted)
+    compiled = deploy.compile_project(Path(EXAMPLE), tmp_path / "p", "one", {}, catalogue=CATALOGUE)
+    assert compiled.placement == {"lrms_server": "local-a", "lrms_wn": "local-b"}
+    assert calls == [{"sla-local-a": "local-a", "sla-local-b": "local-b"}]
+    assert "local-b" in (tmp_path / "p" / "group_vars" / "all" / "topology.yml").read_text()
 
 
 def test_site_options_split_and_every_spanned_site_listed():

@@ -7,22 +7,16 @@ ansible-runner is replaced by a fake that records which site each run was for an
 """
 
 import json
-import textwrap
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from tosca2ansible.cli import IndigoGroup, deploy_cmd, scale_cmd
 from tosca2ansible.runtime import deploy
 from tosca2ansible.runtime.runner import RunResult
 from tosca2ansible.runtime.state import DeploymentState
+from tests.helpers import indigo, tosca
 
-TEMPLATE = textwrap.dedent("""\
-    tosca_definitions_version: tosca_simple_yaml_1_0
-    imports:
-      - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-    topology_template:
+TEMPLATE = tosca("""\
       inputs:
         vm_num: {type: integer, default: 1}
       node_templates:
@@ -75,15 +69,12 @@ def env(tmp_path, monkeypatch):
     return {"template": template, "runner": fake}
 
 
-def indigo(*args):
-    group = IndigoGroup(name="indigo")
-    deploy_cmd.register(group)
-    scale_cmd.register(group)
-    return CliRunner().invoke(group, [str(a) for a in args], catch_exceptions=False)
+def cli(*args):
+    return indigo(*args, catch_exceptions=False)
 
 
 def _deployed_on_b(env):
-    result = indigo("deploy", env["template"], "--deployment", "demo", "--site", "aws-b", "--json")
+    result = cli("deploy", env["template"], "--deployment", "demo", "--site", "aws-b", "--json")
     assert result.exit_code == 0, result.output
     assert env["runner"].sites == ["aws-b"]
     return result
@@ -91,12 +82,12 @@ def _deployed_on_b(env):
 
 def test_redeploy_and_scale_converge_on_the_recorded_site(env):
     _deployed_on_b(env)
-    result = indigo("deploy", "--deployment", "demo", "--json")  # no --site
+    result = cli("deploy", "--deployment", "demo", "--json")  # no --site
     assert result.exit_code == 0, result.output
     assert env["runner"].sites == ["aws-b", "aws-b"]
-    assert indigo("deploy", "--deployment", "demo", "--site", "aws-b").exit_code == 0  # its own site, said aloud
-    assert indigo("deploy", "--deployment", "demo", "--site", "auto").exit_code == 0  # auto: where it lives
-    result = indigo("scale", "demo", "--node", "vm", "--count", "2", "--json")
+    assert cli("deploy", "--deployment", "demo", "--site", "aws-b").exit_code == 0  # its own site, said aloud
+    assert cli("deploy", "--deployment", "demo", "--site", "auto").exit_code == 0  # auto: where it lives
+    result = cli("scale", "demo", "--node", "vm", "--count", "2", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["count"] == 2
     assert env["runner"].sites == ["aws-b"] * 5
@@ -107,7 +98,7 @@ def test_redeploy_and_scale_converge_on_the_recorded_site(env):
 def test_another_site_for_an_existing_deployment_is_a_usage_error(env, sites):
     _deployed_on_b(env)
     args = [a for name in sites for a in ("--site", name)]
-    result = indigo("deploy", "--deployment", "demo", *args)
+    result = cli("deploy", "--deployment", "demo", *args)
     assert result.exit_code == 2, result.output
     moved = ", ".join(s for s in sites if s != "aws-b")
     assert "deployment demo lives on site aws-b; --site %s would deploy a second copy there" % moved in result.output
@@ -131,20 +122,20 @@ def test_a_deployment_that_never_ran_retries_the_sites_it_asked_for(env, monkeyp
     env["runner"].fail_next = True
     monkeypatch.setattr(deploy, "provider_for", TeardownRecorder)
     TEARDOWNS.clear()
-    result = indigo("deploy", env["template"], "--deployment", "demo", "--site", "aws-a")
+    result = cli("deploy", env["template"], "--deployment", "demo", "--site", "aws-a")
     assert result.exit_code == 4 and "no site could take the deployment: aws-a: failed (configuration)" in result.output
     assert TEARDOWNS == ["aws-a"]  # a new placement that failed is torn down
-    result = indigo("deploy", "--deployment", "demo")  # again, no --site: the site it was asked for
+    result = cli("deploy", "--deployment", "demo")  # again, no --site: the site it was asked for
     assert result.exit_code == 0, result.output
     assert env["runner"].sites == ["aws-a", "aws-a"]
-    result = indigo("deploy", "--deployment", "demo", "--site", "aws-b")  # now it lives on aws-a
+    result = cli("deploy", "--deployment", "demo", "--site", "aws-b")  # now it lives on aws-a
     assert result.exit_code == 2 and "lives on site aws-a" in result.output
 
 
 def test_failed_redeploy_names_site_task_host_message_and_keeps_the_deployment(env):
     _deployed_on_b(env)
     env["runner"].fail_next = True
-    result = indigo("deploy", "--deployment", "demo", "-i", "vm_num=1")
+    result = cli("deploy", "--deployment", "demo", "-i", "vm_num=1")
     assert result.exit_code == 4, result.output  # the exit code of every failed run
     out = result.output
     assert "no site could take" not in out
@@ -156,14 +147,14 @@ def test_failed_redeploy_names_site_task_host_message_and_keeps_the_deployment(e
     record = DeploymentState("demo").read_record()
     assert record["site"] == "aws-b" and record["status"] == "failed"
     # still lives there: the next re-deploy converges on aws-b again
-    assert indigo("deploy", "--deployment", "demo").exit_code == 0
+    assert cli("deploy", "--deployment", "demo").exit_code == 0
     assert env["runner"].sites == ["aws-b", "aws-b", "aws-b"]
 
 
 def test_failed_scale_says_scale(env):
     _deployed_on_b(env)
     env["runner"].fail_next = True
-    result = indigo("scale", "demo", "--node", "vm", "--count", "3")
+    result = cli("scale", "demo", "--node", "vm", "--count", "3")
     assert result.exit_code == 4, result.output
     assert "scale of demo failed on its site aws-b (configuration): host demo-vm-0" in result.output
     assert "left in place" in result.output
@@ -177,13 +168,13 @@ def test_redeploy_and_scale_need_not_the_users_directory(env, tmp_path):
 
     user_dir = tmp_path / "user"
     shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "operations_template", user_dir)
-    result = indigo("deploy", user_dir / "small.yaml", "--deployment", "ops", "--site", "aws-a", "--json")
+    result = cli("deploy", user_dir / "small.yaml", "--deployment", "ops", "--site", "aws-a", "--json")
     assert result.exit_code == 0, result.output
     shutil.rmtree(user_dir)
 
-    result = indigo("deploy", "--deployment", "ops", "--json")
+    result = cli("deploy", "--deployment", "ops", "--json")
     assert result.exit_code == 0, result.output
-    result = indigo("scale", "ops", "--node", "vm_app", "--count", "2", "--json")
+    result = cli("scale", "ops", "--node", "vm_app", "--count", "2", "--json")
     assert result.exit_code == 0, result.output
     state = DeploymentState("ops")
     assert (state.source_dir / "types" / "step_types.yaml").is_file()

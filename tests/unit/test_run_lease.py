@@ -15,9 +15,9 @@ from pathlib import Path
 
 from tosca2ansible.runtime.journal.query import list_runs
 from tosca2ansible.runtime.journal.store import JournalStore
+from tests.helpers import ROOT
 
 MARKER = "Kill3d-Secret-Marker-9f"
-ROOT = Path(__file__).resolve().parents[2]
 
 # A real run through run_playbook (ansible-runner, local connection) that sleeps with a secret vars file.
 DRIVER = textwrap.dedent("""\

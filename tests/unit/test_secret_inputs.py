@@ -9,13 +9,10 @@ from pathlib import Path
 
 from tosca2ansible.compiler import compile_template
 from tosca2ansible.runtime.runner import unsafe_vars_yaml
+from tests.helpers import tosca
 
 MARKER = "S3cr3t-{{ lookup('pipe','id') }}-marker"
-TEMPLATE = textwrap.dedent("""\
-    tosca_definitions_version: tosca_simple_yaml_1_0
-    imports:
-      - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-    topology_template:
+TEMPLATE = tosca("""\
       inputs:
         db_password: {type: string}
         db_name: {type: string, default: galaxy}

@@ -15,6 +15,7 @@ from tosca2ansible.compiler import compile_template
 from tosca2ansible.runtime.journal.api import Journal
 from tosca2ansible.runtime.journal.redact import MASK, Redactor, redact_inputs, secret_values_from_vars
 from tosca2ansible.runtime.state import DeploymentState
+from tests.helpers import tosca
 
 RULE = secrets_rule()
 SECRET_NAMES = ["admin_pass", "ssh_passphrase", "apikey", "apiKey", "db_password", "rclone_passwd", "MYSQL_PWD",
@@ -22,15 +23,11 @@ SECRET_NAMES = ["admin_pass", "ssh_passphrase", "apikey", "apiKey", "db_password
                 "mysecretvalue", "dbpassword"]
 PUBLIC_NAMES = ["ssh_public_key", "instance_key_pub", "monkey", "keyboard_layout", "passenger_count", "db_name",
                 "compass_url"]
-HEADER = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-topology_template:
+HEADER = tosca("""\
   node_templates:
     vm: {type: tosca.nodes.indigo.Compute, capabilities: {os: {properties: {type: linux}}}}
   inputs:
-"""
+""")
 
 
 @pytest.mark.parametrize("name", SECRET_NAMES)

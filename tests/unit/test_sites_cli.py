@@ -4,11 +4,8 @@ import json
 import textwrap
 
 import yaml
-from click.testing import CliRunner
+from tests.helpers import indigo, tosca
 
-from tosca2ansible.cli import _register, cli
-
-_register()
 
 CATALOGUE = {"sites": [
     {"name": "alpha", "kind": "openstack", "endpoint": "https://alpha.example:5000/v3",
@@ -19,11 +16,7 @@ CATALOGUE = {"sites": [
      "sla": [{"group": "default", "priority": 2, "quota": {"instances": 10}}]},
 ]}
 
-TEMPLATE = textwrap.dedent("""\
-    tosca_definitions_version: tosca_simple_yaml_1_0
-    imports:
-      - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-    topology_template:
+TEMPLATE = tosca("""\
       inputs:
         wn_num: {type: integer, default: 2}
       node_templates:
@@ -44,7 +37,7 @@ def write(tmp_path, policies=""):
 
 def test_sites_lists_the_catalogue_as_json(tmp_path):
     sites, _ = write(tmp_path)
-    result = CliRunner().invoke(cli, ["sites", "--sites", sites, "--no-probe", "--json"])
+    result = indigo("sites", "--sites", sites, "--no-probe", "--json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert [(r["name"], r["kind"], r["groups"]) for r in rows] == [("alpha", "openstack", ["default"]), ("beta", "opennebula", ["default"])]
@@ -52,7 +45,7 @@ def test_sites_lists_the_catalogue_as_json(tmp_path):
 
 def test_rank_json_has_site_kept_score_reasons(tmp_path):
     sites, template = write(tmp_path)
-    result = CliRunner().invoke(cli, ["rank", template, "--sites", sites, "--no-probe", "--json", "-i", "wn_num=3"])
+    result = indigo("rank", template, "--sites", sites, "--no-probe", "--json", "-i", "wn_num=3")
     assert result.exit_code == 0, result.output
     ranking = json.loads(result.stdout)
     assert [(r["site"], r["kept"]) for r in ranking] == [("alpha", True), ("beta", False)]
@@ -63,7 +56,7 @@ def test_rank_json_has_site_kept_score_reasons(tmp_path):
 
 def test_rank_quota_uses_the_input_count(tmp_path):
     sites, template = write(tmp_path)
-    result = CliRunner().invoke(cli, ["rank", template, "--sites", sites, "--no-probe", "--json", "-i", "wn_num=9"])
+    result = indigo("rank", template, "--sites", sites, "--no-probe", "--json", "-i", "wn_num=9")
     alpha = json.loads(result.stdout)[0]
     assert not alpha["kept"] and "dropped: quota 16 cores, in use 0, request 18" in alpha["reasons"]
 
@@ -79,7 +72,7 @@ def test_rank_follows_sla_placement_policy(tmp_path):
     CATALOGUE["sites"][1]["flavors"].append({"name": "big", "num_cpus": 8, "mem_mb": 16384})
     try:
         sites, template = write(tmp_path, policies)
-        ranking = json.loads(CliRunner().invoke(cli, ["rank", template, "--sites", sites, "--no-probe", "--json"]).stdout)
+        ranking = json.loads(indigo("rank", template, "--sites", sites, "--no-probe", "--json").stdout)
     finally:
         CATALOGUE["sites"][1]["flavors"].pop()
     beta = next(r for r in ranking if r["site"] == "beta")
@@ -90,5 +83,5 @@ def test_rank_bad_catalogue_is_exit_2(tmp_path):
     (tmp_path / "sites.yml").write_text("sites: [{name: x, kind: mainframe}]\n")
     _, template = write(tmp_path)
     (tmp_path / "sites.yml").write_text("sites: [{name: x, kind: mainframe}]\n")
-    result = CliRunner().invoke(cli, ["rank", template, "--sites", str(tmp_path / "sites.yml"), "--no-probe"])
+    result = indigo("rank", template, "--sites", str(tmp_path / "sites.yml"), "--no-probe")
     assert result.exit_code == 2 and "mainframe" in result.output and "Traceback" not in result.output

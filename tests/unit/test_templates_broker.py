@@ -5,27 +5,10 @@ site. The request is read from a template, as `indigo deploy` reads it."""
 from __future__ import annotations
 
 from ansible_collections.indigo.paas.plugins.module_utils import broker
-from tosca2ansible import brokering
+from tests.helpers import broker_request, compute, tosca
 
-TEMPLATE = """\
-tosca_definitions_version: tosca_simple_yaml_1_0
-imports:
-  - indigo_custom_types: https://raw.githubusercontent.com/indigo-dc/tosca-types/master/custom_types.yaml
-topology_template:
-  node_templates:
-    vm:
-      type: tosca.nodes.indigo.Compute
-      capabilities:
-        host:
-          properties:
-            num_cpus: 2
-            mem_size: 4 GiB
-%s        os:
-          properties:
-            type: linux
-            distribution: ubuntu
-            version: 22.04
-"""
+TEMPLATE = tosca("node_templates:\n" + compute("vm", host="{num_cpus: 2, mem_size: 4 GiB%s}",
+                                          os="{type: linux, distribution: ubuntu, version: 22.04}"))
 
 CPU_4096 = {"name": "m1.medium", "num_cpus": 2, "mem_mb": 4096}
 CATALOGUE = [
@@ -43,10 +26,7 @@ def _sites():
 
 
 def _request(tmp_path, extra=""):
-    path = tmp_path / "vm.yaml"
-    path.write_text(TEMPLATE % extra)
-    topology, plan = brokering.analyse(str(path), {}, [])
-    return brokering.request_from_topology(topology, plan)
+    return broker_request(tmp_path, TEMPLATE % extra)
 
 
 def test_a_4_gib_node_fits_a_4096_mb_flavor_at_every_site(tmp_path):
@@ -58,7 +38,7 @@ def test_a_4_gib_node_fits_a_4096_mb_flavor_at_every_site(tmp_path):
 
 
 def test_instance_type_g5_large_keeps_only_the_site_holding_it(tmp_path):
-    request = _request(tmp_path, "            instance_type: g5.large\n")
+    request = _request(tmp_path, ", instance_type: g5.large")
     assert request.nodes[0].instance_type == "g5.large"
     ranked = {r.site: r for r in broker.rank(request, _sites())}
     assert [name for name, r in ranked.items() if r.kept] == ["g5"]

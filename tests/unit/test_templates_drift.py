@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 
-from click.testing import CliRunner
 
 from tosca2ansible.compiler import compile_template, validate_template
-from tests.unit.test_templates_leniency import cli, load, notes_of, write
+from tests.unit.test_templates_leniency import load, notes_of, write
+from tests.helpers import indigo
 
 INDIGO = """\
 imports:
@@ -97,13 +97,13 @@ def test_duplicate_key_is_a_warning_naming_both_lines_and_the_last_wins(tmp_path
 def test_duplicate_key_is_an_error_under_strict(tmp_path):
     path = write(tmp_path, DUPLICATE_PORTS)
     for command in (["validate", path, "--strict"], ["compile", path, "-o", str(tmp_path / "p"), "--strict"]):
-        result = CliRunner().invoke(cli, command)
+        result = indigo(*command)
         assert result.exit_code == 2, result.output
         assert ("error: %s:16: duplicate key 'ports' on lines 12 and 16 (YAML keeps only the last one) (--strict)"
                 % path) in result.output
     assert not (tmp_path / "p").exists()
     # without --strict the CLI compiles and prints the warning once
-    result = CliRunner().invoke(cli, ["compile", path, "-o", str(tmp_path / "q")])
+    result = indigo("compile", path, "-o", str(tmp_path / "q"))
     assert result.exit_code == 0, result.output
     assert result.output.count("duplicate key 'ports' on lines 12 and 16") == 1
 
@@ -133,7 +133,7 @@ def test_unknown_node_property_is_dropped_with_a_suggestion(tmp_path):
 
 def test_unknown_node_property_is_an_error_under_strict(tmp_path):
     path = _typo(tmp_path)
-    result = CliRunner().invoke(cli, ["validate", path, "--strict"])
+    result = indigo("validate", path, "--strict")
     assert result.exit_code == 2, result.output
     assert ("error: %s:21, node web, field properties.web_pass: unknown property web_pass, did you mean "
             "web_password? (my.WebApp defines: admin_credential, component_version, web_password, web_user) "
@@ -177,5 +177,5 @@ def test_capability_properties_a_derived_type_declares_are_read_others_dropped(t
     assert warning.endswith("): its value is dropped (--strict makes this an error)")
     topology = (tmp_path / "p" / "group_vars" / "all" / "topology.yml").read_text()
     assert "image: !unsafe ubuntu-22.04-vmi" in topology and "mem_sise" not in topology
-    result = CliRunner().invoke(cli, ["validate", path, "--strict"])
+    result = indigo("validate", path, "--strict")
     assert result.exit_code == 2 and "unknown property mem_sise, did you mean mem_size?" in result.output

@@ -4,38 +4,20 @@ converted with a notice naming file:line and quoting the template's own text."""
 from __future__ import annotations
 
 import json
-import os
-import sys
 import textwrap
 
 import pytest
-import yaml
 
-from tosca2ansible.cli import _register, cli  # noqa: F401  (cli: shared with test_templates_shapes)
 from tosca2ansible.compiler import build, compile_template, validate_template
 from tosca2ansible.errors import UserInputError
+from tests.helpers import VENV_BIN, load_project_yaml as load, write_template
 
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+ANSIBLE_PLAYBOOK = str(VENV_BIN / "ansible-playbook")
 HEADER = "tosca_definitions_version: tosca_simple_yaml_1_0\n"
-_register()
-
-
-class _AnsibleLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
-    """Reads compiled YAML, `!unsafe` strings as ('UNSAFE', text)."""
-
-
-_AnsibleLoader.add_constructor("!unsafe", lambda loader, node: ("UNSAFE", loader.construct_scalar(node)))
-
-
-def load(path):
-    with open(path, encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_AnsibleLoader)  # nosec B506
 
 
 def write(tmp_path, body, name="t.yaml"):
-    path = tmp_path / name
-    path.write_text(HEADER + textwrap.dedent(body))
-    return str(path)
+    return write_template(tmp_path, HEADER + textwrap.dedent(body), name)
 
 
 def notes_of(compiled, kind="notice"):

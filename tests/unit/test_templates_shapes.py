@@ -7,14 +7,14 @@ import os
 import subprocess
 
 import pytest
-from click.testing import CliRunner
 
 from ansible_collections.indigo.paas.plugins.module_utils import broker
 from tosca2ansible import brokering
 from tosca2ansible.compiler import compile_template, validate_template
 from tosca2ansible.compiler.support import NOT_SUPPORTED
 from tosca2ansible.errors import UnsupportedError, UserInputError
-from tests.unit.test_templates_leniency import ANSIBLE_PLAYBOOK, cli, load, notes_of, write
+from tests.unit.test_templates_leniency import ANSIBLE_PLAYBOOK, load, notes_of, write
+from tests.helpers import indigo
 
 IM_NODE = """\
 topology_template:
@@ -175,7 +175,7 @@ def test_drift_is_a_warning_naming_it(tmp_path):
 def test_strict_makes_drift_an_error(tmp_path, monkeypatch):
     path = write(tmp_path, DRIFT)
     for command in (["validate", path, "--strict"], ["compile", path, "-o", str(tmp_path / "p"), "--strict"]):
-        result = CliRunner().invoke(cli, command)
+        result = indigo(*command)
         assert result.exit_code == 2
         assert ("error: %s:12, node app, field requirements.database: unknown requirement database (type my.App "
                 "defines: dependency, host) (--strict)" % path) in result.output
@@ -187,7 +187,7 @@ def test_strict_makes_drift_an_error(tmp_path, monkeypatch):
         runtime_deploy.compile_project(path, tmp_path / "q", "t", {}, strict=True)
     seen = {}
     monkeypatch.setattr(runtime_deploy, "deploy", lambda *args, **kwargs: seen.update(kwargs) or {"deployment": "t"})
-    assert CliRunner().invoke(cli, ["deploy", path, "--strict"]).exit_code == 0 and seen["strict"] is True
+    assert indigo("deploy", path, "--strict").exit_code == 0 and seen["strict"] is True
     short = write(tmp_path, DRIFT.replace("- database: {node: db, relationship: tosca.relationships.ConnectsTo}",
                                           "- database: db"), "short.yaml")
     with pytest.raises(UserInputError, match=r"short.yaml:12, node app, field requirements.database: unknown "
@@ -232,7 +232,7 @@ topology_template:
 def test_fresh_home_status_names_the_deployment_and_validate_says_bundled_once(tmp_path, monkeypatch):
     monkeypatch.setenv("INDIGO_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("INDIGO_TYPES_PATH", raising=False)
-    result = CliRunner().invoke(cli, ["status", "web-1"])
+    result = indigo("status", "web-1")
     assert result.exit_code == 2 and "web-1" in result.output
     path = write(tmp_path, """\
 imports:
@@ -240,13 +240,13 @@ imports:
   - other: https://raw.githubusercontent.com/indigo-dc/tosca-types/devel/custom_types.yaml
 topology_template: {node_templates: {vm: {type: tosca.nodes.indigo.Compute}}}
 """)
-    result = CliRunner().invoke(cli, ["validate", path])
+    result = indigo("validate", path)
     assert result.exit_code == 0, result.output
     assert result.stdout == "%s: valid (deployment t; bundled INDIGO type library for 2 imports, -v names them)\n" % path
     assert "bundled" not in result.stderr
-    result = CliRunner().invoke(cli, ["validate", "-v", path])
+    result = indigo("validate", "-v", path)
     assert result.stderr.count("using the bundled INDIGO type library") == 2
-    result = CliRunner().invoke(cli, ["compile", path, "-o", str(tmp_path / "p"), "--deployment", ""])
+    result = indigo("compile", path, "-o", str(tmp_path / "p"), "--deployment", "")
     assert result.exit_code == 2 and "deployment id ''" in result.output
 
 

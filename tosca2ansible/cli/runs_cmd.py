@@ -90,19 +90,33 @@ def _journal_path(ctx, journal_path):
     return journal_path or (ctx.obj or {}).get("journal_path")
 
 
-@runs_group.command("show")
-@click.argument("run")
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
-@journal_option
-@click.pass_context
-def show_run(ctx, run, as_json, journal_path):
-    """Summary of RUN (id or unique prefix): per-host recap, failed tasks with their messages."""
-    from tosca2ansible.runtime.journal.query import run_detail
+def _run_command(name, query):
+    """``indigo runs NAME RUN [--json]``: the journal query ``query`` (runtime/journal/query.py) of RUN,
+    dumped as JSON, or printed by the decorated function (whose docstring is the command's help)."""
 
-    detail = run_detail(_store(_journal_path(ctx, journal_path), "run %r" % run), run)
-    if as_json:
-        _dump(detail)
-        return
+    def wrap(printer):
+        @runs_group.command(name, help=printer.__doc__)
+        @click.argument("run")
+        @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+        @journal_option
+        @click.pass_context
+        def command(ctx, run, as_json, journal_path):
+            from tosca2ansible.runtime.journal import query as queries
+
+            data = getattr(queries, query)(_store(_journal_path(ctx, journal_path), "run %r" % run), run)
+            if as_json:
+                _dump(data)
+            else:
+                printer(data)
+
+        return command
+
+    return wrap
+
+
+@_run_command("show", "run_detail")
+def show_run(detail):
+    """Summary of RUN (id or unique prefix): per-host recap, failed tasks with their messages."""
     summary = detail["run"]
     click.echo("run:        %s" % summary["run_id"])
     click.echo("deployment: %s   action: %s" % (summary["deployment"] or "-", summary["action"] or "-"))
@@ -128,19 +142,9 @@ def show_run(ctx, run, as_json, journal_path):
             click.echo("  %s | %s | %s: %s" % (task["host"], task["task"], task["status"], task["message"] or ""))
 
 
-@runs_group.command("events")
-@click.argument("run")
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
-@journal_option
-@click.pass_context
-def run_events_command(ctx, run, as_json, journal_path):
+@_run_command("events", "run_events")
+def run_events_command(events):
     """Task results of RUN, one line per host and task."""
-    from tosca2ansible.runtime.journal.query import run_events
-
-    events = run_events(_store(_journal_path(ctx, journal_path), "run %r" % run), run)
-    if as_json:
-        _dump(events)
-        return
     for event in events:
         click.echo("%s %-28s %-11s %s%s" % (_when(event["ts"]), event["host"], event["status"], event["task"],
                                            (": " + event["message"]) if event["message"] else ""))

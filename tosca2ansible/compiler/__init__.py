@@ -50,7 +50,8 @@ def default_deployment_id(template_path: str) -> str:
     return _naming().deployment_slug(os.path.splitext(os.path.basename(template_path))[0])
 
 
-def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs, strict=False, sites=None):
+def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs, strict=False, sites=None,
+              sla_sites=None):
     # Imported lazily: `indigo --help` must not pay for tosca-parser.
     from tosca2ansible.compiler import artifacts  # pylint: disable=import-outside-toplevel
     from tosca2ansible.compiler.emit import Emitter  # pylint: disable=import-outside-toplevel
@@ -70,7 +71,7 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs, stri
     localised = artifacts.localise(topology)
     artifact_files = artifacts.read_files(localised)
     plan = build_plan(topology)
-    emitter = Emitter(topology, plan, sites)
+    emitter = Emitter(topology, plan, sites, sla_sites)
     with open(template_path, "rb") as handle:
         template_bytes = handle.read()
     files = project_files(topology, emitter, deployment, template_bytes, artifact_files)
@@ -119,11 +120,13 @@ def _guarded(func, template_path, *args):
 
 def build(template_path: str, inputs: Optional[dict] = None, types_paths: Optional[list] = None,
           deployment: Optional[str] = None, defer_inputs: bool = False, strict: bool = False,
-          sites: Optional[dict] = None) -> Compiled:
+          sites: Optional[dict] = None, sla_sites: Optional[dict] = None) -> Compiled:
     """Compile in memory (no files written). `strict`: names the types do not declare are errors;
-    ``sites``: {node: site} placing node templates."""
+    ``sites``: {node: site} placing node templates; ``sla_sites``: {SLA id: site} (the catalogue's), so
+    that a placement by SLA id names its site."""
     with _cyclic_gc_paused():
-        return _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs, strict, sites)
+        return _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs, strict, sites,
+                        sla_sites)
 
 
 def validate_template(template_path: str, inputs: Optional[dict] = None, types_paths: Optional[list] = None,
@@ -133,11 +136,13 @@ def validate_template(template_path: str, inputs: Optional[dict] = None, types_p
 
 def compile_template(template_path: str, out_dir: str, inputs: Optional[dict] = None,
                      types_paths: Optional[list] = None, deployment: Optional[str] = None,
-                     defer_inputs: bool = False, strict: bool = False, sites: Optional[dict] = None) -> Compiled:
+                     defer_inputs: bool = False, strict: bool = False, sites: Optional[dict] = None,
+                     sla_sites: Optional[dict] = None) -> Compiled:
     from tosca2ansible.compiler.outdir import write_project  # pylint: disable=import-outside-toplevel
 
     with _cyclic_gc_paused():  # build's own pause, held over the writes too
-        compiled = _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs, strict, sites)
+        compiled = _guarded(_pipeline, template_path, inputs, types_paths, deployment, defer_inputs, strict, sites,
+                            sla_sites)
         write_project(out_dir, compiled.files)
     return compiled
 

@@ -66,11 +66,13 @@ def _role_users(users: Any) -> Any:
 
 
 class Emitter:
-    def __init__(self, topology: Topology, plan: Plan, sites: Optional[dict] = None):
+    def __init__(self, topology: Topology, plan: Plan, sites: Optional[dict] = None,
+                 sla_sites: Optional[dict] = None):
         self.topology = topology
         self.plan = plan
-        # {compute: site}: the template's placement policies, then the caller's (--site NODE=SITE)
-        self.placement = placement.node_sites(topology, plan, sites)
+        # {compute: site}: the template's placement policies, then the caller's (--site NODE=SITE); SLA ids
+        # resolved through the catalogue's {SLA id: site}
+        self.placement = placement.node_sites(topology, plan, sites, sla_sites)
         self.render = Renderer(topology, plan)
         self._networks = None
         self._instance_args: dict = {}

@@ -49,10 +49,18 @@ def placements(topology: "Topology", plan: "Plan", literal: Optional[Callable] =
     return per_node, everywhere
 
 
-def node_sites(topology: "Topology", plan: "Plan", given: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def site_of(site_id: str, sla_sites: Optional[Dict[str, str]]) -> str:
+    """The site a placement id names: an SLA id (indigo.SlaPlacement) names the catalogue's site holding
+    it (``sla_sites``: {SLA id: site}, brokering.sla_site_ids); anything else is a site name."""
+    return (sla_sites or {}).get(site_id, site_id)
+
+
+def node_sites(topology: "Topology", plan: "Plan", given: Optional[Dict[str, str]] = None,
+               sla_sites: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """{compute: site} of the placed Compute nodes: the first id of their policies, then ``given`` (the
-    command line's NODE=SITE, or the runtime's resolved sites), which wins. A given NODE that is not a
-    node template is a usage error; a software node places the Compute it is hosted on."""
+    command line's NODE=SITE, or the runtime's resolved sites), which wins; SLA ids are resolved through
+    ``sla_sites``. A given NODE that is not a node template is a usage error; a software node places the
+    Compute it is hosted on."""
     per_node, _ = placements(topology, plan)
     sites = {compute: ids[0] for compute, ids in per_node.items()}
     for node, site in (given or {}).items():
@@ -61,4 +69,4 @@ def node_sites(topology: "Topology", plan: "Plan", given: Optional[Dict[str, str
             raise UserInputError("--site %s=%s: %s is not a node template hosted on a Compute node of %s"
                                  % (node, site, node, topology.file), Location(field="--site"))
         sites[compute] = str(site)
-    return dict(sorted(sites.items()))
+    return {compute: site_of(site, sla_sites) for compute, site in sorted(sites.items())}

@@ -48,25 +48,17 @@ def typed_inputs(inputs: Dict[str, Any]) -> Dict[str, Any]:
 
 def compile_project(template: Path, out_dir: Path, deployment: str, inputs: Dict[str, Any], types_paths=(),
                     strict: bool = False, node_sites: Optional[Dict[str, str]] = None, catalogue: Optional[str] = None):
-    """Compile with the compiler's public API (returns its Compiled). Placed nodes (policies, NODE=SITE)
-    get site names: an SLA id of a policy is resolved through the catalogue, then compiled in."""
+    """Compile once with the compiler's public API (returns its Compiled). Placed nodes (policies,
+    NODE=SITE) get site names: an SLA id of a policy names the catalogue's site holding it."""
     from tosca2ansible.compiler import compile_template
 
-    typed = typed_inputs(inputs)
-
-    def run(sites):
-        return compile_template(str(template), str(out_dir), inputs=typed, types_paths=list(types_paths),
-                                deployment=deployment, strict=strict, sites=sites)
-
-    compiled = run(node_sites)
-    if compiled.placement and catalogue:
+    sla_sites = None
+    if catalogue:
         from tosca2ansible import brokering
 
-        resolved = placement.resolve(compiled.placement, brokering.sla_site_ids(brokering.load_sites(catalogue)))
-        if resolved != compiled.placement:
-            shutil.rmtree(out_dir)
-            compiled = run(resolved)
-    return compiled
+        sla_sites = brokering.sla_site_ids(brokering.load_sites(catalogue))
+    return compile_template(str(template), str(out_dir), inputs=typed_inputs(inputs), types_paths=list(types_paths),
+                            deployment=deployment, strict=strict, sites=node_sites, sla_sites=sla_sites)
 
 
 def keep_template(state: DeploymentState, template: Path, sources: Dict[str, str], types_roots=()) -> None:

@@ -24,11 +24,6 @@ def split_site_options(values: Optional[List[str]]):
     return sites, node_sites
 
 
-def resolve(placement: Dict[str, str], sla_sites: Dict[str, str]) -> Dict[str, str]:
-    """Site names for a compiled project's placement: an SLA id (SlaPlacement) names the site holding it."""
-    return {node: sla_sites.get(site, site) for node, site in sorted(placement.items())}
-
-
 def all_sites(record: Dict[str, Any], main: Optional[str] = None) -> List[str]:
     """The deployment's main site first, then every other site a node of it was placed on."""
     names = [main or record.get("site") or "local"]

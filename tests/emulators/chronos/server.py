@@ -8,8 +8,6 @@ dependent job runs after each success of all its parents. Fault injection, state
 Marathon emulator (``/_emulator/faults``, ``/_emulator/state``, ``--max-lifetime``, ``--parent-pid``).
 """
 
-import argparse
-import base64
 import datetime
 import json
 import os
@@ -17,8 +15,12 @@ import re
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
+
+if __package__ in (None, ""):  # run as a script: the repository on the path for tests.emulators
+    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
+
+from tests.emulators import mesoshttp  # noqa: E402
 
 SCHEDULE = re.compile(r"^R(\d*)/([^/]*)/(P[0-9YMWDTHS.]+)$")
 NAME = re.compile(r"^[\w.-]+$")
@@ -69,33 +71,9 @@ class State:
             self.run(job)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(mesoshttp.Handler):
     server_version = "chronos-emulator/3.0"
-    protocol_version = "HTTP/1.1"
 
-    def log_message(self, *args):
-        pass
-
-    def send_json(self, status, payload=None, headers=None):
-        body = json.dumps(payload).encode() if payload is not None else b""
-        self.send_response(status)
-        if body:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def authorized(self):
-        creds = self.server.credentials
-        if not creds:
-            return True
-        header = self.headers.get("Authorization") or ""
-        try:
-            return header.startswith("Basic ") and base64.b64decode(header[6:]).decode() == "%s:%s" % creds
-        except ValueError:
-            return False
 
     def handle_any(self, method):
         state = self.server.state
@@ -113,11 +91,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {"faults": state.faults})
             if url.path == "/_emulator/state":
                 return self.send_json(200, {"jobs": state.jobs, "requests": state.requests})
-            state.requests.append([method, url.path])
-            for fault in state.faults:
-                if fault["count"] > 0 and fault.get("method", method) == method and url.path.startswith(fault.get("path_prefix", "/")):
-                    fault["count"] -= 1
-                    return self.send_json(fault["status"], {"message": fault.get("message", "injected fault")})
+            if self.injected_fault(state, method, url.path):
+                return None
             if not self.authorized():
                 return self.send_json(401, {"message": "Unauthorized"}, {"WWW-Authenticate": 'Basic realm="Chronos"'})
             return self.chronos_api(state, method, url.path, parse_qs(url.query), payload)
@@ -179,45 +154,8 @@ class Handler(BaseHTTPRequestHandler):
         state.jobs[job["name"]] = job
         return self.send_json(204)
 
-    def do_GET(self):
-        self.handle_any("GET")
-
-    def do_POST(self):
-        self.handle_any("POST")
-
-    def do_PUT(self):
-        self.handle_any("PUT")
-
-    def do_DELETE(self):
-        self.handle_any("DELETE")
-
-
-def watchdog(server, max_lifetime, parent_pid):
-    start = time.monotonic()
-    while time.monotonic() - start < max_lifetime:
-        if parent_pid and not os.path.exists("/proc/%d" % parent_pid):
-            break
-        time.sleep(0.5)
-    server.shutdown()
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--username")
-    parser.add_argument("--password")
-    parser.add_argument("--run-seconds", type=float, default=0.3)
-    parser.add_argument("--max-lifetime", type=float, default=600)
-    parser.add_argument("--parent-pid", type=int, default=0)
-    args = parser.parse_args(argv)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    server.state = State(args.run_seconds)
-    server.credentials = (args.username, args.password) if args.username else None
-    threading.Thread(target=watchdog, args=(server, args.max_lifetime, args.parent_pid), daemon=True).start()
-    print("LISTENING %d" % server.server_address[1], flush=True)
-    server.serve_forever()
-    return 0
+    return mesoshttp.main(Handler, State, __doc__.splitlines()[0], "--run-seconds", 0.3, argv)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ import urllib.request
 
 import yaml
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-VENV_BIN = os.path.join(REPO, ".venv", "bin")
+from tests.helpers import ROOT, VENV_BIN
+
 
 
 class Emulator:
@@ -67,9 +67,9 @@ def run_tasks(tmp_path, tasks):
         "content": "{{ [%s] | to_json }}" % names, "dest": str(out), "mode": "0600"}})
     playbook = tmp_path / "play.yml"
     playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": play_tasks}]))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, "collections"),
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"),
                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-               PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
+               PATH=str(VENV_BIN) + os.pathsep + os.environ["PATH"])
     started = time.monotonic()
     proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
                            "-e", "ansible_python_interpreter=" + sys.executable, str(playbook)],

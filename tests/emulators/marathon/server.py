@@ -10,8 +10,6 @@ Fault injection: ``POST /_emulator/faults`` ``{"method": "PUT", "path_prefix": "
 ``--max-lifetime`` seconds or when ``--parent-pid`` is gone.
 """
 
-import argparse
-import base64
 import json
 import os
 import re
@@ -19,8 +17,12 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+if __package__ in (None, ""):  # run as a script: the repository on the path for tests.emulators
+    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
+
+from tests.emulators import mesoshttp  # noqa: E402
 
 APP_ID = re.compile(r"^(/[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 
@@ -123,39 +125,14 @@ def normalize(state, app, previous=None):
     return app
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(mesoshttp.Handler):
     server_version = "marathon-emulator/1.5"
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-    def send_json(self, status, payload, headers=None):
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
 
     def body(self):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         return json.loads(raw) if raw.strip() else None
 
-    def authorized(self):
-        creds = self.server.credentials
-        if not creds:
-            return True
-        header = self.headers.get("Authorization") or ""
-        if header.startswith("Basic "):
-            try:
-                return base64.b64decode(header[6:]).decode() == "%s:%s" % creds
-            except ValueError:
-                return False
-        return False
 
     def handle_any(self, method):
         state = self.server.state
@@ -168,11 +145,8 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             if url.path.startswith("/_emulator/"):
                 return self.emulator_api(method, url.path, payload)
-            state.requests.append([method, url.path])
-            for fault in state.faults:
-                if fault["count"] > 0 and fault.get("method", method) == method and url.path.startswith(fault.get("path_prefix", "/")):
-                    fault["count"] -= 1
-                    return self.send_json(fault["status"], {"message": fault.get("message", "injected fault")})
+            if self.injected_fault(state, method, url.path):
+                return None
             if not self.authorized():
                 return self.send_json(401, {"message": "Invalid username or password."},
                                       {"WWW-Authenticate": 'Basic realm="Mesosphere Marathon"'})
@@ -242,45 +216,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {"version": existing["version"], "deploymentId": dep_id})
         return self.send_json(405, {"message": "Method not allowed"})
 
-    def do_GET(self):
-        self.handle_any("GET")
-
-    def do_POST(self):
-        self.handle_any("POST")
-
-    def do_PUT(self):
-        self.handle_any("PUT")
-
-    def do_DELETE(self):
-        self.handle_any("DELETE")
-
-
-def watchdog(server, max_lifetime, parent_pid):
-    start = time.monotonic()
-    while time.monotonic() - start < max_lifetime:
-        if parent_pid and not os.path.exists("/proc/%d" % parent_pid):
-            break
-        time.sleep(0.5)
-    server.shutdown()
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--username")
-    parser.add_argument("--password")
-    parser.add_argument("--deploy-seconds", type=float, default=0.5)
-    parser.add_argument("--max-lifetime", type=float, default=600)
-    parser.add_argument("--parent-pid", type=int, default=0)
-    args = parser.parse_args(argv)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    server.state = State(args.deploy_seconds)
-    server.credentials = (args.username, args.password) if args.username else None
-    threading.Thread(target=watchdog, args=(server, args.max_lifetime, args.parent_pid), daemon=True).start()
-    print("LISTENING %d" % server.server_address[1], flush=True)
-    server.serve_forever()
-    return 0
+    return mesoshttp.main(Handler, State, __doc__.splitlines()[0], "--deploy-seconds", 0.5, argv)
 
 
 if __name__ == "__main__":

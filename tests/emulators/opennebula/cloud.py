@@ -5,115 +5,16 @@ Every public ``api_*`` method implements one XML-RPC method (without the session
 returns the body of a successful answer or raises :class:`OneError` with OpenNebula's error code.
 """
 
-import ipaddress
 import itertools
 import threading
 import time
 
 import templates as tpl
-
-# Error codes of the XML-RPC API (include/Request.h)
-AUTHENTICATION, AUTHORIZATION, NO_EXISTS, ACTION, XML_RPC_API, INTERNAL, ALLOCATE = (
-    0x0100, 0x0200, 0x0400, 0x0800, 0x1000, 0x2000, 0x4000)
-
-# VM_STATE and LCM_STATE numbers (include/VirtualMachine.h)
-INIT, PENDING, HOLD, ACTIVE, STOPPED, SUSPENDED, DONE, FAILED, POWEROFF = range(9)
-STATE_NAMES = ["INIT", "PENDING", "HOLD", "ACTIVE", "STOPPED", "SUSPENDED", "DONE", "FAILED", "POWEROFF"]
-LCM_INIT, PROLOG, BOOT, RUNNING = 0, 1, 2, 3
-EPILOG, SHUTDOWN, CANCEL = 11, 12, 13
-SHUTDOWN_POWEROFF, BOOT_POWEROFF = 18, 20
-BOOT_FAILURE = 36
-
-# Attributes oned keeps in TEMPLATE; everything else a user sends goes to USER_TEMPLATE.
-SYSTEM_ATTRIBUTES = {
-    "CPU", "VCPU", "VCPU_MAX", "MEMORY", "MEMORY_MAX", "DISK", "NIC", "NIC_ALIAS", "NIC_DEFAULT",
-    "CONTEXT", "OS", "GRAPHICS", "VIDEO", "FEATURES", "INPUT", "RAW", "PCI", "TOPOLOGY", "NUMA_NODE",
-    "SECURITY_GROUP_RULE", "TEMPLATE_ID", "VMID", "CPU_MODEL", "SCHED_ACTION", "SNAPSHOT", "TPM",
-}
-
-
-class OneError(Exception):
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _permissions():
-    bits = dict(OWNER_U=1, OWNER_M=1, OWNER_A=0, GROUP_U=0, GROUP_M=0, GROUP_A=0,
-                OTHER_U=0, OTHER_M=0, OTHER_A=0)
-    return "<PERMISSIONS>%s</PERMISSIONS>" % "".join(tpl.element(k, v) for k, v in bits.items())
-
-
-class Network:
-    def __init__(self, oid, name, cidr, bridge):
-        self.id, self.name, self.bridge = oid, name, bridge
-        self.net = ipaddress.ip_network(cidr)
-        self.leases = {}  # ip -> vm id
-
-    def lease(self, vm_id):
-        for host in itertools.islice(self.net.hosts(), 1, None):  # .1 is the gateway
-            if str(host) not in self.leases:
-                self.leases[str(host)] = vm_id
-                return str(host)
-        raise OneError(ACTION, "Cannot get IP/MAC lease from virtual network %d." % self.id)
-
-    def xml(self):
-        size = self.net.num_addresses - 3
-        ar = ("<AR_POOL><AR><AR_ID>0</AR_ID><IP>%s</IP><SIZE>%d</SIZE><TYPE>IP4</TYPE>"
-              "<USED_LEASES>%d</USED_LEASES><LEASES/></AR></AR_POOL>") % (
-                  self.net.network_address + 2, size, len(self.leases))
-        return ("<VNET><ID>%d</ID><UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME>"
-                "<NAME>%s</NAME><LOCK/>%s<CLUSTERS><ID>0</ID></CLUSTERS><BRIDGE>%s</BRIDGE>"
-                "<BRIDGE_TYPE>linux</BRIDGE_TYPE><STATE>1</STATE><PREV_STATE>0</PREV_STATE>"
-                "<PARENT_NETWORK_ID/><VN_MAD>bridge</VN_MAD><PHYDEV/><VLAN_ID/><OUTER_VLAN_ID/>"
-                "<VLAN_ID_AUTOMATIC>0</VLAN_ID_AUTOMATIC><OUTER_VLAN_ID_AUTOMATIC>0</OUTER_VLAN_ID_AUTOMATIC>"
-                "<USED_LEASES>%d</USED_LEASES><VROUTERS/><UPDATED_VMS/><OUTDATED_VMS/><UPDATING_VMS/>"
-                "<ERROR_VMS/>%s%s</VNET>") % (
-                    self.id, tpl.escape(self.name), _permissions(), self.bridge, len(self.leases),
-                    tpl.to_xml("TEMPLATE", [["NETWORK_ADDRESS", str(self.net.network_address)],
-                                            ["NETWORK_MASK", str(self.net.netmask)]]), ar)
-
-
-class VM:
-    def __init__(self, oid, user, name, template, user_template, now, step, fail, hold):
-        self.id, self.user, self.name = oid, user, name
-        self.template, self.user_template = template, user_template
-        self.stime = int(now)
-        self.step = step
-        self.etime = 0
-        if hold:
-            self.schedule = [(now, HOLD, LCM_INIT)]
-        else:
-            self.schedule = [(now, PENDING, LCM_INIT)]
-            self._plan_boot(now, fail)
-
-    def _plan_boot(self, now, fail):
-        self.schedule += [(now + self.step, ACTIVE, PROLOG), (now + 2 * self.step, ACTIVE, BOOT),
-                          (now + 3 * self.step, ACTIVE, BOOT_FAILURE if fail else RUNNING)]
-
-    def state(self, now):
-        current = self.schedule[0]
-        for entry in self.schedule:
-            if entry[0] <= now:
-                current = entry
-        return current[1], current[2]
-
-    def replan(self, now, steps):
-        """Drop the future of the schedule and follow ``steps`` ([(delay, state, lcm)]) from now."""
-        self.schedule = [e for e in self.schedule if e[0] <= now]
-        self.schedule += [(now + delay, state, lcm) for delay, state, lcm in steps]
-
-    def xml(self, now):
-        state, lcm = self.state(now)
-        return ("<VM><ID>%d</ID><UID>%d</UID><GID>%d</GID><UNAME>%s</UNAME><GNAME>users</GNAME>"
-                "<NAME>%s</NAME>%s<LAST_POLL>0</LAST_POLL><STATE>%d</STATE><LCM_STATE>%d</LCM_STATE>"
-                "<PREV_STATE>%d</PREV_STATE><PREV_LCM_STATE>%d</PREV_LCM_STATE><RESCHED>0</RESCHED>"
-                "<STIME>%d</STIME><ETIME>%d</ETIME><DEPLOY_ID/><MONITORING/><SCHED_ACTIONS/>%s%s"
-                "<HISTORY_RECORDS/></VM>") % (
-                    self.id, self.user["id"], self.user["gid"], self.user["name"], tpl.escape(self.name),
-                    _permissions(), state, lcm, state, lcm, self.stime, self.etime,
-                    tpl.to_xml("TEMPLATE", self.template), tpl.to_xml("USER_TEMPLATE", self.user_template))
+from objects import (  # noqa: F401  (the error codes are the emulator's public names too)
+    ACTION, ACTIVE, ALLOCATE, AUTHENTICATION, AUTHORIZATION, BOOT_FAILURE, BOOT_POWEROFF, CANCEL, DONE,
+    EPILOG, HOLD, INTERNAL, LCM_INIT, NO_EXISTS, PENDING, POWEROFF, RUNNING, SHUTDOWN, SHUTDOWN_POWEROFF,
+    STATE_NAMES, STOPPED, SUSPENDED, SYSTEM_ATTRIBUTES, VM, XML_RPC_API, Network, OneError, permissions_xml,
+)
 
 
 class Cloud:
@@ -217,7 +118,7 @@ class Cloud:
                 "<DATASTORE_ID>1</DATASTORE_ID><DATASTORE>default</DATASTORE><VMS/><CLONES/><APP_CLONES/>"
                 "%s<SNAPSHOTS><ALLOW_ORPHANS>NO</ALLOW_ORPHANS><CURRENT_BASE>-1</CURRENT_BASE>"
                 "<NEXT_SNAPSHOT>0</NEXT_SNAPSHOT></SNAPSHOTS></IMAGE>") % (
-                    oid, tpl.escape(name), _permissions(), size,
+                    oid, tpl.escape(name), permissions_xml(), size,
                     tpl.to_xml("TEMPLATE", [["DEV_PREFIX", "vd"]]))
 
     def api_image_info(self, oid, decrypt=False):
@@ -232,7 +133,7 @@ class Cloud:
         name, body = self.vm_templates[oid]
         return ("<VMTEMPLATE><ID>%d</ID><UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME>"
                 "<NAME>%s</NAME><LOCK/>%s<REGTIME>0</REGTIME>%s</VMTEMPLATE>") % (
-                    oid, tpl.escape(name), _permissions(), tpl.to_xml("TEMPLATE", body))
+                    oid, tpl.escape(name), permissions_xml(), tpl.to_xml("TEMPLATE", body))
 
     def api_template_info(self, oid, extended=False, decrypt=False):
         if int(oid) not in self.vm_templates:
@@ -259,7 +160,7 @@ class Cloud:
         return ("<SECURITY_GROUP><ID>%d</ID><UID>%d</UID><GID>%d</GID><UNAME>%s</UNAME><GNAME>users</GNAME>"
                 "<NAME>%s</NAME>%s<UPDATED_VMS/><OUTDATED_VMS/><UPDATING_VMS/><ERROR_VMS/>%s</SECURITY_GROUP>"
                 ) % (oid, self.user["id"], self.user["gid"], self.user["name"], tpl.escape(name),
-                     _permissions(), tpl.to_xml("TEMPLATE", body))
+                     permissions_xml(), tpl.to_xml("TEMPLATE", body))
 
     def api_secgroup_allocate(self, text):
         body = tpl.parse(text)

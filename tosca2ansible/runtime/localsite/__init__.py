@@ -8,25 +8,9 @@ collection's ``local`` provider needs nothing outside the collection;
 
 from tosca2ansible.collection import alias_package
 
-alias_package(__name__, "ansible_collections.indigo.paas.plugins.module_utils.localsite",
-              ("aptproxy", "config", "errors", "host", "image", "machine", "network", "relay", "site"))
+_PACKAGE = alias_package(__name__, "ansible_collections.indigo.paas.plugins.module_utils.localsite",
+                         ("aptproxy", "config", "errors", "host", "image", "machine", "network", "relay", "site"))
 
-# pylint: disable=wrong-import-position
-from tosca2ansible.runtime.localsite.config import LocalSiteConfig
-from tosca2ansible.runtime.localsite.errors import (
-    CapacityError,
-    HostNotReady,
-    LocalSiteError,
-    NodeTimeout,
-)
-from tosca2ansible.runtime.localsite.site import LocalSite, NodeRecord
-
-__all__ = [
-    "CapacityError",
-    "HostNotReady",
-    "LocalSite",
-    "LocalSiteConfig",
-    "LocalSiteError",
-    "NodeRecord",
-    "NodeTimeout",
-]
+# the collection package's public names (LocalSite, LocalSiteConfig, the errors...), the same objects
+__all__ = list(_PACKAGE.__all__)
+globals().update({name: getattr(_PACKAGE, name) for name in __all__})
