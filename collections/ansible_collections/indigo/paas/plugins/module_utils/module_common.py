@@ -42,6 +42,7 @@ try:
 except ImportError:
     pass
 
+
 def catalogue_path(params, playbook_dir=None):
     return params.get("catalogue") or default_catalogue_path(playbook_dir)
 

@@ -77,7 +77,6 @@ def classify_error(exc, site=None, action=None):
     return FatalError(text, site)
 
 
-
 def _field(value, name):
     """A field of a nested body that the SDK gives as a Resource or a plain dict, depending on version."""
     if value is None:
