@@ -40,10 +40,13 @@ def adler32(data):
 class Grid:
     """The server, its two RSEs and the client of the user ``jdoe``."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, host="127.0.0.1", anonymous=False):
+        """``host``: where the storage listens and what its PFNs name (the local site's bridge, for nodes)."""
         for rse in ("ALPHA_DISK", "BETA_DISK"):
             (tmp / rse.lower()).mkdir(exist_ok=True)
-        self.dav = {rse: WebDav(tmp / rse.lower(), DAV_USER, DAV_PASSWORD) for rse in ("ALPHA_DISK", "BETA_DISK")}
+        self.host = host
+        self.dav = {rse: WebDav(tmp / rse.lower(), DAV_USER, DAV_PASSWORD, host=host, anonymous=anonymous)
+                    for rse in ("ALPHA_DISK", "BETA_DISK")}
         self.fts = start_fts(FtsState(auth=(DAV_USER, DAV_PASSWORD)))
         self.server = RucioServer(tmp / "rucio", fts_url=self.fts.url)
         try:
@@ -57,7 +60,7 @@ class Grid:
         for rse, dav in self.dav.items():
             root.add_rse(rse)
             root.add_protocol(rse, {
-                "scheme": "http", "hostname": "127.0.0.1", "port": dav.port, "prefix": "/rucio/",
+                "scheme": "http", "hostname": self.host, "port": dav.port, "prefix": "/rucio/",
                 "impl": "rucio.rse.protocols.webdav.Default",
                 "domains": {"lan": {"read": 1, "write": 1, "delete": 1},
                             "wan": {"read": 1, "write": 1, "delete": 1, "third_party_copy_read": 1,
