@@ -72,3 +72,33 @@ def test_the_journal_row_of_a_rule_carries_its_outcome_and_its_deletion():
                                                                         "rse_expression": "BETA_DISK"}, {"id": "r1"}, "beta")]}
     assert rows.resource_rows(gone, "indigo.paas.rucio_rule", {}, "dep-1", Redactor()) == [
         ("deleted", "beta", "rucio_rule", "r1", {"name": "user.jdoe:inputs -> BETA_DISK"})]
+
+
+def test_a_password_resolved_from_the_catalogue_never_reaches_the_result(catalogue, tmp_path):
+    """The credentials are resolved after Ansible parsed the options: the module masks them itself (the
+    result's invocation echoes the options)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    (tmp_path / "play.yml").write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "rule", "indigo.paas.rucio_rule": {"did": "user.jdoe:inputs", "site": "beta", "catalogue": catalogue},
+         "register": "got", "ignore_errors": True},
+        {"name": "dump", "ansible.builtin.copy": {"content": "{{ got | to_json }}", "dest": str(tmp_path / "got.json")}}]}]))
+    with open(catalogue) as handle:
+        data = yaml.safe_load(handle)
+    data["data_services"]["rucio"]["endpoint"] = "http://127.0.0.1:9"  # nothing listens: the call fails
+    with open(catalogue, "w") as handle:
+        yaml.safe_dump(data, handle)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(repo, "collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    ran = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c",
+                          "local", "-vvv", "-e", "ansible_python_interpreter=" + sys.executable, str(tmp_path / "play.yml")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
+    result = json.loads((tmp_path / "got.json").read_text())
+    assert result.get("failed") and "Rucio" in result["msg"], result
+    assert '"username": "jdoe"' in ran.stdout  # -vvv prints the invocation: the options as resolved
+    assert "s3cret" not in ran.stdout + ran.stderr + (tmp_path / "got.json").read_text()

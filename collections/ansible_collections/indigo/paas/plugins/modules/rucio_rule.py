@@ -291,6 +291,9 @@ def main():
         module.fail_json(msg="state=absent needs rule_id, or did and rse_expression (or site)")
     try:
         from_catalogue(params)
+        for key in ("password", "token"):  # resolved from the environment after the options were parsed
+            if params.get(key):
+                module.no_log_values.add(params[key])  # masked in the result (invocation) and every message
         missing = [k for k in {"userpass": ("username", "password"), "oidc": ("token",)}[params["auth_type"]]
                    if not params.get(k)]
         if missing:
