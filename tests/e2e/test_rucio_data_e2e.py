@@ -30,11 +30,14 @@ from ansible_collections.indigo.paas.plugins.module_utils.data import rules
 from tests.fixtures.local_nodes import local_site  # noqa: F401
 from tests.fixtures.webdav import WebDav
 from tests.integration.test_rucio_real import Grid
+from tosca2ansible.runtime.localsite import LocalSite, LocalSiteConfig
 from tosca2ansible.runtime.localsite.site import DEPLOYMENT_TAG
 
 pytestmark = [pytest.mark.slow, pytest.mark.extended]
 ROOT = Path(__file__).resolve().parents[2]
 INDIGO = ROOT / ".venv" / "bin" / "indigo"
+RUCIO_PASSWORD = "jdoe-Rucio-pw-e2e"  # in the operator's environment only: never in output, journal or artifacts
+RUCIO_LOGIN = "jdoe-e2e-login"  # credentials are masked whole, the user name too: not "jdoe", the account's name
 FILES = {"e2e%d" % i: os.urandom(200_000 + i) for i in range(3)}
 TEMPLATE = """\
 tosca_definitions_version: tosca_simple_yaml_1_0
@@ -72,13 +75,31 @@ topology_template:
 """
 
 
+# The site `local` of this test: its own bridge, subnet and nodes (the default base image shared, as the
+# hybrid tests' second site does). On the default bridge another local-site state dir on this machine (CI,
+# another checkout) may hold the address this one hands out: two runs here met another's node at theirs.
+SITE_LOCAL = {"bridge": "indigo-data", "subnet": "10.79.0.0/24", "state_dir": "/var/lib/indigo-local-data",
+              "image_root": "/var/lib/indigo-local"}
+
+
 @pytest.fixture(scope="module")
-def world(local_site, tmp_path_factory):  # noqa: F811
+def own_site(local_site):  # noqa: F811  (skips without root and the tools; builds the shared base image)
+    site = yaml.safe_load((ROOT / "inventories" / "sites" / "local.yml").read_text())["sites"][0]
+    site["local"] = dict(SITE_LOCAL)
+    made = LocalSite(LocalSiteConfig.from_site(site))
+    made.ensure_ready()
+    yield site, made
+    made.teardown(everything=True)  # this site's nodes, apt proxy and bridge; the shared image stays
+
+
+@pytest.fixture(scope="module")
+def world(own_site, tmp_path_factory):
     """The Rucio server, its two RSEs on the bridge, its daemons, a results WebDAV server, the catalogue."""
     tmp = tmp_path_factory.mktemp("rucio-e2e")
-    host = local_site.cfg.bridge_ip
+    site, local = own_site
+    host = local.cfg.bridge_ip
     started = time.monotonic()
-    grid = Grid(tmp, host=host, anonymous=True)
+    grid = Grid(tmp, host=host, anonymous=True, jdoe_password=RUCIO_PASSWORD, jdoe_login=RUCIO_LOGIN)
     (tmp / "results").mkdir()
     results = WebDav(tmp / "results", host=host, anonymous=True)
     try:
@@ -89,7 +110,6 @@ def world(local_site, tmp_path_factory):  # noqa: F811
         lost = grid.upload("ALPHA_DISK", "e2e-lost", b"gone before the copy", dataset="e2e-broken")
         assert requests.delete(lost, timeout=30).status_code in (200, 204)
         grid.server.start_daemons()
-        site = yaml.safe_load((ROOT / "inventories" / "sites" / "local.yml").read_text())["sites"][0]
         site["data"] = {"rucio_rses": ["BETA_DISK"]}  # the site the job runs on does not hold the dataset
         catalogue = tmp / "sites.yml"
         catalogue.write_text(yaml.safe_dump({"sites": [site], "data_services": {"rucio": {
@@ -97,18 +117,26 @@ def world(local_site, tmp_path_factory):  # noqa: F811
             "credentials": {"env": {"username": "T_RUCIO_USER", "password": "T_RUCIO_PASSWORD"}}}}}))
         (tmp / "job.yaml").write_text(TEMPLATE)
         print("set-up (Rucio server, RSEs, uploads, daemons): %.1f s" % (time.monotonic() - started))
-        yield {"grid": grid, "results": results, "catalogue": catalogue, "tmp": tmp, "site": local_site}
+        yield {"grid": grid, "results": results, "catalogue": catalogue, "tmp": tmp, "site": local}
     finally:
         results.stop()
         grid.stop()
 
 
 def indigo(world, *args, timeout=1500):
-    env = dict(os.environ, INDIGO_HOME=str(world["tmp"] / "home"), T_RUCIO_USER="jdoe", T_RUCIO_PASSWORD="secret")
+    env = dict(os.environ, INDIGO_HOME=str(world["tmp"] / "home"), T_RUCIO_USER=RUCIO_LOGIN,
+               T_RUCIO_PASSWORD=RUCIO_PASSWORD)
     started = time.monotonic()
     proc = subprocess.run([str(INDIGO), *args], capture_output=True, text=True, timeout=timeout, env=env,
                           cwd=str(world["tmp"]))
+    assert RUCIO_PASSWORD not in proc.stdout + proc.stderr
     return proc, time.monotonic() - started
+
+
+def leaked(world):
+    """Files under $INDIGO_HOME (journal, run artifacts, deployment state) holding the Rucio password."""
+    needle = RUCIO_PASSWORD.encode()
+    return [str(p) for p in (world["tmp"] / "home").rglob("*") if p.is_file() and needle in p.read_bytes()]
 
 
 def deploy(world, deployment, inputs):
@@ -153,6 +181,7 @@ def test_the_rule_brings_the_data_before_the_job_which_reads_it_and_uploads_its_
     proc, _ = indigo(world, "status", "data-rucio-e2e")
     assert "data rule %s created user.jdoe:e2e -> BETA_DISK at local: OK, 3/3 files OK" % rule["id"] in proc.stdout
 
+    assert leaked(world) == []
     proc, took = indigo(world, "undeploy", "data-rucio-e2e", "--json")
     print("undeploy: %.1f s" % took)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -176,5 +205,6 @@ def test_a_failing_source_fails_the_deploy_after_the_timeout_with_the_files_erro
     rule = rules.find_rule(grid.jdoe, "user.jdoe:e2e-broken", "BETA_DISK")
     assert rule is None or rules.deleting(rule), rule  # released by the failed attempt's clean-up
     assert nodes_of(world, "data-rucio-fail") == []  # the attempt's node was torn down
+    assert leaked(world) == []
     proc, _ = indigo(world, "undeploy", "data-rucio-fail")
     assert proc.returncode == 0, proc.stderr[-3000:]
