@@ -9,6 +9,7 @@ the server's start time, the upload time and the rule's time to OK with its prog
 Run: .venv/bin/python bench/rucio_rule.py [N]
 """
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -24,7 +25,8 @@ from tests.integration.test_rucio_real import Grid  # noqa: E402
 
 
 def main(count):
-    with tempfile.TemporaryDirectory() as tmp:
+    keep = os.environ.get("INDIGO_BENCH_DIR")  # keep the server's logs and database there to read them after
+    with (tempfile.TemporaryDirectory() if not keep else contextlib.nullcontext(keep)) as tmp:
         started = time.monotonic()
         grid = Grid(Path(tmp))
         print("Rucio server up (venv ready): %.1f s (bootstrap or copy %.1f s)"

@@ -1,11 +1,14 @@
 """Templates that read data compile to projects using the data pieces: a DataStaging node applies
-indigo.paas.data_staging on its Compute, a Dynafed node is folded (the broker reads it), and the
+indigo.paas.data_staging on its Compute, a Dynafed node is folded (the broker reads it), a RucioDataset
+required by a job node becomes a replication rule (indigo.paas.rucio_rule) to the job's site made while the
+node boots and waited for before any configure, deleted by undeploy.yml and release_data.yml; and the
 projects pass syntax-check and ansible-lint --profile production."""
 
 import os
 import subprocess
 
 import pytest
+import yaml
 
 from tosca2ansible.compiler import compile_template
 from tests.helpers import ROOT, VENV_BIN, tosca
@@ -33,13 +36,15 @@ def compile_both(tmp_path):
     deploy = (out / "data_job" / "deploy.yml").read_text()
     assert "name: indigo.paas.data_staging" in deploy and "inventory_hostname in groups['job_node']" in deploy
     assert "Dynafed" not in (out / "dynafed" / "deploy.yml").read_text()  # nothing to run for it
+    compile_template(os.path.join(ROOT, "examples", "data_rucio_job.yaml"), str(out / "rucio_job"), {}, [], None)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"), ANSIBLE_INVENTORY="localhost,")
     return out, env
 
 
 def test_data_templates_compile_and_pass_syntax_check(tmp_path):
     out, env = compile_both(tmp_path)
-    playbooks = [str(out / p / f) for p in ("data_job", "dynafed") for f in ("deploy.yml", "undeploy.yml")]
+    playbooks = [str(out / p / f) for p in ("data_job", "dynafed", "rucio_job") for f in ("deploy.yml", "undeploy.yml")]
+    playbooks.append(str(out / "rucio_job" / "release_data.yml"))
     done = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "--syntax-check", *playbooks], env=env,
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -55,3 +60,39 @@ def test_data_template_projects_pass_ansible_lint_production(tmp_path):
                            "--profile", "production", "-q"], cwd=str(out), env=env, capture_output=True, text=True,
                           timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
+
+
+class Loader(yaml.SafeLoader):  # the compiled playbooks tag literal text !unsafe
+    pass
+
+
+Loader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+
+
+def load(path):
+    return yaml.load(path.read_text(), Loader=Loader)  # noqa: S506  (a SafeLoader)
+
+
+def test_a_rucio_dataset_becomes_a_rule_made_before_the_job_configures_and_deleted_on_undeploy(tmp_path):
+    out, _env = compile_both(tmp_path)
+    deploy = load(out / "rucio_job" / "deploy.yml")
+    provision = deploy[0]["tasks"]
+    names = [t["name"] for t in provision]
+    launch = next(t for t in provision if "indigo.paas.rucio_rule" in t)
+    args = launch["indigo.paas.rucio_rule"]
+    assert args["did"] == "{{ input_input_dataset }}" and args["site"] == "{{ indigo_site | default('local') }}"
+    assert args["catalogue"] == "{{ indigo_catalogue | default(omit) }}"  # RSE, server, credentials: from it
+    assert args["comment"] == "indigo deployment {{ indigo_deployment_id }}" and args["timeout"] == "{{ input_rule_timeout }}"
+    assert not {"password", "username", "token", "endpoint", "rse_expression"} & set(args)  # nothing site- or secret-
+    assert launch["poll"] == 0 and "input_rule_timeout" in launch["async"]  # beside the node's boot
+    wait = names.index("Wait for the Rucio rule of dataset at the site of job_node")
+    assert names.index("Provision job_node") < names.index(launch["name"]) < names.index("Wait for job_node") < wait
+    assert wait == names.index("Refresh the deployment inventory") - 1  # before every configure play
+    assert provision[wait]["until"] == "indigo_rule_dataset_0.finished"
+    assert all("rucio" not in str(play) for play in deploy[1:])  # the rule is one place: provisioning
+    undeploy = load(out / "rucio_job" / "undeploy.yml")[0]["tasks"]
+    absent = [t["indigo.paas.rucio_rule"] for t in undeploy if "indigo.paas.rucio_rule" in t]
+    assert absent == [{k: v for k, v in dict(args, state="absent").items() if k not in ("timeout", "poll_interval")}]
+    release = load(out / "rucio_job" / "release_data.yml")[0]["tasks"]
+    assert [t["indigo.paas.rucio_rule"] for t in release] == absent
+    assert not (out / "data_job" / "release_data.yml").exists()  # no dataset node: no rule

@@ -83,6 +83,15 @@ def test_rucio_dataset_ranks_the_site_holding_its_replicas_first(tmp_path, rucio
     assert ("POST", "/replicas/list") in rucio.state.requests
 
 
+def test_a_rucio_dataset_node_required_by_the_job_ranks_its_replicas_site_first(tmp_path, rucio):
+    template = "  node_templates:\n" + COMPUTE.replace(
+        "          capabilities:", "          requirements:\n            - dependency: data\n          capabilities:") + (
+        "    data:\n      type: tosca.nodes.indigo.RucioDataset\n      properties: {did: \"user.jdoe:inputs\"}\n")
+    by_site, order = rank(tmp_path, template, rucio_services(rucio), SITES, RUCIO_ENV)
+    assert order == ["beta", "alpha"]
+    assert "data: holds all of rucio user.jdoe:inputs (4.0 kB)" in by_site["beta"]["reasons"]
+
+
 def test_rucio_down_is_a_reason_and_ranking_goes_on(tmp_path, rucio):
     rucio.state.down = True
     by_site, order = rank(tmp_path, RUCIO_TEMPLATE, rucio_services(rucio), SITES, RUCIO_ENV)

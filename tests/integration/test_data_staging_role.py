@@ -47,7 +47,8 @@ def test_inputs_checked_outputs_uploaded_to_webdav_and_s3(tmp_path, dav, moto_se
     sandbox = tmp_path / "sandbox"
     sandbox.mkdir()
     (sandbox / "result.csv").write_text("a,b\n1,2\n")  # what the job wrote
-    common = {"data_staging_dir": str(sandbox), "data_staging_outputs": "result.csv,events.bin"}  # INDIGO's csv list
+    common = {"data_staging_dir": str(sandbox), "data_staging_outputs": "result.csv,events.bin",  # INDIGO's csv list
+              "data_staging_install_clients": False}  # this host's venv has them; no apt here
     webdav = {**common,
               "data_staging_inputs": [{"url": dav.url + "/inputs/events.bin", "checksum": "sha256:" + digest}],
               "data_staging_input_username": dav.user, "data_staging_input_password": dav.password,

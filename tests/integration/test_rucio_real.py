@@ -40,10 +40,14 @@ def adler32(data):
 class Grid:
     """The server, its two RSEs and the client of the user ``jdoe``."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, host="127.0.0.1", anonymous=False, jdoe_password="secret", jdoe_login="jdoe"):
+        """``host``: where the storage listens and what its PFNs name (the local site's bridge, for nodes)."""
         for rse in ("ALPHA_DISK", "BETA_DISK"):
             (tmp / rse.lower()).mkdir(exist_ok=True)
-        self.dav = {rse: WebDav(tmp / rse.lower(), DAV_USER, DAV_PASSWORD) for rse in ("ALPHA_DISK", "BETA_DISK")}
+        self.host = host
+        self.jdoe_password, self.jdoe_login = jdoe_password, jdoe_login
+        self.dav = {rse: WebDav(tmp / rse.lower(), DAV_USER, DAV_PASSWORD, host=host, anonymous=anonymous)
+                    for rse in ("ALPHA_DISK", "BETA_DISK")}
         self.fts = start_fts(FtsState(auth=(DAV_USER, DAV_PASSWORD)))
         self.server = RucioServer(tmp / "rucio", fts_url=self.fts.url)
         try:
@@ -57,7 +61,7 @@ class Grid:
         for rse, dav in self.dav.items():
             root.add_rse(rse)
             root.add_protocol(rse, {
-                "scheme": "http", "hostname": "127.0.0.1", "port": dav.port, "prefix": "/rucio/",
+                "scheme": "http", "hostname": self.host, "port": dav.port, "prefix": "/rucio/",
                 "impl": "rucio.rse.protocols.webdav.Default",
                 "domains": {"lan": {"read": 1, "write": 1, "delete": 1},
                             "wan": {"read": 1, "write": 1, "delete": 1, "third_party_copy_read": 1,
@@ -66,7 +70,7 @@ class Grid:
         root.add_distance("ALPHA_DISK", "BETA_DISK", {"distance": 1})
         root.add_distance("BETA_DISK", "ALPHA_DISK", {"distance": 1})
         root.add_account("jdoe", "USER", "jdoe@example.org")
-        root.add_identity("jdoe", "jdoe", "USERPASS", "jdoe@example.org", password="secret")
+        root.add_identity("jdoe", self.jdoe_login, "USERPASS", "jdoe@example.org", password=self.jdoe_password)
         root.add_scope("jdoe", "user.jdoe")
         for rse in self.dav:
             root.set_local_account_limit("jdoe", rse, 10 ** 12)
@@ -74,7 +78,7 @@ class Grid:
         # rule: the orchestrator's Rucio account needs it (or a policy package letting owners delete theirs)
         root.add_account_attribute("jdoe", "admin", "True")
         self.root = root
-        self.jdoe = self.server.client("jdoe", "jdoe", "secret")
+        self.jdoe = self.server.client("jdoe", self.jdoe_login, self.jdoe_password)
 
     def upload(self, rse, name, data, dataset=None):
         """A real upload to the RSE's storage (PUT at the PFN Rucio computes), then the replica registered

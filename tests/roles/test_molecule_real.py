@@ -31,7 +31,7 @@ SCENARIOS = {
 }
 
 # Scenarios written this turn that have not had a green run on real nodes yet (CI deselects `wip`).
-NOT_YET_GREEN = {"data_staging"}
+NOT_YET_GREEN: set = set()  # data_staging: green on a real node in session 12 (88 s)
 
 
 def run_molecule(scenario: str, inventory: Path, extra_env: dict) -> subprocess.CompletedProcess:

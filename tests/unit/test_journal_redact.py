@@ -37,6 +37,17 @@ def test_site_credentials_resolved_from_the_catalogue(tmp_path):
     assert site_secret_values(str(tmp_path / "nowhere"), {}) == set()
 
 
+def test_data_service_credentials_of_the_catalogue_are_secrets_too(tmp_path):
+    # the data modules (rucio_rule) resolve them in the run's environment: ansible-runner writes it to artifacts
+    (tmp_path / "sites.yml").write_text(
+        "sites: [{name: local, kind: local}]\n"
+        "data_services:\n"
+        "  rucio: {endpoint: 'http://rucio', credentials: {env: {username: T_USER, password: T_RUCIO_PW}}}\n"
+        "  onezone: {endpoint: 'https://zone', credentials: {env: {token: T_MISSING}}}\n")
+    found = site_secret_values(str(tmp_path / "sites.yml"), {"T_USER": "jdoe-user", "T_RUCIO_PW": "RucioPw-42"})
+    assert "RucioPw-42" in found and "jdoe-user" in found  # usernames are masked too, as for sites
+
+
 def test_redact_tree_scrubs_raw_and_json_escaped_values_and_keeps_modes(tmp_path):
     secret = 'pa"ss\\word9'
     (tmp_path / "artifacts" / "job_events").mkdir(parents=True)

@@ -38,6 +38,17 @@ def _print_result(result, as_json):
     for node in result.get("nodes") or []:
         click.echo("node %s[%d] %s %s %s %s" % (node["node"], node["index"], node["name"], node["status"],
                                                 node["address"], node.get("site") or ""))
+    for rule in result.get("data") or []:  # the deployment's Rucio rules (journal)
+        if rule.get("failed"):
+            click.echo("data rule failed (run %s, %s): %s" % (rule["run"], rule["failed"], rule["message"]))
+            continue
+        detail = rule.get("detail") or {}
+        line = "data rule %s %s %s at %s" % (rule["rule"], rule["change"], rule.get("name") or "", rule.get("site") or "")
+        if detail:
+            line += ": %s, %s/%s files OK" % (detail.get("state"), detail.get("ok"), detail.get("total"))
+        click.echo(line)
+        for entry in detail.get("files") or []:
+            click.echo("  %s at %s: %s" % (entry.get("did"), entry.get("rse"), entry.get("error") or entry.get("lock")))
     outputs = result.get("outputs") or {}
     if outputs:
         click.echo("outputs:")

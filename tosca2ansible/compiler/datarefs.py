@@ -4,6 +4,7 @@ Found in a topology:
 - ``tosca.nodes.indigo.OnedataSpace`` (its ``space``, at its ``onezone`` when given) and
   ``OnedataServiceSpace`` (the platform's service space, named by the catalogue);
 - ``tosca.nodes.indigo.Dynafed`` (each of its ``files``);
+- ``tosca.nodes.indigo.RucioDataset`` (its ``did``; compiler/datarules.py also replicates it to its readers' site);
 - Rucio DIDs (``scope:name``) in properties or inputs whose name says so (``did``, ``rucio``, ``dataset``
   in it): a bare ``scope:name`` elsewhere could be ``image:tag`` or ``host:port``;
 - plain file URLs a job downloads (properties ``uris``, ``input_urls``, ``inputs`` of a staging node).
@@ -22,6 +23,7 @@ from tosca2ansible.compiler.values import Attribute, Input, Property, walk
 ONEDATA_SPACE = "tosca.nodes.indigo.OnedataSpace"
 ONEDATA_SERVICE_SPACE = "tosca.nodes.indigo.OnedataServiceSpace"
 DYNAFED = "tosca.nodes.indigo.Dynafed"
+RUCIO_DATASET = "tosca.nodes.indigo.RucioDataset"
 SERVICE_SPACE = ""  # ref of an OnedataServiceSpace: the catalogue's data_services.onezone.service_space
 DID_NAME = re.compile(r"did|rucio|dataset", re.IGNORECASE)
 DID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,29}:[A-Za-z0-9_.\-/]{1,250}$")
@@ -53,6 +55,18 @@ def _reader(plan, name):
     return plan.compute_of.get(name) or name
 
 
+def readers_of(topology, plan) -> Dict[str, set]:
+    """{node: the Computes of the nodes requiring it or naming it in a function}."""
+    named_by: Dict[str, set] = {}
+    for node in topology.nodes.values():
+        for req in node.requirements:
+            named_by.setdefault(req.target, set()).add(_reader(plan, node.name))
+        for fn in walk(node.properties):
+            if isinstance(fn, (Attribute, Property)) and fn.node != node.name and fn.node in topology.nodes:
+                named_by.setdefault(fn.node, set()).add(_reader(plan, node.name))
+    return named_by
+
+
 def data_refs(topology, plan) -> List[Dict[str, Any]]:
     """``[{kind, ref, nodes, service}]``, one per distinct (kind, ref, service), nodes sorted."""
     from tosca2ansible.compiler.model import MISSING  # pylint: disable=import-outside-toplevel
@@ -64,14 +78,7 @@ def data_refs(topology, plan) -> List[Dict[str, Any]]:
     def add(kind, ref, readers, service=""):
         found.setdefault((kind, str(ref), str(service or "")), set()).update(readers)
 
-    named_by: Dict[str, set] = {}  # data node -> readers (requirements and functions naming it)
-    for node in topology.nodes.values():
-        for req in node.requirements:
-            named_by.setdefault(req.target, set()).add(_reader(plan, node.name))
-        for fn in walk(node.properties):
-            if isinstance(fn, (Attribute, Property)) and fn.node != node.name and fn.node in topology.nodes:
-                named_by.setdefault(fn.node, set()).add(_reader(plan, node.name))
-
+    named_by = readers_of(topology, plan)
     input_readers: Dict[str, set] = {}
     for node in topology.nodes.values():
         readers = named_by.get(node.name, set()) - {node.name}
@@ -82,6 +89,10 @@ def data_refs(topology, plan) -> List[Dict[str, Any]]:
             continue
         if is_a("node_types", node.type, ONEDATA_SERVICE_SPACE):
             add("onedata", SERVICE_SPACE, readers)
+            continue
+        if is_a("node_types", node.type, RUCIO_DATASET):
+            for did in _strings(node.properties.get("did"), given):
+                add("rucio", did, readers)
             continue
         if is_a("node_types", node.type, DYNAFED):
             for url in _strings(node.properties.get("files"), given):

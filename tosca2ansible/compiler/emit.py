@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from tosca2ansible.compiler import elastic, modargs, placement, support, typemap
+from tosca2ansible.compiler import datarules, elastic, modargs, placement, support, typemap
 from tosca2ansible.compiler.artifacts import ProjectFile
 from tosca2ansible.compiler.model import MISSING, Node, Requirement, Topology
 from tosca2ansible.compiler.plan import RELATIONSHIP_PHASES, Plan
@@ -218,12 +218,14 @@ class Emitter:
             tasks.append({"name": "Provision %s" % compute, "indigo.paas.instance": self.instance_args(compute),
                           "async": ASYNC_SECONDS, "poll": 0, "register": "indigo_job_%s" % slug(compute),
                           "changed_when": False})
+        tasks.extend(datarules.launch_tasks(self))  # the data the nodes read, moved while they boot
         for compute in self.plan.computes:
             tasks.append({"name": "Wait for %s" % compute,
                           "ansible.builtin.async_status": {"jid": Expr("{{ indigo_job_%s.ansible_job_id }}" % slug(compute))},
                           "register": "indigo_done_%s" % slug(compute),
                           "until": Expr("indigo_done_%s.finished" % slug(compute)),
                           "retries": ASYNC_SECONDS // 5, "delay": 5})
+        tasks.extend(datarules.wait_tasks(self))  # no node configures before its data is at its site
         tasks.append({"name": "Refresh the deployment inventory", "ansible.builtin.meta": "refresh_inventory"})
         return {"name": "Provision the Compute nodes", "hosts": LOCALHOST, "connection": "local",
                 "gather_facts": False, "tasks": tasks}
@@ -404,6 +406,7 @@ class Emitter:
             kind, mapping = self.kinds[name]
             if kind == "module":
                 tasks.append(self._module_task(self.topology.nodes[name], mapping, "absent"))
+        tasks.extend(datarules.release_tasks(self))
         teardown = {"name": "Delete every resource of the deployment", "indigo.paas.instance": {
             "deployment": Expr("{{ indigo_deployment_id }}"), "state": "absent",
             "site": Expr("{{ indigo_site | default('local') }}"), "catalogue": Expr("{{ indigo_catalogue | default(omit) }}")}}
@@ -425,5 +428,6 @@ class Emitter:
         return elastic.scale_playbook(self.pool, self.instance_args(self.pool.worker_compute), tasks)
 
     def modules_used(self) -> list:
-        return sorted({m.module for kind, m in self.kinds.values() if kind == "module"} | {"indigo.paas.instance"})
+        rules = {datarules.MODULE} if datarules.dataset_rules(self) else set()
+        return sorted({m.module for kind, m in self.kinds.values() if kind == "module"} | {"indigo.paas.instance"} | rules)
 

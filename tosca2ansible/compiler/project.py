@@ -139,7 +139,16 @@ def project_files(topology: Topology, emitter: Emitter, deployment: str, templat
         ".ansible-lint": dump_yaml({"exclude_paths": ["template.yaml"] + (["artifacts"] if artifact_files else [])}),
         **(artifact_files or {}),
         **_elastic_files(emitter),
+        **_release_files(emitter),
     }
+
+
+def _release_files(emitter: Emitter) -> dict:
+    """release_data.yml: the deployment's Rucio rules deleted (compiler/datarules.py)."""
+    from tosca2ansible.compiler.datarules import release_playbook  # pylint: disable=import-outside-toplevel
+
+    playbook = release_playbook(emitter)
+    return {"release_data.yml": dump_yaml(playbook)} if playbook else {}
 
 
 def _elastic_files(emitter: Emitter) -> dict:

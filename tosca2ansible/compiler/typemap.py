@@ -79,6 +79,8 @@ TYPE_MAP = {
     "tosca.nodes.indigo.DataStaging": Mapping("roles", (RoleStep("indigo.paas.data_staging"),)),
     # Where the files are: read by the broker's data-location plugins before ranking, nothing to run.
     "tosca.nodes.indigo.Dynafed": Mapping("folded"),
+    # Replicated to the readers' site by a Rucio rule (compiler/datarules.py), nothing to run on a host.
+    "tosca.nodes.indigo.RucioDataset": Mapping("folded"),
     VR_CENTRAL_POINT: Mapping("roles", (
         RoleStep("indigo.paas.overlay", (("overlay_node_role", "central_point"),) + OVERLAY_VARS[:1]),)),
     "tosca.nodes.indigo.VR.Client": Mapping("roles", (

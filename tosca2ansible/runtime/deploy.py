@@ -229,6 +229,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         stop_jobs_of_run(result.run_id)
         if placed == site["name"]:
             return []  # a deployment that already ran here and failed to converge stays as it was, to fix
+        released = _release_data(state, site, catalogue, progress)
         with site_errors(site):
             if compiled.placement:
                 # only the nodes that follow the tried site: placed ones (a front-end) stay for the next attempt
@@ -236,7 +237,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
             else:
                 deleted = provider_for(site).delete_deployment(state.id)
         _journal_deleted(state, result.run_id, deleted, site["name"])
-        return [getattr(x, "name", x) for x in deleted]
+        return [getattr(x, "name", x) for x in deleted] + released
 
     def record(attempt):
         from tosca2ansible.runtime.journal.api import Journal
@@ -266,6 +267,18 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         raise
     state.write_record(site=site["name"], attempts=attempts_log)
     return _finish(state, result, "deployed", action)
+
+
+def _release_data(state: DeploymentState, site: Dict[str, Any], catalogue: str, progress=None) -> List[str]:
+    """A failed attempt's Rucio rules deleted (the project's release_data.yml, compiler/datarules.py): the
+    next site gets its own; returns what was released, for the attempt's record."""
+    if not (state.project_dir / "release_data.yml").is_file():
+        return []
+    result = run_playbook(state.project_dir, "release_data.yml", deployment=state.id, action="release",
+                          progress=progress, extravars={"indigo_site": site["name"], "indigo_catalogue": catalogue},
+                          envvars={"INDIGO_SITES": catalogue}, catalogue=catalogue, timeout=600)
+    return ["data rules of %s" % site["name"]] if result.ok else ["data rules of %s NOT released (run %s)"
+                                                                 % (site["name"], result.run_id)]
 
 
 def _delete_unplaced(deployment: str, site: Dict[str, Any], placement: Dict[str, str]) -> list:
@@ -342,7 +355,28 @@ def status(deployment: str) -> Dict[str, Any]:
     record = state.read_record()
     return {"deployment": state.id, "status": record.get("status"), "outputs": state.read_outputs(),
             "changed": record.get("changed"), "site": record.get("site"),
-            "sites": placement.all_sites(record), "nodes": find_nodes(state)}
+            "sites": placement.all_sites(record), "nodes": find_nodes(state), "data": data_rules(state.id)}
+
+
+RULE_TASKS = ("indigo.paas.rucio_rule", "Wait for the Rucio rule ")
+
+
+def data_rules(deployment: str) -> List[Dict[str, Any]]:
+    """The deployment's Rucio rules from the journal: each rule created (state, files OK, per-file errors)
+    or deleted, and every failed rule task with its message (the rule's per-file errors)."""
+    from tosca2ansible.runtime.journal.store import open_store
+
+    store = open_store()
+    try:
+        out = [{"rule": r["resource_id"], "change": r["change"], "site": r.get("site"), "name": r.get("name"),
+                "detail": r.get("detail")}
+               for r in store.rows("resources", "deployment = ? AND kind = ?", [deployment, "rucio_rule"])]
+        out += [{"failed": e.get("task"), "run": e.get("run_id"), "message": e.get("message")}
+                for e in store.rows("host_events", "deployment = ? AND status = ?", [deployment, "failed"])
+                if e.get("action") == RULE_TASKS[0] or str(e.get("task") or "").startswith(RULE_TASKS[1])]
+    finally:
+        store.close()
+    return out
 
 
 def outputs(deployment: str) -> Dict[str, Any]:

@@ -1,4 +1,8 @@
 """The staged input is on the node with the right content; the oneclient unit is rendered, token 0600."""
+import os
+
+INVENTORY = os.environ["INDIGO_MOLECULE_INVENTORY"]
+testinfra_hosts = [f"ansible://data_nodes?ansible_inventory={INVENTORY}"]
 
 
 def test_input_downloaded(host):

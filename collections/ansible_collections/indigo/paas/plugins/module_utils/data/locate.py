@@ -59,7 +59,8 @@ def load_data_services(path):
     return services
 
 
-def _credentials(kind, config, environ):
+def credentials_of(kind, config, environ):
+    """The resolved credentials of one data service's ``credentials`` references."""
     # pylint: disable=import-outside-toplevel
     from ansible_collections.indigo.paas.plugins.module_utils.credentials import CredentialError, resolve_credentials
 
@@ -91,7 +92,7 @@ def locate(refs, sites, services=None, cache=None, environ=None, clock=time.mono
             continue
         if ref.kind not in locators:
             try:
-                locators[ref.kind] = LOCATORS[ref.kind](config, _credentials(ref.kind, config, environ), timeout, sites)
+                locators[ref.kind] = LOCATORS[ref.kind](config, credentials_of(ref.kind, config, environ), timeout, sites)
             except (DataLocationError, KeyError) as exc:
                 locators[ref.kind] = exc
         pending.append((position, ref, config))

@@ -26,8 +26,8 @@ _leaf_strings = _RULE.leaf_strings
 
 
 def site_secret_values(catalogue: Optional[str], environ: Optional[Mapping[str, str]] = None) -> Set[str]:
-    """Every credential value the sites of ``catalogue`` resolve to (sites that fail to resolve add
-    nothing: they cannot have leaked what could not be read)."""
+    """Every credential value the sites of ``catalogue`` (and its data services) resolve to (sites that fail
+    to resolve add nothing: they cannot have leaked what could not be read)."""
     catalogue = os.path.expanduser(catalogue) if catalogue else None
     if not catalogue or not os.path.exists(catalogue):
         return set()
@@ -45,6 +45,26 @@ def site_secret_values(catalogue: Optional[str], environ: Optional[Mapping[str, 
         except Exception:
             continue
         resolved = {k: v for k, v in resolved.items() if k != "cloud"}  # a clouds.yaml entry name, not a secret
+        found.update(s for s in _leaf_strings(resolved) if len(s) >= MIN_SECRET_LEN)
+    return found | data_service_secret_values(catalogue, environ)
+
+
+def data_service_secret_values(catalogue: str, environ: Optional[Mapping[str, str]] = None) -> Set[str]:
+    """Every credential value the catalogue's ``data_services`` (Rucio, Onezone, Dynafed) resolve to: the
+    data modules resolve them in the run's environment, which ansible-runner writes to its artifacts."""
+    from ansible_collections.indigo.paas.plugins.module_utils import credentials
+    from ansible_collections.indigo.paas.plugins.module_utils.data.locate import load_data_services
+
+    found: Set[str] = set()
+    for name, config in load_data_services(catalogue).items():
+        if not isinstance(config, Mapping) or not config.get("credentials"):
+            continue
+        try:
+            resolved = credentials.resolve_credentials({"name": "data_services.%s" % name,
+                                                        "credentials": config["credentials"]},
+                                                       os.environ if environ is None else environ)
+        except Exception:  # pylint: disable=broad-except  # unresolvable: nothing of it can have leaked
+            continue
         found.update(s for s in _leaf_strings(resolved) if len(s) >= MIN_SECRET_LEN)
     return found
 

@@ -31,7 +31,8 @@ def resource_rows(res, action, args, deployment, redactor):
     for item in res.get("results") or []:  # a loop (e.g. async_status over every node's job)
         if isinstance(item, dict) and not item.get("_ansible_no_log") and "censored" not in item:
             rows.extend(resource_rows(item, action, args, deployment, redactor))
-    created = set(str(i) for i in res.get("created") or [] if not isinstance(i, dict))
+    listed = res.get("created")  # the ids a provider module created; another module's `created` may be a flag
+    created = set(str(i) for i in listed if not isinstance(i, dict)) if isinstance(listed, (list, tuple)) else set()
     instances = [i for i in res.get("instances") or [] if isinstance(i, dict)]
     args = args or {}
     # the module's own result names its site; the task's argument when the result does not (async launch)
@@ -48,9 +49,12 @@ def resource_rows(res, action, args, deployment, redactor):
     for change, items in (("created", sorted(created)), ("created", res.get("created_resources") or []),
                           ("deleted", res.get("deleted") or []), ("deleted", res.get("deleted_resources") or [])):
         for item in items:
-            if isinstance(item, dict):  # Resource.to_dict(): kind, id, name, site
+            if isinstance(item, dict):  # Resource.to_dict(): kind, id, name, site (and a detail: a rule's outcome)
+                values = {"name": item.get("name")}
+                if item.get("detail") is not None:
+                    values["detail_json"] = redactor.data(item["detail"])
                 rows.append((change, item.get("site") or task_site, item.get("kind") or "instance", str(item.get("id")),
-                             {"name": item.get("name")}))
+                             values))
             else:
                 rows.append((change, task_site, "instance" if change == "created" or of_instances else "resource",
                              str(item), {}))
