@@ -16,7 +16,9 @@ OIDC_AUTH = {"access_token": "oidc-access-token", "identity_provider": "egi", "p
 
 
 class OpenStackEmulator:
-    def __init__(self, build_delay=0.2, idle_timeout=300.0):
+    # the parent-death check stops a leaked emulator; the idle limit is a last resort, longer than any
+    # real-cluster test that talks to it only at its start (test_attempts_sites: 300 s was hit under load)
+    def __init__(self, build_delay=0.2, idle_timeout=3600.0):
         self.process = subprocess.Popen(
             [sys.executable, SERVER, "--port", "0", "--build-delay", str(build_delay),
              "--idle-timeout", str(idle_timeout)],

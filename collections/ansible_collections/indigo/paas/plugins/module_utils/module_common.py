@@ -13,7 +13,8 @@ import os
 
 from ansible_collections.indigo.paas.plugins.module_utils.credentials import resolve_credentials
 from ansible_collections.indigo.paas.plugins.module_utils.providers import get_provider
-from ansible_collections.indigo.paas.plugins.module_utils.skeleton import (  # noqa: F401  (the modules' names)
+# the modules' names, re-exported
+from ansible_collections.indigo.paas.plugins.module_utils.skeleton import (  # noqa: F401 pylint: disable=unused-import
     SITE_ARGUMENT_SPEC,
     IndigoModule,
     failure_result,

@@ -114,7 +114,7 @@ def start(listen_ip: str, port: int, proto: str, target_ip: str, log_path, timeo
             [sys.executable, "-m", "ansible_collections.indigo.paas.plugins.module_utils.localsite.relay", listen_ip, str(port), proto, target_ip],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, start_new_session=True,
             env=dict(clean_env(), PYTHONPATH=_COLLECTIONS_ROOT))
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    ready = select.select([proc.stdout], [], [], timeout)[0]
     line = proc.stdout.readline().decode(errors="replace").strip() if ready else ""
     proc.stdout.close()
     if line != READY:

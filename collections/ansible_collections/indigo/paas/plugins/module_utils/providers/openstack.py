@@ -32,7 +32,7 @@ from ansible_collections.indigo.paas.plugins.module_utils.providers.base import 
     TAG_DEPLOYMENT, TAG_INDEX, TAG_NODE, AuthError, FatalError, Instance, Provider, ProviderError,
     QuotaError, Resource, TransientError, api_attempts, api_retry_delay, retry_transient)
 # the provider's concerns, one file each; parse_gpus is re-exported (a public name of this module)
-from ansible_collections.indigo.paas.plugins.module_utils.providers.openstack_images import (  # noqa: F401
+from ansible_collections.indigo.paas.plugins.module_utils.providers.openstack_images import (  # noqa: F401  pylint: disable=unused-import
     OpenStackImagesMixin, parse_gpus)
 from ansible_collections.indigo.paas.plugins.module_utils.providers.openstack_network import OpenStackNetworkMixin
 from ansible_collections.indigo.paas.plugins.module_utils.providers.openstack_volumes import OpenStackVolumesMixin

@@ -19,9 +19,9 @@ def test_instances_created_and_resources_deleted_are_rows():
            "created_resources": [{"kind": "network", "id": "n-1", "name": "d-net"}],
            "deleted_resources": [{"kind": "keypair", "id": "k-1", "name": "d-key", "site": "cloud-b"}]}
     got = rows.resource_rows(res, "indigo.paas.instance", {}, "d", redactor)
-    assert [(c, s, k, i) for c, s, k, i, _ in got] == [("created", "cloud-a", "instance", "i-1"),
-                                                       ("created", "cloud-a", "network", "n-1"),
-                                                       ("deleted", "cloud-b", "keypair", "k-1")]
+    assert [row[:4] for row in got] == [("created", "cloud-a", "instance", "i-1"),
+                                        ("created", "cloud-a", "network", "n-1"),
+                                        ("deleted", "cloud-b", "keypair", "k-1")]
     assert got[0][4]["deployment"] == "d" and "s3cr3t" not in str(got[0][4]["detail_json"])
 
 
@@ -29,7 +29,7 @@ def test_a_loop_of_async_results_and_bare_ids():
     res = {"results": [{"site": "s", "created": ["i-2"]}, {"_ansible_no_log": True, "created": ["hidden"]}],
            "deleted": ["i-3"]}
     got = rows.resource_rows(res, "ansible.builtin.async_status", {"site": "s"}, "d", redact.Redactor([]))
-    assert [(c, s, k, i) for c, s, k, i, _ in got] == [("created", "s", "instance", "i-2"), ("deleted", "s", "resource", "i-3")]
+    assert [row[:4] for row in got] == [("created", "s", "instance", "i-2"), ("deleted", "s", "resource", "i-3")]
 
 
 def test_messages_status_and_no_log():
