@@ -103,10 +103,11 @@ def _runs_on(nodes, computes, compute_of) -> dict:
     sides = [pair for phase in RELATIONSHIP_PHASES.values() for pair in phase]
     source_side = {op for op, on_source in sides if on_source}
     target_side = {op for op, on_source in sides if not on_source}
+    compute_names = frozenset(computes)  # `computes` is a sorted list: a lookup in it is linear (quadratic plan)
     runs_on = {}
     for name, node in nodes.items():
         groups = set()
-        if name not in computes or any(op in source_side for req in node.requirements for op in req.operations):
+        if name not in compute_names or any(op in source_side for req in node.requirements for op in req.operations):
             groups.add(compute_of.get(name))
         groups.update(compute_of.get(req.target) for req in node.requirements
                       if any(op in target_side for op in req.operations))

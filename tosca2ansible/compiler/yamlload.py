@@ -190,7 +190,12 @@ def _construct_document(loader, root):
                 else:
                     key = build(key_node)
                     _unhashable_key(key, key_node)
-                if own is None or id(key_node) in own:  # a key written here may override a merged one
+                if own is None and key.__class__ is str:
+                    # the common case (no merge, a text key): a str equals only the same str, so the
+                    # mapping itself tells whether it was written before
+                    if key in mapping:
+                        _duplicate(loader, key, key_lines.get(key), key_node)
+                elif own is None or id(key_node) in own:  # a key written here may override a merged one
                     typed = (key.__class__, key)  # 1 and true are different keys in YAML
                     if typed in own_keys:
                         _duplicate(loader, key, key_lines.get(key), key_node)

@@ -39,9 +39,10 @@ _NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue0
 _RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "none", "nan", "inf"}
 # Text classes written as text (checked first: nearly every scalar is one of them)
 _TEXT_TYPES = frozenset((str, Unsafe, Expr))
-# Text -> (may it be written plain, may it carry !unsafe); key -> its rendering. Pure functions of the text.
+# Text -> its _form; text -> its quoted form; key -> its rendering. Pure functions of the text.
 _TEXT_FORM: dict = {}
 _KEYS: dict = {}
+_QUOTED: dict = {}  # text -> its double-quoted form
 _CACHE_MAX = 100_000
 # ansible-core loads YAML with PyYAML's Resolver (ansible/_internal/_yaml/_loader.py); its `!unsafe`
 # re-resolves the scalar as plain, `implicit=(True, False)` (_internal/_yaml/_constructor.py).
@@ -61,14 +62,27 @@ def unsafe_keeps_str(text: str) -> bool:
 
 
 def _form(text: str) -> tuple:
+    """(may it be written plain, may it carry !unsafe, does it get !unsafe when it is not data)."""
     form = _TEXT_FORM.get(text)
     if form is None:
         plain = bool(_PLAIN.fullmatch(text)) and text.lower() not in _RESERVED
-        form = (plain, unsafe_keeps_str(text))
+        keeps_str = unsafe_keeps_str(text)
+        form = (plain, keeps_str, keeps_str and possibly_template(text))
         if len(_TEXT_FORM) >= _CACHE_MAX:
             _TEXT_FORM.clear()
         _TEXT_FORM[text] = form
     return form
+
+
+def _quoted(text: str) -> str:
+    """`_quote(text)`, remembered: the same labels, names and messages recur in every project."""
+    quoted = _QUOTED.get(text)
+    if quoted is None:
+        quoted = _quote(text)
+        if len(_QUOTED) >= _CACHE_MAX:
+            _QUOTED.clear()
+        _QUOTED[text] = quoted
+    return quoted
 
 
 def _scalar(value: Any, indent: str, column: int) -> str:
@@ -97,13 +111,12 @@ def _scalar(value: Any, indent: str, column: int) -> str:
 
 def _text(value: Any, indent: str, column: int) -> str:
     text = str(value)
-    plain, keeps_str = _form(text)
-    prefix = ""
-    if value.__class__ is not Expr and keeps_str and (value.__class__ is Unsafe or possibly_template(text)):
-        prefix = "!unsafe "
+    plain, keeps_str, template_like = _form(text)
+    cls = value.__class__
+    prefix = "!unsafe " if (template_like or (keeps_str and cls is Unsafe)) and cls is not Expr else ""
     if plain and column + len(text) < MAX_LINE:
         return prefix + text
-    return prefix + _fold(_quote(text), indent + INDENT, column + len(prefix))
+    return prefix + _fold(_quoted(text), indent + INDENT, column + len(prefix))
 
 
 def _quote(text: str) -> str:
