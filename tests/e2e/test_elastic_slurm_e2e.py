@@ -95,7 +95,7 @@ def test_elastic_slurm_grows_runs_every_job_and_shrinks_to_nothing(local_site, t
     try:
         started = time.monotonic()
         proc = indigo("deploy", "examples/elastic_slurm_cluster.yaml", "-i", "idle_time=30",
-                      "--deployment", DEPLOYMENT, "--json")
+                      "-i", "boot_timeout=300", "--deployment", DEPLOYMENT, "--json")
         timings["deploy"] = time.monotonic() - started
         assert proc.returncode == 0, proc.stderr[-4000:]
         assert worker_nodes() == []
@@ -105,7 +105,7 @@ def test_elastic_slurm_grows_runs_every_job_and_shrinks_to_nothing(local_site, t
         on_front_end("useradd -m alice")
         submit = ("cd /tmp && su alice -c 'sbatch --parsable -N3 -o /tmp/job-%j.out --wrap \"srun hostname\"'"
                   " && for i in 1 2 3 4; do su alice -c 'sbatch --parsable -N1 -o /tmp/job-%j.out"
-                  " --wrap \"echo one-node-$SLURM_JOB_ID; hostname\"'; done")
+                  " --wrap \"echo one-node-\\$SLURM_JOB_ID; hostname\"'; done")
         job_ids = on_front_end(submit).split()
         assert len(job_ids) == 5
         submitted = time.monotonic()
@@ -144,6 +144,9 @@ def test_elastic_slurm_grows_runs_every_job_and_shrinks_to_nothing(local_site, t
         assert any("lrms-wn-0,lrms-wn-1,lrms-wn-2,lrms-wn-3 for jobs" in line for line in scale_outs), history
         # the killed worker: failed (Slurm requeued its job, which completed on a node that joined) and removed
         assert any("scale-in:" in line and "lrms-wn-3 failed" in line for line in history.splitlines()), history
+        # every scale run is journaled with its trigger: the jobs it boots for, the slots it removes and why
+        for line in scale_outs:
+            assert "for jobs " in line and set(line.split("for jobs ")[1].split()[0].split(",")) <= set(job_ids), line
         print("journal:\n" + "\n".join(line for line in history.splitlines() if "scale-" in line))
 
         wait_for("every worker removed", lambda: worker_nodes() == [], timeout=240)

@@ -86,12 +86,15 @@ class SlurmSource:
             name = fields.get("NodeName")
             if name in names:
                 views[name] = self.node_view(fields.get("State", "UNKNOWN"))
-        pending = []
+        pending, unplaced = [], []
         for line in outputs.get("jobs", "").splitlines():
             parts = line.strip().split("|")
             if len(parts) >= 2 and parts[1] in ("PENDING", "CONFIGURING"):
                 pending.append(parts[0])
-        return views, Demand(nodes=0, jobs=tuple(pending))
+                # a batch job waits up to batch_sched_delay (3 s) before the scheduler places it
+                if parts[1] == "PENDING" and len(parts) >= 5 and parts[4] == "None":
+                    unplaced.append(parts[0])
+        return views, Demand(nodes=0, jobs=tuple(pending), unplaced=tuple(unplaced))
 
     @staticmethod
     def before_remove(failed: Sequence[str], leaving: Sequence[str], slots) -> List[List[str]]:
