@@ -93,6 +93,15 @@ def kill_while_booting(site, index):
     wait_for("the killed node to stop", lambda: site.get(record.name).status == "stopped", timeout=30, every=0.5)
 
 
+def journal():
+    """The deployment's history in the audit journal: the trigger of each scale run, and the scale runs."""
+    proc = indigo("show", DEPLOYMENT, "--json")
+    assert proc.returncode == 0, proc.stderr
+    detail = json.loads(proc.stdout)
+    triggers = [row["note"] for row in detail["history"] if row["status"] == "scaling"]
+    return triggers, [r for r in detail["runs"] if r["action"] in ("scale-out", "scale-in")]
+
+
 def workers():
     proc = indigo("status", DEPLOYMENT, "--json")
     assert proc.returncode == 0, proc.stderr
@@ -136,20 +145,18 @@ def test_elastic_htcondor_pool_grows_runs_every_job_and_shrinks_to_nothing(local
         assert len({line.split()[1] for line in outputs}) == 2, outputs  # jobs ran on the replacement too
         assert as_user("grep -c 'Job terminated' jobs.log").strip() == str(JOBS)
 
-        history = indigo("show", DEPLOYMENT).stdout
-        lines = history.splitlines()
-        scale_outs = [i for i, line in enumerate(lines) if "scale-out:" in line]
+        triggers, _ = journal()
+        scale_outs = [t for t in triggers if t.startswith("scale-out: ")]
         # both execute nodes boot together in one run, triggered by the idle jobs
-        assert any("lrms-wn-0,lrms-wn-1 for jobs" in lines[i] for i in scale_outs), history
+        assert any(t.startswith("scale-out: lrms-wn-0,lrms-wn-1 for jobs ") for t in scale_outs), triggers
         # the killed node: failed and removed, then booted again (a second scale-out of its slot) for the jobs
         # still idle
-        assert any("scale-in:" in line and "lrms-wn-1 failed" in line for line in lines), history
-        assert sum("lrms-wn-1" in lines[i].split("scale-out:")[1].split(" for ")[0] for i in scale_outs) >= 2, history
-        # every scale run is journaled with its trigger: the jobs it boots for, the slots it removes and why
-        for i in scale_outs:
-            jobs = lines[i].split("for jobs ")[1].split()[0].split(",")
-            assert jobs and all(j.split(".")[0].isdigit() for j in jobs), lines[i]
-        print("journal:\n" + "\n".join(line for line in lines if "scale-" in line))
+        assert any(t.startswith("scale-in: ") and "lrms-wn-1 failed" in t for t in triggers), triggers
+        assert sum("lrms-wn-1" in t.split(" for jobs ")[0] for t in scale_outs) >= 2, triggers
+        # every scale run is journaled with its trigger: the jobs it boots for (cluster.proc of ours)
+        for t in scale_outs:
+            assert all(j.split(".")[0].isdigit() for j in t.split(" for jobs ")[1].split(",")), t
+        print("journal:\n" + "\n".join(triggers))
 
         wait_for("every execute node removed", lambda: workers() == [], timeout=240)
         timings["all-done-to-removed"] = time.monotonic() - submitted - timings["submit-to-all-done"]
@@ -160,9 +167,9 @@ def test_elastic_htcondor_pool_grows_runs_every_job_and_shrinks_to_nothing(local
         assert local_site.nodes(indigo_deployment=DEPLOYMENT, indigo_node="lrms_wn") == []
         wait_for("the startds to leave the collector", lambda: on_front_end(
             "condor_status -startd -af Machine").strip() == "", timeout=120)
-        runs = json.loads(indigo("runs", "--deployment", DEPLOYMENT, "--json").stdout)
-        actions = [r["action"] for r in runs]
-        assert "scale-out" in actions and "scale-in" in actions
+        triggers, scale_runs = journal()  # the scale-in of the idle nodes too, each run with its trigger
+        assert sorted(t.split(":")[0] for t in triggers) == sorted(r["action"] for r in scale_runs), triggers
+        assert any(t.startswith("scale-in: ") and "idle/released" in t for t in triggers), triggers
 
         proc = indigo("deploy", "--deployment", DEPLOYMENT, "--json")
         assert proc.returncode == 0, proc.stderr[-4000:]
