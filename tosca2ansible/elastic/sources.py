@@ -152,7 +152,9 @@ class HTCondorSource:
                          "RequestCpus"],
                 # INDIGO_SLOT: the pool slot an elastic worker's startd advertises (role indigo.paas.htcondor,
                 # htcondor_elastic_slot); host names differ from slot names on most sites
-                "slots": ["condor_status", "-startd", "-af", "INDIGO_SLOT", "Machine", "State", "Activity"]}
+                # the slot (Machine) ads: HTCondor 23's `condor_status -startd` lists StartD daemon ads, which
+                # carry INDIGO_SLOT but no State/Activity (every joined node looked as if still booting)
+                "slots": ["condor_status", "-af", "INDIGO_SLOT", "Machine", "State", "Activity"]}
 
     def observe(self, outputs: Dict[str, str], names: Sequence[str]) -> Tuple[Dict[str, NodeView], Demand]:
         per_machine: Dict[str, List[Tuple[str, str]]] = {}
