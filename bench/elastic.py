@@ -44,13 +44,17 @@ def front(command):
     return indigo("ssh", DEPLOYMENT, "--node", "lrms_server", "--", command, timeout=120)
 
 
-def wait(check, timeout, every=1.0):
+def wait(check, timeout, every=1.0, what="it"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return time.monotonic()
         time.sleep(every)
-    raise SystemExit("timed out")
+    raise TimedOut("timed out after %d s waiting for %s" % (timeout, what))
+
+
+class TimedOut(Exception):
+    pass
 
 
 def workers():
@@ -93,8 +97,15 @@ def cycles(count=20, seed=13):
             kept.append(job)
         time.sleep(rng.uniform(0, 5))
         seen.update(job_table())
-    wait(lambda: seen.update(job_table()) or all(seen.get(j, ("",))[0] in ("COMPLETED", "FAILED", "NODE_FAIL",
-                                                                          "TIMEOUT", "CANCELLED") for j in kept), 900, 3)
+    final = ("COMPLETED", "FAILED", "NODE_FAIL", "TIMEOUT", "CANCELLED")
+    try:
+        wait(lambda: seen.update(job_table()) or all(seen.get(j, ("",))[0] in final for j in kept), 900, 3,
+             "the kept jobs to end")
+    except TimedOut as exc:  # say what is stuck, and where, instead of only that it is
+        stuck = [j for j in kept if seen.get(j, ("",))[0] not in final]
+        return time.monotonic() - started, kept, cancelled, ["%s: jobs %s not final; squeue: %s; sinfo: %s" % (
+            exc, ",".join(stuck), front("squeue -a -o '%i %T %r %N'").replace("\n", " | "),
+            front("sinfo -h -N -o '%N %T'").replace("\n", " | "))]
     problems = ["job %s ended %s" % (j, seen[j][0]) for j in kept if seen[j][0] != "COMPLETED"]
     problems += ["job %s was requeued %d time(s)" % (j, seen[j][1]) for j in kept if seen[j][1]]
     elapsed = time.monotonic() - started

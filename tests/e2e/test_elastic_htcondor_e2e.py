@@ -2,9 +2,12 @@
 wn max_instances 2, execute count 0) on the local site, driven by `indigo elastic run`.
 
 Deploys with no execute node; the unprivileged `condor_user` submits 4 jobs; the controller sees them idle
-in the schedd and boots both execute nodes in one scale-out run; every job completes with its output;
-after the idle time both nodes are turned off (condor_off -peaceful) and removed (no machine, netns, veth,
-tags; condor_status lists no startd); a second `indigo deploy` changes nothing; undeploy leaves nothing.
+in the schedd and boots both execute nodes in one scale-out run; execute node 1 is killed while it boots
+(its container's init gets SIGKILL after its configuration began, before its startd joined): the controller
+marks it failed, removes it and boots a replacement that joins the pool; every job completes with its
+output; after the idle time both nodes are turned off (condor_off -peaceful) and removed (no machine, netns,
+veth, tags; condor_status lists no startd); the journal holds each scale run with its trigger; a second
+`indigo deploy` changes nothing; undeploy leaves nothing.
 """
 
 from __future__ import annotations
@@ -21,15 +24,22 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.local_nodes import leftovers, local_site  # noqa: F401
+from tosca2ansible.runtime.localsite.machine import container_children
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT = "elastic-htc-e2e"
 INSTANCES = ["%s-lrms_wn-%d" % (DEPLOYMENT, i) for i in range(2)]
 CLI = [sys.executable, "-c", "from tosca2ansible.cli import main; main()"]
 JOBS = 4
+# A job lasts until the pool is at its full two execute nodes (at most 10 min), then 15 s more: the queue
+# still needs the killed node's replacement when it joins, and the replacement gets jobs too.
 JOB = """#!/bin/sh
-sleep 3
-echo "job-done $(uname -n) $(id -un)"
+for i in $(seq 300); do
+  [ "$(condor_status -startd -af INDIGO_SLOT | sort -u | wc -l)" -ge 2 ] && break
+  sleep 2
+done
+sleep 15
+echo "job-done $(uname -n) $(condor_status -startd -af INDIGO_SLOT | sort -u | wc -l) $(id -un)"
 """
 SUBMIT = """executable = job.sh
 output = out.$(Process)
@@ -64,6 +74,34 @@ def wait_for(what, check, timeout, every=5):
         time.sleep(every)
 
 
+def startd_slots():
+    """INDIGO_SLOT of every startd in the collector."""
+    return set(on_front_end("condor_status -startd -af INDIGO_SLOT").split())
+
+
+def kill_while_booting(site, index):
+    """SIGKILL the init of the execute node's container once its pool configuration is written and before
+    its startd joined: a node that dies while it boots, after the site reported it up."""
+    def configuring():
+        found = site.nodes(indigo_deployment=DEPLOYMENT, indigo_node="lrms_wn", indigo_index=str(index))
+        root = site.cfg.nodes_dir / found[0].name / "root" if found else None
+        return found[0] if found and found[0].pid and (root / "etc/condor/config.d/50-indigo.conf").exists() else None
+    record = wait_for("execute node %d to be configured" % index, configuring, timeout=600, every=0.5)
+    assert "lrms-wn-%d" % index not in startd_slots()  # not joined yet: it is still booting
+    for child in container_children(record.pid):
+        os.kill(child, signal.SIGKILL)
+    wait_for("the killed node to stop", lambda: site.get(record.name).status == "stopped", timeout=30, every=0.5)
+
+
+def journal():
+    """The deployment's history in the audit journal: the trigger of each scale run, and the scale runs."""
+    proc = indigo("show", DEPLOYMENT, "--json")
+    assert proc.returncode == 0, proc.stderr
+    detail = json.loads(proc.stdout)
+    triggers = [row["note"] for row in detail["history"] if row["status"] == "scaling"]
+    return triggers, [r for r in detail["runs"] if r["action"] in ("scale-out", "scale-in")]
+
+
 def workers():
     proc = indigo("status", DEPLOYMENT, "--json")
     assert proc.returncode == 0, proc.stderr
@@ -79,7 +117,7 @@ def test_elastic_htcondor_pool_grows_runs_every_job_and_shrinks_to_nothing(local
     try:
         started = time.monotonic()
         proc = indigo("deploy", "examples/elastic_htcondor_cluster.yaml", "-i", "idle_time=30",
-                      "--deployment", DEPLOYMENT, "--json")
+                      "-i", "boot_timeout=300", "--deployment", DEPLOYMENT, "--json")
         timings["deploy"] = time.monotonic() - started
         assert proc.returncode == 0, proc.stderr[-4000:]
         assert workers() == []
@@ -91,15 +129,34 @@ def test_elastic_htcondor_pool_grows_runs_every_job_and_shrinks_to_nothing(local
         log = open(tmp_path / "controller.log", "w")
         controller = subprocess.Popen(CLI + ["elastic", "run", DEPLOYMENT, "--interval", "5"], cwd=str(ROOT),
                                       stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
-        as_user("condor_wait -wait 480 jobs.log", timeout=500)  # follows the job log until every job ended
-        timings["submit-to-all-done"] = time.monotonic() - submitted
-        assert as_user("condor_q -af ProcId").strip() == ""
-        outputs = as_user("cat out.*").split("\n")[:-1]
-        assert len(outputs) == JOBS and all(line.startswith("job-done ") and line.endswith(" condor_user")
-                                            for line in outputs), outputs
+        kill_while_booting(local_site, 1)
+        timings["submit-to-killed"] = time.monotonic() - submitted
+        joined = set()  # the startds seen in the collector after the kill
 
-        history = indigo("show", DEPLOYMENT).stdout
-        assert any("scale-out:" in line and "lrms-wn-0,lrms-wn-1 for jobs" in line for line in history.splitlines()), history
+        def all_done():
+            joined.update(startd_slots())
+            return as_user("condor_q -af ProcId").strip() == ""  # completed jobs leave the queue
+        wait_for("every job to complete", all_done, timeout=900, every=3)
+        timings["submit-to-all-done"] = time.monotonic() - submitted
+        assert joined == {"lrms-wn-0", "lrms-wn-1"}, joined  # the replacement of the killed node joined
+        outputs = as_user("cat out.*").split("\n")[:-1]
+        assert len(outputs) == JOBS and all(line.startswith("job-done ") and line.endswith(" 2 condor_user")
+                                            for line in outputs), outputs
+        assert len({line.split()[1] for line in outputs}) == 2, outputs  # jobs ran on the replacement too
+        assert as_user("grep -c 'Job terminated' jobs.log").strip() == str(JOBS)
+
+        triggers, _ = journal()
+        scale_outs = [t for t in triggers if t.startswith("scale-out: ")]
+        # both execute nodes boot together in one run, triggered by the idle jobs
+        assert any(t.startswith("scale-out: lrms-wn-0,lrms-wn-1 for jobs ") for t in scale_outs), triggers
+        # the killed node: failed and removed, then booted again (a second scale-out of its slot) for the jobs
+        # still idle
+        assert any(t.startswith("scale-in: ") and "lrms-wn-1 failed" in t for t in triggers), triggers
+        assert sum("lrms-wn-1" in t.split(" for jobs ")[0] for t in scale_outs) >= 2, triggers
+        # every scale run is journaled with its trigger: the jobs it boots for (cluster.proc of ours)
+        for t in scale_outs:
+            assert all(j.split(".")[0].isdigit() for j in t.split(" for jobs ")[1].split(",")), t
+        print("journal:\n" + "\n".join(triggers))
 
         wait_for("every execute node removed", lambda: workers() == [], timeout=240)
         timings["all-done-to-removed"] = time.monotonic() - submitted - timings["submit-to-all-done"]
@@ -110,9 +167,9 @@ def test_elastic_htcondor_pool_grows_runs_every_job_and_shrinks_to_nothing(local
         assert local_site.nodes(indigo_deployment=DEPLOYMENT, indigo_node="lrms_wn") == []
         wait_for("the startds to leave the collector", lambda: on_front_end(
             "condor_status -startd -af Machine").strip() == "", timeout=120)
-        runs = json.loads(indigo("runs", "--deployment", DEPLOYMENT, "--json").stdout)
-        actions = [r["action"] for r in runs]
-        assert "scale-out" in actions and "scale-in" in actions
+        triggers, scale_runs = journal()  # the scale-in of the idle nodes too, each run with its trigger
+        assert sorted(t.split(":")[0] for t in triggers) == sorted(r["action"] for r in scale_runs), triggers
+        assert any(t.startswith("scale-in: ") and "idle/released" in t for t in triggers), triggers
 
         proc = indigo("deploy", "--deployment", DEPLOYMENT, "--json")
         assert proc.returncode == 0, proc.stderr[-4000:]

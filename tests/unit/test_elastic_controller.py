@@ -83,3 +83,33 @@ def test_pool_rows_and_summary():
                                                        ("wn-10", "failed")]
     line = controller.summary_line(report)
     assert "busy 1" in line and "power up wn-1" in line and "max_instances 3 reached" in line
+
+
+def _reads(monkeypatch, outputs):
+    """read_lrms answers each of ``outputs`` in turn (the last one from then on)."""
+    calls = []
+
+    def read(site, address, source):
+        calls.append(address)
+        return outputs[min(len(calls), len(outputs)) - 1]
+    monkeypatch.setattr(controller, "read_lrms", read)
+    return calls
+
+
+def test_a_pass_waits_until_slurm_placed_a_burst_of_jobs(monkeypatch):
+    from tosca2ansible.elastic.sources import SlurmSource
+    first = {"nodes": "NodeName=wn-0 State=ALLOCATED+CLOUD+POWERED_DOWN\nNodeName=wn-1 State=IDLE+CLOUD+POWERED_DOWN",
+             "jobs": "1|CONFIGURING|1|wn-0|None\n2|PENDING|1|(null)|None"}
+    placed = {"nodes": "NodeName=wn-0 State=ALLOCATED+CLOUD+POWERED_DOWN\nNodeName=wn-1 State=ALLOCATED+CLOUD+POWERED_DOWN",
+              "jobs": "1|CONFIGURING|1|wn-0|None\n2|CONFIGURING|1|wn-1|None"}
+    calls = _reads(monkeypatch, [first, first, placed])
+    views, demand = controller.observe_settled(None, "fe", SlurmSource(), ["wn-0", "wn-1"], settle=5, pause=0)
+    assert len(calls) == 3 and views["wn-1"].wanted and demand.unplaced == ()
+
+
+def test_a_pass_waits_for_unplaced_jobs_at_most_settle_seconds(monkeypatch):
+    from tosca2ansible.elastic.sources import SlurmSource
+    never = {"nodes": "", "jobs": "2|PENDING|1|(null)|None"}
+    calls = _reads(monkeypatch, [never])
+    _, demand = controller.observe_settled(None, "fe", SlurmSource(), ["wn-0"], settle=0.3, pause=0.05)
+    assert demand.unplaced == ("2",) and 2 <= len(calls) <= 10

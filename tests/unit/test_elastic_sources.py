@@ -79,3 +79,9 @@ def test_htcondor_startds_let_go_are_turned_off_by_their_slot_attribute():
 def test_slurm_allocated_but_still_powered_down_is_wanted():
     view = SlurmSource.node_view("ALLOCATED+CLOUD+POWERED_DOWN")
     assert (view.lrms, view.wanted, view.jobs) == (BOOTING, True, 0)
+
+
+def test_slurm_jobs_the_scheduler_has_not_placed_yet_are_unplaced():
+    squeue = "20|PENDING|3|(null)|None\n21|PENDING|1|(null)|Resources\n22|CONFIGURING|1|d-wn-1|None\n"
+    _, demand = SlurmSource().observe({"nodes": SCONTROL, "jobs": squeue}, ["d-wn-0"])
+    assert demand.jobs == ("20", "21", "22") and demand.unplaced == ("20",)

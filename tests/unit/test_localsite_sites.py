@@ -69,3 +69,18 @@ def test_relay_carries_udp_and_tcp_to_the_node_and_back(tmp_path):
             relay.stop(pid)
         udp.close()
         tcp.close()
+
+
+def test_nodes_exempt_the_host_from_sshd_penalties_only_when_their_sshd_knows_the_keyword(tmp_path):
+    from tosca2ansible.runtime.localsite import machine
+
+    cfg = LocalSiteConfig.from_site({"local": {"bridge": "indigo0", "subnet": "10.77.0.0/24", "state_dir": "/x/a"}})
+    for name, binary in (("new", b"\0persourcepenaltyexemptlist\0"), ("old", b"\0maxstartups\0")):
+        root = tmp_path / name
+        (root / "usr/sbin").mkdir(parents=True)
+        (root / "etc/ssh/sshd_config.d").mkdir(parents=True)
+        (root / "usr/sbin/sshd").write_bytes(binary)
+        machine.exempt_host_from_ssh_penalties(cfg, root)
+    written = tmp_path / "new/etc/ssh/sshd_config.d/50-indigo-local-site.conf"
+    assert "PerSourcePenaltyExemptList 10.77.0.1\n" in written.read_text()
+    assert list((tmp_path / "old/etc/ssh/sshd_config.d").iterdir()) == []

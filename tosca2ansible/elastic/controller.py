@@ -27,6 +27,7 @@ from tosca2ansible.runtime.state import DeploymentState
 
 MARK = "@@indigo-elastic@@"
 SSH_TIMEOUT = 60
+SETTLE = 10.0  # at most this long a pass waits for the LRMS to place jobs it has not looked at yet
 
 
 class LeaseHeld(IndigoError):
@@ -121,6 +122,17 @@ def read_lrms(site: Site, address: str, source) -> Dict[str, str]:
     return dict(zip(commands, parts + [""] * (len(commands) - len(parts))))
 
 
+def observe_settled(site: Site, address: str, source, names, settle: float = SETTLE, pause: float = 1.0):
+    """The LRMS's view once it placed the jobs it has not looked at yet (a burst of jobs submitted together
+    is then one scale-out, not one run per scheduler cycle); at most ``settle`` seconds of re-reading."""
+    deadline = time.monotonic() + settle
+    views, demand = source.observe(read_lrms(site, address, source), names)
+    while demand.unplaced and time.monotonic() < deadline:
+        time.sleep(pause)
+        views, demand = source.observe(read_lrms(site, address, source), names)
+    return views, demand
+
+
 def _slots(config, instances, views, previous, now) -> List[policy.Slot]:
     slots = []
     for index, name in enumerate(config["nodes"]):
@@ -184,7 +196,7 @@ def reconcile(deployment: str, progress=None, now: Optional[float] = None, wait_
         if front is None:
             raise EnvironmentProblem("deployment %s has no front-end instance (%s)" % (deployment, config["front_end_compute"]))
         workers = site.instances(config["worker_compute"])
-        views, demand = source.observe(read_lrms(site, front.address, source), config["nodes"])
+        views, demand = observe_settled(site, front.address, source, config["nodes"])
         previous = read_pool_state(state).get("slots", {})
         slots = _slots(config, workers, views, previous, now)
         actions = policy.decide(tuple(slots), demand, limits_of(config, source, site_max), now)

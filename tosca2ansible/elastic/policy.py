@@ -50,6 +50,8 @@ class Demand:
     nodes: int = 0                 # nodes the waiting jobs need (sources without power hooks); idle and
                                    # booting nodes of the pool count against it
     jobs: Tuple[str, ...] = ()     # ids of the waiting jobs (the trigger, journaled)
+    unplaced: Tuple[str, ...] = ()  # waiting jobs the scheduler has not looked at yet (Slurm reason None):
+                                    # the nodes they will want are not named yet
 
 
 @dataclasses.dataclass(frozen=True)

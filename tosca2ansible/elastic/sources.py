@@ -86,12 +86,15 @@ class SlurmSource:
             name = fields.get("NodeName")
             if name in names:
                 views[name] = self.node_view(fields.get("State", "UNKNOWN"))
-        pending = []
+        pending, unplaced = [], []
         for line in outputs.get("jobs", "").splitlines():
             parts = line.strip().split("|")
             if len(parts) >= 2 and parts[1] in ("PENDING", "CONFIGURING"):
                 pending.append(parts[0])
-        return views, Demand(nodes=0, jobs=tuple(pending))
+                # a batch job waits up to batch_sched_delay (3 s) before the scheduler places it
+                if parts[1] == "PENDING" and len(parts) >= 5 and parts[4] == "None":
+                    unplaced.append(parts[0])
+        return views, Demand(nodes=0, jobs=tuple(pending), unplaced=tuple(unplaced))
 
     @staticmethod
     def before_remove(failed: Sequence[str], leaving: Sequence[str], slots) -> List[List[str]]:
@@ -149,7 +152,9 @@ class HTCondorSource:
                          "RequestCpus"],
                 # INDIGO_SLOT: the pool slot an elastic worker's startd advertises (role indigo.paas.htcondor,
                 # htcondor_elastic_slot); host names differ from slot names on most sites
-                "slots": ["condor_status", "-startd", "-af", "INDIGO_SLOT", "Machine", "State", "Activity"]}
+                # the slot (Machine) ads: HTCondor 23's `condor_status -startd` lists StartD daemon ads, which
+                # carry INDIGO_SLOT but no State/Activity (every joined node looked as if still booting)
+                "slots": ["condor_status", "-af", "INDIGO_SLOT", "Machine", "State", "Activity"]}
 
     def observe(self, outputs: Dict[str, str], names: Sequence[str]) -> Tuple[Dict[str, NodeView], Demand]:
         per_machine: Dict[str, List[Tuple[str, str]]] = {}

@@ -8,12 +8,15 @@ local sites, against the keys the site itself generated for its nodes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
 import shlex
 import shutil
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
@@ -236,16 +239,18 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
                 failed_tasks.append({"host": node, "task": "receptor work unit", "message": journal.redact(runner.reason)})
                 failures.append("%s: receptor work unit: %s" % (node, journal.redact(runner.reason)))
         else:
-            runner = ansible_runner.run(
-                private_data_dir=str(private_dir), project_dir=str(project_dir), playbook=playbook,
-                inventory=inventories, extravars=dict(extravars or {}), envvars=env, ident="run",
-                event_handler=handle, quiet=True, timeout=timeout, cmdline=cmdline,
-                # cwd stays the project so relative paths in ansible.cfg resolve
-                directory_isolation_base_path=None,
-                # facts in memory: runner's jsonfile cache (a fresh dir per run, so never reused) is written 0644
-                # whatever the umask (ansible/plugins/cache/__init__.py:166, chmod S_IRWU_RG_RO)
-                fact_cache_type="memory",
-            )
+            with signals_cancel_the_run() as cancelled:
+                runner = ansible_runner.run(
+                    cancel_callback=cancelled,
+                    private_data_dir=str(private_dir), project_dir=str(project_dir), playbook=playbook,
+                    inventory=inventories, extravars=dict(extravars or {}), envvars=env, ident="run",
+                    event_handler=handle, quiet=True, timeout=timeout, cmdline=cmdline,
+                    # cwd stays the project so relative paths in ansible.cfg resolve
+                    directory_isolation_base_path=None,
+                    # facts in memory: runner's jsonfile cache (a fresh dir per run, so never reused) is written
+                    # 0644 whatever the umask (ansible/plugins/cache/__init__.py:166, chmod S_IRWU_RG_RO)
+                    fact_cache_type="memory",
+                )
     finally:
         journal.lease.release()
     stats = runner.stats or {}
@@ -256,6 +261,27 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
                      changed=changed, failures=failures, stats=stats,
                      artifacts_dir=str(private_dir / "artifacts" / "run"), error_classes=error_classes,
                      failed_tasks=failed_tasks)
+
+
+@contextlib.contextmanager
+def signals_cancel_the_run():
+    """SIGTERM/SIGINT during a run cancel it (ansible-runner stops the playbook), then reach the process as
+    they would have: ansible-runner on its own replaces both handlers for good, so a long-lived process
+    (`indigo elastic run`) ignored SIGTERM after its first run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False  # only the main thread can take signals; runner then sets no handler either
+        return
+    received = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, lambda number, frame: received.append(number))
+    try:
+        yield lambda: bool(received)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
+    if received:
+        signal.raise_signal(received[0])
 
 
 def _run_remote(node, private_dir, project_dir, playbook, journal, *, extravars, known_hosts, secret_vars, catalogue,

@@ -60,6 +60,7 @@ def customize_root(cfg: LocalSiteConfig, name: str, root: Path, ssh_public_key: 
     write_atomic(resolv, "# local site: names come from /etc/hosts (no DNS on the bridge)\noptions timeout:1 attempts:1\n")
     if not (root / "etc/ssh/ssh_host_ed25519_key").exists():
         run(["ssh-keygen", "-A", "-f", str(root)])
+    exempt_host_from_ssh_penalties(cfg, root)
     if ssh_public_key:
         ssh_dir = root / "root/.ssh"
         ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -69,6 +70,23 @@ def customize_root(cfg: LocalSiteConfig, name: str, root: Path, ssh_public_key: 
         'Acquire::http::Proxy "%s";\nAcquire::https::Proxy "DIRECT";\n' % cfg.apt_proxy_url,
     )
     return " ".join((root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[0:2])
+
+
+def exempt_host_from_ssh_penalties(cfg: LocalSiteConfig, root: Path) -> None:
+    """sshd >= 9.8 refuses, for a while, a source whose connections closed before authenticating
+    (PerSourcePenalties noauth): the site's own readiness probes (banner only) come from the bridge
+    address, as does every SSH session of the provisioner, so enough probes lock Ansible out of the node
+    ("kex_exchange_identification: Connection reset"). The host is exempt; older sshd lacks the keyword
+    (and would refuse to start on it), so the file is written only when the image's sshd knows it."""
+    sshd = root / "usr/sbin/sshd"
+    try:
+        known = b"persourcepenaltyexemptlist" in sshd.read_bytes()
+    except OSError:
+        known = False
+    if known and (root / "etc/ssh/sshd_config.d").is_dir():
+        write_atomic(root / "etc/ssh/sshd_config.d/50-indigo-local-site.conf",
+                     "# local site: the host (bridge %s) probes and provisions this node\n"
+                     "PerSourcePenaltyExemptList %s\n" % (cfg.bridge_ip, cfg.bridge_ip))
 
 
 def write_hosts(root: Path, entries: Iterable[tuple]) -> None:
