@@ -188,3 +188,29 @@ def test_a_three_node_job_bursts_to_local_b_then_the_idle_workers_leave_from_the
 def test_every_site_of_the_pool_is_a_site_of_the_deployment():
     record = {"site": "local-a", "node_sites": {"lrms_server": "local-a"}, "pool_sites": ["local-a", "local-b"]}
     assert placement.all_sites(record) == ["local-a", "local-b"]
+
+
+def test_a_signal_during_a_run_cancels_it_then_stops_the_process_and_the_handlers_are_put_back():
+    """ansible-runner's own handler only cancels its run and stays installed: `indigo elastic run` could no
+    longer be stopped by SIGTERM after its first scale run (seen in the hybrid elastic e2e)."""
+    import os
+    import signal
+
+    from tosca2ansible.runtime import runner
+
+    before = signal.getsignal(signal.SIGTERM)
+    got = []
+    signal.signal(signal.SIGTERM, lambda number, frame: got.append(number))
+    try:
+        with runner.stop_signals() as cancelled:
+            assert not cancelled()
+        assert got == []
+        with runner.stop_signals() as cancelled:
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert cancelled() and got == []  # the run is cancelled; the process is stopped once it closed
+        assert got == [signal.SIGTERM]  # delivered again to the handler that was there before
+        with runner.stop_signals(active=False) as cancelled:
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert got == [signal.SIGTERM] * 2 and not cancelled()
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -8,12 +8,15 @@ local sites, against the keys the site itself generated for its nodes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
 import shlex
 import shutil
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
@@ -226,6 +229,46 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
         # the journal callback masks these variables whatever their names (declared secret in TOSCA)
         env["INDIGO_SECRET_VARS"] = ",".join(sorted(secret_vars))
     node = execution_node or os.environ.get("INDIGO_EXECUTION_NODE")
+    with stop_signals(active=not node) as cancelled:
+        runner = _run(node, private_dir, project_dir, playbook, journal, inventories, extravars, env, handle, timeout,
+                      cmdline, cancelled, known_hosts=known_hosts, secret_vars=secret_vars, catalogue=catalogue,
+                      envvars=envvars, deployment=deployment, say=say, failed_tasks=failed_tasks, failures=failures)
+        stats = runner.stats or {}
+        journal.close(runner.rc, runner.status, stats)
+        prune_artifacts(private_dir.parent, deployment, keep, current=run_id)
+    changed = sum((stats.get("changed") or {}).values())
+    return RunResult(run_id=run_id, status=runner.status, rc=runner.rc if runner.rc is not None else -1,
+                     changed=changed, failures=failures, stats=stats,
+                     artifacts_dir=str(private_dir / "artifacts" / "run"), error_classes=error_classes,
+                     failed_tasks=failed_tasks)
+
+
+@contextlib.contextmanager
+def stop_signals(active: bool = True):
+    """SIGTERM/SIGINT during a local run cancel it (ansible-runner stops ansible-playbook), then stop this process
+    as they would have. Left to itself ansible-runner installs a handler that only cancels, and leaves it
+    installed: a long-lived process (`indigo elastic run`) could then no longer be stopped. Yields the
+    cancel callback for ansible-runner (``active`` False, e.g. a receptor job: the signals are left alone)."""
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    caught: List[int] = []
+    saved = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    for number in saved:
+        signal.signal(number, lambda got, frame: caught.append(got))
+    try:
+        yield lambda: bool(caught)
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+    if caught:
+        signal.raise_signal(caught[0])
+
+
+def _run(node, private_dir, project_dir, playbook, journal, inventories, extravars, env, handle, timeout, cmdline,
+         cancelled, *, known_hosts, secret_vars, catalogue, envvars, deployment, say, failed_tasks, failures):
+    import ansible_runner
+
     try:
         if node:
             runner = _run_remote(node, private_dir, project_dir, playbook, journal, extravars=dict(extravars or {}),
@@ -244,18 +287,11 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
                 directory_isolation_base_path=None,
                 # facts in memory: runner's jsonfile cache (a fresh dir per run, so never reused) is written 0644
                 # whatever the umask (ansible/plugins/cache/__init__.py:166, chmod S_IRWU_RG_RO)
-                fact_cache_type="memory",
+                fact_cache_type="memory", cancel_callback=cancelled,
             )
     finally:
         journal.lease.release()
-    stats = runner.stats or {}
-    journal.close(runner.rc, runner.status, stats)
-    prune_artifacts(private_dir.parent, deployment, keep, current=run_id)
-    changed = sum((stats.get("changed") or {}).values())
-    return RunResult(run_id=run_id, status=runner.status, rc=runner.rc if runner.rc is not None else -1,
-                     changed=changed, failures=failures, stats=stats,
-                     artifacts_dir=str(private_dir / "artifacts" / "run"), error_classes=error_classes,
-                     failed_tasks=failed_tasks)
+    return runner
 
 
 def _run_remote(node, private_dir, project_dir, playbook, journal, *, extravars, known_hosts, secret_vars, catalogue,
