@@ -4,19 +4,19 @@ its own replaces the SIGTERM/SIGINT handlers for good: `indigo elastic run` then
 import os
 import signal
 
-from tosca2ansible.runtime.runner import signals_cancel_the_run
+from tosca2ansible.runtime.runner import stop_signals
 
 
 def test_a_sigterm_during_the_run_cancels_it_then_reaches_the_process():
     got = []
     before = signal.signal(signal.SIGTERM, lambda number, frame: got.append(number))
     try:
-        with signals_cancel_the_run() as cancelled:
+        with stop_signals() as cancelled:
             assert not cancelled()
             os.kill(os.getpid(), signal.SIGTERM)
             assert cancelled() and got == []  # the run sees it, the process not yet
         assert got == [signal.SIGTERM]  # delivered once the run is over
-        with signals_cancel_the_run():
+        with stop_signals():
             pass
         os.kill(os.getpid(), signal.SIGTERM)
         assert got == [signal.SIGTERM] * 2  # handler restored after a quiet run too
@@ -27,7 +27,7 @@ def test_a_sigterm_during_the_run_cancels_it_then_reaches_the_process():
 def test_the_handlers_are_restored_even_when_the_run_raises():
     before = signal.getsignal(signal.SIGINT)
     try:
-        with signals_cancel_the_run():
+        with stop_signals():
             raise RuntimeError("runner failed")
     except RuntimeError:
         pass

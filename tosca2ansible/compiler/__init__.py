@@ -34,6 +34,8 @@ class Compiled:
     placement: dict = dataclasses.field(default_factory=dict)
     # the (prefix, folder) pairs of --types-path and INDIGO_TYPES_PATH the imports were resolved with
     types_roots: list = dataclasses.field(default_factory=list)
+    # the sites of a bursting elastic pool (ElasticCluster burst_sites), in order
+    pool_sites: list = dataclasses.field(default_factory=list)
 
 
 def _naming():
@@ -80,7 +82,7 @@ def _pipeline(template_path, inputs, types_paths, deployment, defer_inputs, stri
     return Compiled(deployment, files, loaded.notices, secret_inputs,
                     _template_sources(template_path, loaded.relative_imports, localised.values()),
                     sorted(d.name for d in topology.inputs.values() if d.secret), emitter.placement,
-                    list(loaded.types_roots))
+                    list(loaded.types_roots), [site for site, _ in emitter.pool.sites] if emitter.pool else [])
 
 
 def _template_sources(template_path, imported, artifact_sources) -> dict:

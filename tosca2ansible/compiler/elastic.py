@@ -50,6 +50,8 @@ class Pool:
     max_booting: int
     node_cpus: int
     node_mem_mb: int
+    # hybrid bursting: ((site, most workers there), ...) in order (ElasticCluster burst_sites); empty: one site
+    sites: tuple = ()
 
     @property
     def names(self) -> list:
@@ -58,6 +60,10 @@ class Pool:
     def config(self) -> dict:
         data = dataclasses.asdict(self)
         data["nodes"] = self.names
+        if self.sites:
+            data["sites"] = [[site, maximum] for site, maximum in self.sites]
+        else:  # single-site pools: the data as before
+            del data["sites"]
         return data
 
 
@@ -109,6 +115,27 @@ def _size_mb(value: Any) -> int:
     return max(1, int(float(match.group(1)) * factor))
 
 
+def _burst_sites(topology: Topology, value: Any, where: Location) -> tuple:
+    """ElasticCluster burst_sites: [{site, max_instances}, ...] -> ((site, max), ...), in order."""
+    value = _static(topology, value)
+    if value in (None, MISSING, []):
+        return ()
+    if not isinstance(value, list):
+        raise UserInputError("must be a list of {site, max_instances}, got %r" % (value,), where)
+    sites = []
+    for number, entry in enumerate(value):
+        here = dataclasses.replace(where, field="%s[%d]" % (where.field, number))
+        entry = entry if isinstance(entry, dict) else {}
+        site = _static(topology, entry.get("site"))
+        if not isinstance(site, str) or not site.strip():
+            raise UserInputError("needs a site (the name of a site of the catalogue)", here)
+        if site in [s for s, _ in sites]:
+            raise UserInputError("site %s is listed twice" % site, here)
+        sites.append((site.strip(), _int(topology, entry.get("max_instances"),
+                                         dataclasses.replace(here, field=here.field + ".max_instances"), 0)))
+    return tuple(sites)
+
+
 def find_pool(topology: Topology, plan: Plan) -> Optional[Pool]:
     elastic = [n for n in sorted(topology.nodes) if ELASTIC_TYPE in topology.nodes[n].chain]
     if not elastic:
@@ -151,7 +178,9 @@ def find_pool(topology: Topology, plan: Plan) -> Optional[Pool]:
                 worker=worker.name, worker_compute=wn_compute, min_instances=min_instances,
                 max_instances=max_instances, idle_time=knobs["idle_time"], boot_timeout=knobs["boot_timeout"],
                 max_booting=knobs["max_booting"] or max_instances, node_cpus=cpus,
-                node_mem_mb=_size_mb(_static(topology, host.get("mem_size"))))
+                node_mem_mb=_size_mb(_static(topology, host.get("mem_size"))),
+                sites=_burst_sites(topology, node.properties.get("burst_sites"),
+                                   dataclasses.replace(where, field="properties.burst_sites")))
 
 
 def role_vars(pool: Optional[Pool], role: str, node: str) -> dict:
@@ -190,10 +219,40 @@ def worker_instance_args(pool: Optional[Pool], compute: str, args: dict) -> dict
     return args
 
 
-def scale_playbook(pool: Pool, worker_args: dict, worker_tasks: list) -> list:
+OVERLAY_ROLE = "indigo.paas.overlay"
+
+
+def _overlay_vars(task: dict) -> Optional[dict]:
+    include = task.get("ansible.builtin.include_role") or {}
+    return task.get("vars") or {} if include.get("name") == OVERLAY_ROLE else None
+
+
+def overlay_join(worker_tasks: list, level_tasks: list, on) -> Optional[dict]:
+    """When the pool's workers are overlay clients (hybrid): what elastic.yml adds so a new worker joins.
+
+    The client step dials the central point's endpoint (registered by deploy.yml's provisioning as
+    ``indigo_done_<compute>``: elastic.yml looks the instance up instead) and its certificate and fixed
+    address come from the central point's step, run again on the central point for the new hosts."""
+    clients = [v for v in map(_overlay_vars, worker_tasks) if v and v.get("overlay_node_role") != "central_point"]
+    if not clients:
+        return None
+    group = str(clients[0].get("overlay_central_point_group"))
+    central = [t for t in level_tasks if (_overlay_vars(t) or {}).get("overlay_node_role") == "central_point"
+               and t.get("when", [None])[0] == on(group)]
+    return {"compute": group, "central_point_tasks": central}
+
+
+def scale_playbook(pool: Pool, worker_args: dict, worker_tasks: list, join: Optional[dict] = None,
+                   join_lookup: Optional[dict] = None) -> list:
     """elastic.yml: create (indigo_elastic_up) and remove (indigo_elastic_down) worker slots, then
-    configure only the new workers (indigo_elastic_configure), never the rest of the cluster."""
+    configure only the new workers (indigo_elastic_configure), never the rest of the cluster.
+
+    A bursting pool (``pool.sites``) is run once per site, the site given as ``indigo_elastic_site``. With
+    ``join`` (overlay_join) the central point's overlay step runs first (``join_lookup``: the instance_info
+    arguments of its Compute, registered under the name the client step reads)."""
     base = {k: v for k, v in worker_args.items() if k not in ("count", "indexes", "state")}
+    if pool.sites:
+        base["site"] = Expr("{{ indigo_elastic_site }}")
     remove = {k: v for k, v in base.items() if k in ("deployment", "node", "site", "catalogue")}
     remove.update(indexes=Expr("{{ indigo_elastic_down }}"), state="absent")
     create = dict(base, indexes=Expr("{{ indigo_elastic_up }}"), state="present")
@@ -206,6 +265,18 @@ def scale_playbook(pool: Pool, worker_args: dict, worker_tasks: list) -> list:
                      {"name": "Create the requested workers of %s" % pool.worker_compute, "indigo.paas.instance": create,
                       "when": "indigo_elastic_up | length > 0"},
                      {"name": "Refresh the deployment inventory", "ansible.builtin.meta": "refresh_inventory"}]}
+    plays = [provision]
+    if join and join_lookup:
+        provision["tasks"].append({"name": "Look up the central point %s" % join["compute"],
+                                   "indigo.paas.instance_info": join_lookup["args"],
+                                   "register": join_lookup["register"]})
+        plays.append({"name": "Let the new workers into the overlay", "hosts": join["compute"], "become": True,
+                      "gather_facts": False, "vars": {"indigo_elastic_configure": []},
+                      "tasks": [{"name": "Leave the central point as it is when no worker comes",
+                                 "ansible.builtin.meta": "end_play", "when": "indigo_elastic_configure | length == 0"},
+                                {"name": "Gather minimal facts",
+                                 "ansible.builtin.setup": {"gather_subset": ["min", "network"]}}]
+                      + join["central_point_tasks"]})
     configure = {"name": "Configure only the new workers", "hosts": pool.worker_compute, "become": True,
                  "gather_facts": False, "vars": {"indigo_elastic_configure": []},
                  "tasks": [
@@ -214,4 +285,4 @@ def scale_playbook(pool: Pool, worker_args: dict, worker_tasks: list) -> list:
                       "when": "indigo_index | int not in indigo_elastic_configure | map('int')"},
                      {"name": "Gather minimal facts", "ansible.builtin.setup": {"gather_subset": ["min", "network", "virtual"]}},
                  ] + worker_tasks}
-    return [provision, configure]
+    return plays + [configure]

@@ -161,10 +161,12 @@ class Emitter:
         return "{{ (indigo_sites | default({}))[%s] | default(indigo_placement[%s]) }}" % (literal(compute), literal(compute))
 
     def all_sites_expr(self) -> str:
-        if not self.placement:
+        burst = " + (indigo_elastic.sites | map('first') | list)" if self.pool and self.pool.sites else ""
+        if not self.placement and not burst:
             return "{{ indigo_site | default('local') }}"
-        return ("{{ ([indigo_site | default('local')] + (indigo_placement.values() | list)"
-                " + ((indigo_sites | default({})).values() | list)) | unique }}")
+        placed = " + (indigo_placement.values() | list)" if self.placement else ""
+        return ("{{ ([indigo_site | default('local')]%s"
+                " + ((indigo_sites | default({})).values() | list)%s) | unique }}" % (placed, burst))
 
     @staticmethod
     def _ports(ports: Any) -> list:
@@ -410,7 +412,7 @@ class Emitter:
         teardown = {"name": "Delete every resource of the deployment", "indigo.paas.instance": {
             "deployment": Expr("{{ indigo_deployment_id }}"), "state": "absent",
             "site": Expr("{{ indigo_site | default('local') }}"), "catalogue": Expr("{{ indigo_catalogue | default(omit) }}")}}
-        if self.placement:  # the deployment spans several sites: every one of them
+        if self.placement or (self.pool and self.pool.sites):  # the deployment spans several sites: each
             teardown["name"] = "Delete every resource of the deployment on each of its sites"
             teardown["indigo.paas.instance"]["site"] = Expr("{{ item }}")
             teardown["loop"] = Expr(self.all_sites_expr())
@@ -423,9 +425,15 @@ class Emitter:
         if self.pool is None:
             return None
         on_worker = self._on(self.pool.worker_compute)
-        tasks = [task for play in self.level_plays() if play.get("become")
-                 for task in play["tasks"] if task.get("when", [None])[0] == on_worker]
-        return elastic.scale_playbook(self.pool, self.instance_args(self.pool.worker_compute), tasks)
+        level_tasks = [task for play in self.level_plays() if play.get("become") for task in play["tasks"]]
+        tasks = [task for task in level_tasks if task.get("when", [None])[0] == on_worker]
+        join = elastic.overlay_join(tasks, level_tasks, self._on)
+        lookup = None
+        if join:
+            args = self.instance_args(join["compute"])
+            lookup = {"register": "indigo_done_%s" % slug(join["compute"]),
+                      "args": {k: args[k] for k in ("deployment", "node", "site", "catalogue") if k in args}}
+        return elastic.scale_playbook(self.pool, self.instance_args(self.pool.worker_compute), tasks, join, lookup)
 
     def modules_used(self) -> list:
         rules = {datarules.MODULE} if datarules.dataset_rules(self) else set()

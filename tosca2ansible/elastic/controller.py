@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
-from tosca2ansible.elastic import policy
+from tosca2ansible.elastic import burst, policy
 from tosca2ansible.elastic.sources import SOURCES, NodeView, shell_line
 from tosca2ansible.errors import EnvironmentProblem, IndigoError, UserInputError
 from tosca2ansible.runtime.state import DeploymentState
@@ -79,24 +79,32 @@ def _write_pool_state(state: DeploymentState, data: Dict[str, Any]) -> None:
 
 
 class Site:
-    """The deployment's site, its instances and an SSH channel to the front-end."""
+    """The deployment's sites (its main site, the placed nodes' and a bursting pool's), their instances and
+    an SSH channel to the front-end."""
 
-    def __init__(self, state: DeploymentState):
+    def __init__(self, state: DeploymentState, pool_sites=()):
         from tosca2ansible.runtime import deploy
+        from tosca2ansible.runtime.placement import all_sites
 
         self.state = state
         record = state.read_record()
         self.catalogue = record.get("catalogue") or deploy.default_catalogue()
-        self.site = deploy.resolve_site(record.get("site", "local"), self.catalogue)
-        deploy.check_site_host(self.site)
-        self.provider = deploy.provider_for(self.site)
-        self.known_hosts = deploy.known_hosts_files(state, self.site)
+        names = all_sites(record) + [name for name in pool_sites if name not in all_sites(record)]
+        self.sites = {name: deploy.resolve_site(name, self.catalogue) for name in names}
+        self.site = self.sites[names[0]]
+        for one in self.sites.values():
+            deploy.check_site_host(one)
+        self.providers = {name: deploy.provider_for(one) for name, one in self.sites.items()}
+        self.provider = self.providers[names[0]]
+        self.known_hosts = deploy.known_hosts_files(state, list(self.sites.values()))
 
     def instances(self, node: str) -> Dict[int, Any]:
+        """{index: instance} of ``node`` on every site of the deployment (the instance says its ``site``)."""
         found = {}
-        for inst in self.provider.find_instances(self.state.id, node):
-            if inst.status != "deleted":
-                found.setdefault(inst.index, inst)
+        for provider in self.providers.values():
+            for inst in provider.find_instances(self.state.id, node):
+                if inst.status != "deleted":
+                    found.setdefault(inst.index, inst)
         return found
 
     def ssh(self, address: str, script: str) -> str:
@@ -158,7 +166,7 @@ def limits_of(config: Dict[str, Any], source, site_max: Optional[int] = None) ->
                          lrms_decides_idle=source.lrms_decides_idle)
 
 
-def _scale_run(state, site, action, up, down, trigger, progress):
+def _scale_run(state, site, action, up, down, trigger, progress, on_site=None):
     from tosca2ansible.runtime.deploy import _journal_status
     from tosca2ansible.runtime.runner import run_playbook
 
@@ -170,12 +178,38 @@ def _scale_run(state, site, action, up, down, trigger, progress):
                    "indigo_ssh_private_key_file": str(state.private_key),
                    "ansible_ssh_private_key_file": str(state.private_key),
                    "indigo_elastic_up": up, "indigo_elastic_down": down, "indigo_elastic_configure": up,
-                   "indigo_elastic_trigger": trigger},
+                   "indigo_elastic_trigger": trigger, **({"indigo_elastic_site": on_site} if on_site else {})},
         known_hosts=site.known_hosts, envvars={"INDIGO_SITES": site.catalogue}, catalogue=site.catalogue)
     _journal_status(state, "deployed" if result.ok else "scale-failed",
                     note="%s run %s: %s" % (action, result.run_id, "ok" if result.ok else "; ".join(result.failures[:3])))
-    return {"action": action, "run_id": result.run_id, "ok": result.ok, "trigger": trigger,
+    done = {"action": action, "run_id": result.run_id, "ok": result.ok, "trigger": trigger,
             "failures": result.failures[:5]}
+    return dict(done, site=on_site) if on_site else done
+
+
+def _burst(state, site, config, workers, slots, actions, demand, progress, runs):
+    """A bursting pool: scale-in on each slot's own site, scale-out site by site (burst.scale_out).
+    Returns ({slot: site} of the slots up after the pass, [why slots wait])."""
+    index_of = {s.name: s.index for s in slots}
+    up_at = {s.name: workers[s.index].site for s in slots if s.up}
+    leaving = list(actions.mark_failed) + list(actions.power_down)
+    for on_site, names in burst.by_site({n: up_at[n] for n in leaving}).items():
+        why = "; ".join("%s %s" % (n, "failed" if n in actions.mark_failed else "idle/released") for n in names)
+        runs.append(_scale_run(state, site, "scale-in", [], sorted(index_of[n] for n in names), why, progress, on_site))
+    staying = {n: s for n, s in up_at.items() if n not in leaving}
+
+    def run(on_site, names):
+        trigger = "%s on %s for jobs %s" % (",".join(names), on_site, ",".join(demand.jobs) or "-")
+        runs.append(_scale_run(state, site, "scale-out", sorted(index_of[n] for n in names), [], trigger, progress,
+                               on_site))
+        return runs[-1]["ok"]
+
+    def still_off(names):
+        now_up = site.instances(config["worker_compute"])
+        return [n for n in names if index_of[n] not in now_up]
+
+    placed, waits = burst.scale_out(actions.power_up, staying, [tuple(x) for x in config["sites"]], run, still_off)
+    return dict(staying, **placed), waits
 
 
 def reconcile(deployment: str, progress=None, now: Optional[float] = None, wait_lease: bool = False,
@@ -189,8 +223,11 @@ def reconcile(deployment: str, progress=None, now: Optional[float] = None, wait_
         raise UserInputError("elastic %s pools have no LRMS source yet (sources: %s)"
                              % (config["lrms"], ", ".join(sorted(SOURCES))))
     source = source_class() if config["lrms"] != "htcondor" else source_class(config.get("node_cpus", 1))
+    bursting = [tuple(x) for x in config.get("sites") or []]
+    if bursting:  # the pool's ceiling is the sum of its sites' maxima
+        site_max = min(site_max or burst.ceiling(bursting), burst.ceiling(bursting))
     with lease(state, wait=wait_lease):
-        site = Site(state)
+        site = Site(state, [name for name, _ in bursting])
         now = time.time() if now is None else now
         front = site.instances(config["front_end_compute"]).get(0)
         if front is None:
@@ -207,26 +244,33 @@ def reconcile(deployment: str, progress=None, now: Optional[float] = None, wait_
         if lrms_commands:
             site.ssh(front.address, "; ".join(shell_line(c) for c in lrms_commands))
         down = sorted(index_of[n] for n in actions.power_down + actions.mark_failed)
-        if down:
+        where, burst_waits = {}, []
+        if bursting:
+            where, burst_waits = _burst(state, site, config, workers, slots, actions, demand, progress, runs)
+        elif down:
             why = ["%s %s" % (n, "failed" if n in actions.mark_failed else "idle/released") for n in
                    actions.mark_failed + actions.power_down]
             runs.append(_scale_run(state, site, "scale-in", [], down, "; ".join(why), progress))
         up = sorted(index_of[n] for n in actions.power_up)
-        if up:
+        if up and not bursting:
             trigger = "%s for jobs %s" % (",".join(actions.power_up), ",".join(demand.jobs) or "-")
             runs.append(_scale_run(state, site, "scale-out", up, [], trigger, progress))
-        touched = set(actions.power_up) | set(actions.power_down) | set(actions.mark_failed)
+        # a bursting pass powers up only the slots a site took (the others wait)
+        powered = [n for n in actions.power_up if not bursting or n in where]
+        touched = set(powered) | set(actions.power_down) | set(actions.mark_failed)
         seen = {}
         for slot in slots:
             key = "%s/%s" % ("up" if slot.up else "off", slot.lrms)
             if slot.name in touched:
-                key, since = ("up/booting", now) if slot.name in actions.power_up else ("off/off", now)
+                key, since = ("up/booting", now) if slot.name in powered else ("off/off", now)
             else:
                 since = slot.since
             seen[slot.name] = {"key": key, "since": since, "detail": views.get(slot.name, NodeView()).detail}
+            if bursting and slot.name in where:
+                seen[slot.name]["site"] = where[slot.name]
         report = {"deployment": deployment, "lrms": config["lrms"], "checked": now, "slots": seen,
-                  "pending_jobs": list(demand.jobs), "waits": list(actions.waits),
-                  "actions": {"power_up": list(actions.power_up), "power_down": list(actions.power_down),
+                  "pending_jobs": list(demand.jobs), "waits": list(actions.waits) + burst_waits,
+                  "actions": {"power_up": powered, "power_down": list(actions.power_down),
                               "mark_failed": list(actions.mark_failed)},
                   "runs": runs, "min_instances": config["min_instances"], "max_instances": config["max_instances"]}
         _write_pool_state(state, report)

@@ -197,13 +197,14 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         if state.project_dir.exists():
             shutil.rmtree(state.project_dir)
         shutil.move(str(Path(tmp) / "project"), state.project_dir)
-    placed_sites = [resolve_site(name, catalogue) for name in sorted(set(compiled.placement.values()))]
+    placed_sites = [resolve_site(name, catalogue) for name in sorted(set(compiled.placement.values()) | set(compiled.pool_sites))]
     for other in placed_sites:
         check_site_host(other)
     state.write_record(template=str(template.resolve()), inputs=merged_inputs, site=sites[0]["name"],
                        secret_names=compiled.secret_names,
                        catalogue=catalogue, status="deploying", group=group, requested_sites=site_names,
-                       types_paths=types_paths, node_sites=compiled.placement, requested_node_sites=node_sites)
+                       types_paths=types_paths, node_sites=compiled.placement, requested_node_sites=node_sites,
+                       pool_sites=compiled.pool_sites)
     _journal_status(state, "scaling" if action == "scale" else "deploying", note=note)
 
     runs: List[RunResult] = []

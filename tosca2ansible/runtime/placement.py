@@ -25,9 +25,10 @@ def split_site_options(values: Optional[List[str]]):
 
 
 def all_sites(record: Dict[str, Any], main: Optional[str] = None) -> List[str]:
-    """The deployment's main site first, then every other site a node of it was placed on."""
+    """The deployment's main site first, then every other site a node of it was placed on or its elastic
+    pool bursts to."""
     names = [main or record.get("site") or "local"]
-    for site in (record.get("node_sites") or {}).values():
+    for site in list((record.get("node_sites") or {}).values()) + list(record.get("pool_sites") or []):
         if site not in names:
             names.append(site)
     return names

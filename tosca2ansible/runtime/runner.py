@@ -229,6 +229,46 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
         # the journal callback masks these variables whatever their names (declared secret in TOSCA)
         env["INDIGO_SECRET_VARS"] = ",".join(sorted(secret_vars))
     node = execution_node or os.environ.get("INDIGO_EXECUTION_NODE")
+    with stop_signals(active=not node) as cancelled:
+        runner = _run(node, private_dir, project_dir, playbook, journal, inventories, extravars, env, handle, timeout,
+                      cmdline, cancelled, known_hosts=known_hosts, secret_vars=secret_vars, catalogue=catalogue,
+                      envvars=envvars, deployment=deployment, say=say, failed_tasks=failed_tasks, failures=failures)
+        stats = runner.stats or {}
+        journal.close(runner.rc, runner.status, stats)
+        prune_artifacts(private_dir.parent, deployment, keep, current=run_id)
+    changed = sum((stats.get("changed") or {}).values())
+    return RunResult(run_id=run_id, status=runner.status, rc=runner.rc if runner.rc is not None else -1,
+                     changed=changed, failures=failures, stats=stats,
+                     artifacts_dir=str(private_dir / "artifacts" / "run"), error_classes=error_classes,
+                     failed_tasks=failed_tasks)
+
+
+@contextlib.contextmanager
+def stop_signals(active: bool = True):
+    """SIGTERM/SIGINT during a local run cancel it (ansible-runner stops ansible-playbook), then stop this process
+    as they would have. Left to itself ansible-runner installs a handler that only cancels, and leaves it
+    installed: a long-lived process (`indigo elastic run`) could then no longer be stopped. Yields the
+    cancel callback for ansible-runner (``active`` False, e.g. a receptor job: the signals are left alone)."""
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    caught: List[int] = []
+    saved = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    for number in saved:
+        signal.signal(number, lambda got, frame: caught.append(got))
+    try:
+        yield lambda: bool(caught)
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
+    if caught:
+        signal.raise_signal(caught[0])
+
+
+def _run(node, private_dir, project_dir, playbook, journal, inventories, extravars, env, handle, timeout, cmdline,
+         cancelled, *, known_hosts, secret_vars, catalogue, envvars, deployment, say, failed_tasks, failures):
+    import ansible_runner
+
     try:
         if node:
             runner = _run_remote(node, private_dir, project_dir, playbook, journal, extravars=dict(extravars or {}),
@@ -239,49 +279,19 @@ def run_playbook(project_dir, playbook: str, *, deployment: str, action: str, ex
                 failed_tasks.append({"host": node, "task": "receptor work unit", "message": journal.redact(runner.reason)})
                 failures.append("%s: receptor work unit: %s" % (node, journal.redact(runner.reason)))
         else:
-            with signals_cancel_the_run() as cancelled:
-                runner = ansible_runner.run(
-                    cancel_callback=cancelled,
-                    private_data_dir=str(private_dir), project_dir=str(project_dir), playbook=playbook,
-                    inventory=inventories, extravars=dict(extravars or {}), envvars=env, ident="run",
-                    event_handler=handle, quiet=True, timeout=timeout, cmdline=cmdline,
-                    # cwd stays the project so relative paths in ansible.cfg resolve
-                    directory_isolation_base_path=None,
-                    # facts in memory: runner's jsonfile cache (a fresh dir per run, so never reused) is written
-                    # 0644 whatever the umask (ansible/plugins/cache/__init__.py:166, chmod S_IRWU_RG_RO)
-                    fact_cache_type="memory",
-                )
+            runner = ansible_runner.run(
+                private_data_dir=str(private_dir), project_dir=str(project_dir), playbook=playbook,
+                inventory=inventories, extravars=dict(extravars or {}), envvars=env, ident="run",
+                event_handler=handle, quiet=True, timeout=timeout, cmdline=cmdline,
+                # cwd stays the project so relative paths in ansible.cfg resolve
+                directory_isolation_base_path=None,
+                # facts in memory: runner's jsonfile cache (a fresh dir per run, so never reused) is written 0644
+                # whatever the umask (ansible/plugins/cache/__init__.py:166, chmod S_IRWU_RG_RO)
+                fact_cache_type="memory", cancel_callback=cancelled,
+            )
     finally:
         journal.lease.release()
-    stats = runner.stats or {}
-    journal.close(runner.rc, runner.status, stats)
-    prune_artifacts(private_dir.parent, deployment, keep, current=run_id)
-    changed = sum((stats.get("changed") or {}).values())
-    return RunResult(run_id=run_id, status=runner.status, rc=runner.rc if runner.rc is not None else -1,
-                     changed=changed, failures=failures, stats=stats,
-                     artifacts_dir=str(private_dir / "artifacts" / "run"), error_classes=error_classes,
-                     failed_tasks=failed_tasks)
-
-
-@contextlib.contextmanager
-def signals_cancel_the_run():
-    """SIGTERM/SIGINT during a run cancel it (ansible-runner stops the playbook), then reach the process as
-    they would have: ansible-runner on its own replaces both handlers for good, so a long-lived process
-    (`indigo elastic run`) ignored SIGTERM after its first run."""
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False  # only the main thread can take signals; runner then sets no handler either
-        return
-    received = []
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    for sig in previous:
-        signal.signal(sig, lambda number, frame: received.append(number))
-    try:
-        yield lambda: bool(received)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
-    if received:
-        signal.raise_signal(received[0])
+    return runner
 
 
 def _run_remote(node, private_dir, project_dir, playbook, journal, *, extravars, known_hosts, secret_vars, catalogue,
