@@ -87,7 +87,7 @@ def installed_collection(tmp_path_factory):
 
 def _ansible_test(installed, *args):
     return subprocess.run([os.path.join(VENV_BIN, "ansible-test")] + list(args) + ["--python", "3.11", "--color", "no"],
-                          cwd=installed, env=dict(ENV, PATH=VENV_BIN + os.pathsep + os.environ["PATH"]),
+                          cwd=installed, env=dict(ENV, PATH=str(VENV_BIN) + os.pathsep + os.environ["PATH"]),
                           capture_output=True, text=True, timeout=1800)
 
 
