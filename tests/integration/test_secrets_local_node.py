@@ -118,7 +118,10 @@ def _catalogue(path: Path) -> Path:
 def _marked(root: Path, exempt=()):
     """Files under ``root`` holding a marker (bytes, any encoding a marker keeps), with the marker."""
     found = []
-    for path in root.rglob("*"):
+    # os.walk, not rglob: after the SIGKILL the run's orphaned ansible-playbook may still be removing its
+    # temporary dirs while we scan (rglob raised FileNotFoundError on a vanished ansiballz_cache)
+    paths = (Path(top, name) for top, _dirs, files in os.walk(root) for name in files)
+    for path in paths:
         if path.is_file() and not path.is_symlink() and path not in exempt:
             try:
                 data = path.read_bytes()
