@@ -7,8 +7,10 @@ template header again in a test file."""
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import yaml
@@ -97,3 +99,22 @@ def indigo(*args, **kwargs):
 
     _register()
     return CliRunner().invoke(cli, [str(arg) for arg in args], **kwargs)
+
+
+def wait_for(what, check, timeout, every=5):
+    """``check()``'s first truthy value, polled every ``every`` s; AssertionError naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ds waiting for %s" % (timeout, what))
+        time.sleep(every)
+
+
+def scale_journal(show_json):
+    """From ``indigo show D --json``: the trigger of each scale run (deployment history), and the scale runs."""
+    detail = json.loads(show_json)
+    triggers = [row["note"] for row in detail["history"] if row["status"] == "scaling"]
+    return triggers, [r for r in detail["runs"] if r["action"] in ("scale-out", "scale-in")]

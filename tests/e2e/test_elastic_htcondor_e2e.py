@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.local_nodes import leftovers, local_site  # noqa: F401
+from tests.helpers import scale_journal, wait_for
 from tosca2ansible.runtime.localsite.machine import container_children
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,17 +64,6 @@ def as_user(script, timeout=120):
     return on_front_end("runuser -u condor_user -- sh -c %s" % shlex.quote("cd && " + script), timeout=timeout)
 
 
-def wait_for(what, check, timeout, every=5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ds waiting for %s" % (timeout, what))
-        time.sleep(every)
-
-
 def startd_slots():
     """INDIGO_SLOT of every startd in the collector."""
     return set(on_front_end("condor_status -startd -af INDIGO_SLOT").split())
@@ -97,9 +87,7 @@ def journal():
     """The deployment's history in the audit journal: the trigger of each scale run, and the scale runs."""
     proc = indigo("show", DEPLOYMENT, "--json")
     assert proc.returncode == 0, proc.stderr
-    detail = json.loads(proc.stdout)
-    triggers = [row["note"] for row in detail["history"] if row["status"] == "scaling"]
-    return triggers, [r for r in detail["runs"] if r["action"] in ("scale-out", "scale-in")]
+    return scale_journal(proc.stdout)
 
 
 def workers():

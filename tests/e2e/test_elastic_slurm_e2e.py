@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.local_nodes import leftovers, local_site  # noqa: F401
+from tests.helpers import scale_journal, wait_for
 from tosca2ansible.runtime.localsite.machine import container_children
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,17 +41,6 @@ def on_front_end(command, timeout=120):
     proc = indigo("ssh", DEPLOYMENT, "--node", "lrms_server", "--", command, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
-
-
-def wait_for(what, check, timeout, every=5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ds waiting for %s" % (timeout, what))
-        time.sleep(every)
 
 
 def job_states():
@@ -82,9 +72,7 @@ def journal():
     """The deployment's history in the audit journal: the trigger of each scale run, and the scale runs."""
     proc = indigo("show", DEPLOYMENT, "--json")
     assert proc.returncode == 0, proc.stderr
-    detail = json.loads(proc.stdout)
-    triggers = [row["note"] for row in detail["history"] if row["status"] == "scaling"]
-    return triggers, [r for r in detail["runs"] if r["action"] in ("scale-out", "scale-in")]
+    return scale_journal(proc.stdout)
 
 
 def worker_nodes():

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.local_nodes import leftovers
+from tests.helpers import wait_for
 from tosca2ansible.runtime.localsite import LocalSite, LocalSiteConfig
 from tosca2ansible.runtime.localsite.errors import HostNotReady
 from tosca2ansible.runtime.localsite.host import check_host
@@ -39,17 +40,6 @@ def on(node, command, index=0, timeout=300):
     proc = indigo("ssh", DEPLOYMENT, "--node", node, "--index", str(index), "--", command, timeout=timeout)
     assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
     return proc.stdout
-
-
-def wait_for(what, check, timeout, every=5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ds waiting for %s" % (timeout, what))
-        time.sleep(every)
 
 
 def workers():
