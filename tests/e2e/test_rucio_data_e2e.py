@@ -6,7 +6,9 @@ on the site's bridge, so the nodes read from them.
 - `indigo deploy`: the compiled deploy.yml creates the rule to BETA_DISK while the node boots; Rucio's own
   conveyor daemons copy the files through the FTS3 stand-in (real HTTP GET + PUT between the two servers);
   the node is configured only once the rule is OK; the job downloads its inputs from BETA_DISK (PFNs Rucio
-  computes) with their SHA-256 checked and uploads its outputs to a third WebDAV server, verified there;
+  computes) with their SHA-256 checked and uploads its outputs to a third WebDAV server and to S3 (a real
+  moto_server on the bridge; its keys in the catalogue's ``data_services.endpoints`` as environment
+  references, resolved by `indigo deploy` into the run's secret vars file), verified at both;
   the journal holds the rule (state, files OK) and `indigo status` shows it; `indigo undeploy` deletes it.
 - A dataset whose source file is gone: the rule never gets OK, the deploy fails after the dataset's
   timeout (exit 4) with the file's error, `indigo status` shows it, the rule and the node are gone.
@@ -22,11 +24,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
 import yaml
 
 from ansible_collections.indigo.paas.plugins.module_utils.data import rules
+from tests.conftest import free_port, wait_http
 from tests.fixtures.local_nodes import local_site  # noqa: F401
 from tests.fixtures.webdav import WebDav
 from tests.integration.test_rucio_real import Grid
@@ -38,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 INDIGO = ROOT / ".venv" / "bin" / "indigo"
 RUCIO_PASSWORD = "jdoe-Rucio-pw-e2e"  # in the operator's environment only: never in output, journal or artifacts
 RUCIO_LOGIN = "jdoe-e2e-login"  # credentials are masked whole, the user name too: not "jdoe", the account's name
+S3_ACCESS, S3_SECRET = "AKIA-data-e2e-access", "S3-data-e2e-Secret-key"  # moto takes any keys; the node has none else
 FILES = {"e2e%d" % i: os.urandom(200_000 + i) for i in range(3)}
 TEMPLATE = """\
 tosca_definitions_version: tosca_simple_yaml_1_0
@@ -50,6 +55,7 @@ topology_template:
     input_urls: {type: list, entry_schema: {type: string}, default: []}
     webdav_endpoint: {type: string}
     output_filenames: {type: string, default: ""}
+    s3_endpoint: {type: string}
   node_templates:
     dataset:
       type: tosca.nodes.indigo.RucioDataset
@@ -67,6 +73,16 @@ topology_template:
       requirements:
         - host: job_node
         - dependency: dataset
+    job_outputs_s3:
+      type: tosca.nodes.indigo.DataStaging
+      properties:
+        output_protocol: s3
+        output_endpoint: {get_input: s3_endpoint}
+        output_path: job-outputs/results
+        output_filenames: {get_input: output_filenames}
+      requirements:
+        - host: job_node
+        - dependency: job
     job_node:
       type: tosca.nodes.indigo.Compute
       capabilities:
@@ -80,6 +96,21 @@ topology_template:
 # another checkout) may hold the address this one hands out: two runs here met another's node at theirs.
 SITE_LOCAL = {"bridge": "indigo-data", "subnet": "10.79.0.0/24", "state_dir": "/var/lib/indigo-local-data",
               "image_root": "/var/lib/indigo-local"}
+
+
+class MotoServer:
+    """A real moto_server (S3) on ``host`` (the site's bridge: the nodes upload to it)."""
+
+    def __init__(self, host):
+        port = free_port()
+        self.proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "moto_server"), "-H", host, "-p", str(port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = "http://%s:%d" % (host, port)
+        wait_http(self.url + "/moto-api/")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +133,10 @@ def world(own_site, tmp_path_factory):
     grid = Grid(tmp, host=host, anonymous=True, jdoe_password=RUCIO_PASSWORD, jdoe_login=RUCIO_LOGIN)
     (tmp / "results").mkdir()
     results = WebDav(tmp / "results", host=host, anonymous=True)
+    s3 = MotoServer(host)
     try:
+        boto3.client("s3", endpoint_url=s3.url, region_name="us-east-1", aws_access_key_id=S3_ACCESS,
+                     aws_secret_access_key=S3_SECRET).create_bucket(Bucket="job-outputs")
         grid.jdoe.add_dataset("user.jdoe", "e2e")
         for name, data in FILES.items():
             grid.upload("ALPHA_DISK", name, data, dataset="e2e")
@@ -114,29 +148,34 @@ def world(own_site, tmp_path_factory):
         catalogue = tmp / "sites.yml"
         catalogue.write_text(yaml.safe_dump({"sites": [site], "data_services": {"rucio": {
             "endpoint": grid.server.url, "account": "jdoe",
-            "credentials": {"env": {"username": "T_RUCIO_USER", "password": "T_RUCIO_PASSWORD"}}}}}))
+            "credentials": {"env": {"username": "T_RUCIO_USER", "password": "T_RUCIO_PASSWORD"}}},
+            "endpoints": [{"url": s3.url, "credentials": {"env": {"access_key": "T_S3_ACCESS",
+                                                                  "secret_key": "T_S3_SECRET"}}}]}}))
         (tmp / "job.yaml").write_text(TEMPLATE)
         print("set-up (Rucio server, RSEs, uploads, daemons): %.1f s" % (time.monotonic() - started))
-        yield {"grid": grid, "results": results, "catalogue": catalogue, "tmp": tmp, "site": local}
+        yield {"grid": grid, "results": results, "s3": s3, "catalogue": catalogue, "tmp": tmp, "site": local}
     finally:
+        s3.stop()
         results.stop()
         grid.stop()
 
 
 def indigo(world, *args, timeout=1500):
     env = dict(os.environ, INDIGO_HOME=str(world["tmp"] / "home"), T_RUCIO_USER=RUCIO_LOGIN,
-               T_RUCIO_PASSWORD=RUCIO_PASSWORD)
+               T_RUCIO_PASSWORD=RUCIO_PASSWORD, T_S3_ACCESS=S3_ACCESS, T_S3_SECRET=S3_SECRET)
     started = time.monotonic()
     proc = subprocess.run([str(INDIGO), *args], capture_output=True, text=True, timeout=timeout, env=env,
                           cwd=str(world["tmp"]))
-    assert RUCIO_PASSWORD not in proc.stdout + proc.stderr
+    assert all(secret not in proc.stdout + proc.stderr for secret in (RUCIO_PASSWORD, S3_ACCESS, S3_SECRET))
     return proc, time.monotonic() - started
 
 
 def leaked(world):
-    """Files under $INDIGO_HOME (journal, run artifacts, deployment state) holding the Rucio password."""
-    needle = RUCIO_PASSWORD.encode()
-    return [str(p) for p in (world["tmp"] / "home").rglob("*") if p.is_file() and needle in p.read_bytes()]
+    """Files under $INDIGO_HOME (journal, run artifacts, deployment state, compiled project) holding a secret:
+    the Rucio password or the S3 keys (the run's secret vars file is removed when the run closes)."""
+    needles = [s.encode() for s in (RUCIO_PASSWORD, S3_ACCESS, S3_SECRET)]
+    return [str(p) for p in (world["tmp"] / "home").rglob("*")
+            if p.is_file() and any(needle in p.read_bytes() for needle in needles)]
 
 
 def deploy(world, deployment, inputs):
@@ -162,7 +201,7 @@ def test_the_rule_brings_the_data_before_the_job_which_reads_it_and_uploads_its_
     assert all(requests.get(u, timeout=30).status_code == 404 for u in pfns.values())  # not at BETA_DISK yet
     inputs = {"input_dataset": "user.jdoe:e2e", "rule_timeout": 600, "webdav_endpoint": results.url,
               "input_urls": ["%s#sha256=%s" % (pfns[n], hashlib.sha256(d).hexdigest()) for n, d in FILES.items()],
-              "output_filenames": ",".join(sorted(FILES))}
+              "output_filenames": ",".join(sorted(FILES)), "s3_endpoint": world["s3"].url}
     proc, took = deploy(world, "data-rucio-e2e", inputs)
     print("deploy with a 3-file rule: %.1f s" % took)
     assert proc.returncode == 0, proc.stderr[-5000:]
@@ -172,6 +211,12 @@ def test_the_rule_brings_the_data_before_the_job_which_reads_it_and_uploads_its_
     for name, data in FILES.items():  # the job's inputs (read at BETA_DISK, checked) are its outputs here
         got = requests.get("%s/results/%s" % (results.url, name), timeout=30)
         assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == hashlib.sha256(data).hexdigest()
+    s3 = boto3.client("s3", endpoint_url=world["s3"].url, region_name="us-east-1", aws_access_key_id=S3_ACCESS,
+                      aws_secret_access_key=S3_SECRET)
+    for name, data in FILES.items():  # and the same outputs in S3, uploaded from the node with the catalogue's keys
+        obj = s3.get_object(Bucket="job-outputs", Key="results/" + name)
+        assert hashlib.sha256(obj["Body"].read()).hexdigest() == hashlib.sha256(data).hexdigest()
+        assert obj["ETag"].strip('"') == hashlib.md5(data).hexdigest()
     proc, _ = indigo(world, "status", "data-rucio-e2e", "--json")
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(proc.stdout)["data"]
@@ -193,7 +238,8 @@ def test_a_failing_source_fails_the_deploy_after_the_timeout_with_the_files_erro
     grid = world["grid"]
     started = time.monotonic()
     proc, took = deploy(world, "data-rucio-fail", {"input_dataset": "user.jdoe:e2e-broken", "rule_timeout": 60,
-                                                   "webdav_endpoint": world["results"].url})
+                                                   "webdav_endpoint": world["results"].url,
+                                                   "s3_endpoint": world["s3"].url})
     print("failing deploy (rule timeout 60 s): %.1f s" % took)
     assert proc.returncode == 4, (proc.returncode, proc.stderr[-5000:])
     assert "user.jdoe:e2e-lost at BETA_DISK" in proc.stderr and "404" in proc.stderr, proc.stderr[-5000:]

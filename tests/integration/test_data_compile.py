@@ -96,3 +96,46 @@ def test_a_rucio_dataset_becomes_a_rule_made_before_the_job_configures_and_delet
     release = load(out / "rucio_job" / "release_data.yml")[0]["tasks"]
     assert [t["indigo.paas.rucio_rule"] for t in release] == absent
     assert not (out / "data_job" / "release_data.yml").exists()  # no dataset node: no rule
+
+
+TWO_SITES = tosca("""\
+  node_templates:
+    dataset:
+      type: tosca.nodes.indigo.RucioDataset
+      properties: {did: "user.jdoe:both", timeout: 120}
+    node_a:
+      type: tosca.nodes.indigo.Compute
+      requirements: [{dependency: dataset}]
+      capabilities: {host: {properties: {num_cpus: 1, mem_size: 1 GB}}}
+    node_b:
+      type: tosca.nodes.indigo.Compute
+      requirements: [{dependency: dataset}]
+      capabilities: {host: {properties: {num_cpus: 1, mem_size: 1 GB}}}
+""")
+
+
+def test_job_nodes_placed_on_two_sites_get_one_rule_per_site_each_deleted_on_undeploy_and_release(tmp_path):
+    import jinja2
+
+    (tmp_path / "two.yaml").write_text(TWO_SITES)
+    compile_template(str(tmp_path / "two.yaml"), str(tmp_path / "two"), {}, [], None,
+                     sites={"node_a": "site-a", "node_b": "site-b"})
+    provision = load(tmp_path / "two" / "deploy.yml")[0]["tasks"]
+    launches = [t for t in provision if "indigo.paas.rucio_rule" in t]
+    assert [t["name"] for t in launches] == ["Replicate dataset to the site of node_a (Rucio rule)",
+                                             "Replicate dataset to the site of node_b (Rucio rule)"]
+    waits = [t for t in provision if str(t.get("name", "")).startswith("Wait for the Rucio rule")]
+    assert [w["register"] for w in waits] == ["indigo_rule_dataset_0", "indigo_rule_dataset_1"]  # one wait per rule
+    placement = {"node_a": "site-a", "node_b": "site-b"}
+    sites = [jinja2.Template(t["indigo.paas.rucio_rule"]["site"]).render(indigo_placement=placement, indigo_site="x")
+             for t in launches]
+    assert sites == ["site-a", "site-b"]  # each rule to its Compute's site (the module maps it to the site's RSEs)
+    moved = jinja2.Template(launches[1]["indigo.paas.rucio_rule"]["site"]).render(
+        indigo_placement=placement, indigo_sites={"node_b": "site-c"})
+    assert moved == "site-c"  # the site given at launch (indigo_sites) wins
+    undeploy = [t["indigo.paas.rucio_rule"] for t in load(tmp_path / "two" / "undeploy.yml")[0]["tasks"]
+                if "indigo.paas.rucio_rule" in t]
+    assert [a["site"] for a in undeploy] == [t["indigo.paas.rucio_rule"]["site"] for t in launches]
+    assert all(a["state"] == "absent" and a["comment"] == "indigo deployment {{ indigo_deployment_id }}" for a in undeploy)
+    release = load(tmp_path / "two" / "release_data.yml")[0]["tasks"]
+    assert [t["indigo.paas.rucio_rule"] for t in release] == undeploy

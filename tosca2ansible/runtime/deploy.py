@@ -191,7 +191,7 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
 
         for line in notice_lines(compiled.notices)[0]:
             (progress or (lambda text: None))(line)
-        secret_vars = compiled.secret_inputs
+        secret_vars = dict(compiled.secret_inputs or {}, **data_endpoint_vars(catalogue, progress))
         if template.resolve() != state.template_file.resolve():
             keep_template(state, template, compiled.sources, compiled.types_roots)
         if state.project_dir.exists():
@@ -268,6 +268,17 @@ def deploy(template: Optional[Path], inputs: Dict[str, str], deployment: Optiona
         raise
     state.write_record(site=site["name"], attempts=attempts_log)
     return _finish(state, result, "deployed", action)
+
+
+def data_endpoint_vars(catalogue, progress=None) -> Dict[str, Any]:
+    """``indigo_data_endpoints`` ({url: credentials}) from the catalogue's ``data_services.endpoints``, for the
+    run's secret vars file (0600, outside the artifacts): the data_staging role picks its output endpoint's."""
+    ensure_importable()
+    from ansible_collections.indigo.paas.plugins.module_utils.data.locate import endpoint_credentials
+
+    say = progress or (lambda line: None)
+    found = endpoint_credentials(catalogue, on_error=lambda url, why: say("data endpoint %s: no credentials: %s" % (url, why)))
+    return {"indigo_data_endpoints": found} if found else {}
 
 
 def _release_data(state: DeploymentState, site: Dict[str, Any], catalogue: str, progress=None) -> List[str]:

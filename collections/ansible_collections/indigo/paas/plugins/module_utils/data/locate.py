@@ -13,6 +13,9 @@ The data catalogues are configured once in the site catalogue, beside ``sites:``
       dynafed: {credentials: {env: {token: DYNAFED_TOKEN}, required: false}}
       rucio: {endpoint: https://rucio.example.org, account: jdoe, auth_type: userpass,
               credentials: {env: {username: RUCIO_USERNAME, password: RUCIO_PASSWORD}}}
+      endpoints:           # storage the jobs' outputs go to (DataStaging output_endpoint, the same URL)
+        - url: https://s3.example.org
+          credentials: {env: {access_key: S3_ACCESS_KEY, secret_key: S3_SECRET_KEY}}
 
 Credentials are references resolved by ``credentials.resolve_credentials`` (never values in a file).
 """
@@ -57,6 +60,34 @@ def load_data_services(path):
         if isinstance(section, dict):
             services.update(section)
     return services
+
+
+def endpoint_key(url):
+    """How a data endpoint's URL is matched (the catalogue's ``url`` and a DataStaging ``output_endpoint``)."""
+    return str(url or "").strip().rstrip("/")
+
+
+def endpoint_credentials(path, environ=None, on_error=None):
+    """The catalogue's ``data_services.endpoints`` with their credentials resolved: {url: {field: value}}.
+    An endpoint whose references do not resolve is left out, ``on_error(url, message)`` told (the upload to it
+    then fails with the endpoint's own answer)."""
+    # pylint: disable=import-outside-toplevel
+    from ansible_collections.indigo.paas.plugins.module_utils.credentials import CredentialError, resolve_credentials
+
+    found = {}
+    for entry in load_data_services(path).get("endpoints") or []:
+        if not isinstance(entry, dict) or not entry.get("url") or not entry.get("credentials"):
+            continue
+        url = endpoint_key(entry["url"])
+        try:
+            resolved = resolve_credentials({"name": "data endpoint %s" % url, "credentials": entry["credentials"]},
+                                           os.environ if environ is None else environ)
+        except CredentialError as exc:
+            if on_error:
+                on_error(url, str(exc))
+            continue
+        found[url] = {str(k): v for k, v in resolved.items() if v is not None}
+    return found
 
 
 def credentials_of(kind, config, environ):

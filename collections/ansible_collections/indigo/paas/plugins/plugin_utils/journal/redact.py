@@ -50,10 +50,10 @@ def site_secret_values(catalogue: Optional[str], environ: Optional[Mapping[str, 
 
 
 def data_service_secret_values(catalogue: str, environ: Optional[Mapping[str, str]] = None) -> Set[str]:
-    """Every credential value the catalogue's ``data_services`` (Rucio, Onezone, Dynafed) resolve to: the
+    """Every credential value the catalogue's ``data_services`` (Rucio, Onezone, Dynafed, endpoints) resolve to: the
     data modules resolve them in the run's environment, which ansible-runner writes to its artifacts."""
     from ansible_collections.indigo.paas.plugins.module_utils import credentials
-    from ansible_collections.indigo.paas.plugins.module_utils.data.locate import load_data_services
+    from ansible_collections.indigo.paas.plugins.module_utils.data.locate import endpoint_credentials, load_data_services
 
     found: Set[str] = set()
     for name, config in load_data_services(catalogue).items():
@@ -66,6 +66,7 @@ def data_service_secret_values(catalogue: str, environ: Optional[Mapping[str, st
         except Exception:  # pylint: disable=broad-except  # unresolvable: nothing of it can have leaked
             continue
         found.update(s for s in _leaf_strings(resolved) if len(s) >= MIN_SECRET_LEN)
+    found.update(s for s in _leaf_strings(endpoint_credentials(catalogue, environ)) if len(s) >= MIN_SECRET_LEN)
     return found
 
 
