@@ -154,7 +154,8 @@ def test_elastic_htcondor_pool_grows_runs_every_job_and_shrinks_to_nothing(local
         assert len(outputs) == JOBS and all(line.startswith("job-done ") and line.endswith(" go condor_user")
                                             for line in outputs), outputs
         assert {line.split()[1] for line in outputs} == hosts, outputs  # both ran jobs, the replacement too
-        assert as_user("grep -c 'Job terminated' jobs.log").strip() == str(JOBS)
+        assert as_user("grep -c '^005 ' jobs.log").strip() == str(JOBS)  # one "job terminated" event each
+        assert as_user("condor_history -af ExitCode").split() == ["0"] * JOBS
 
         triggers, _ = journal()
         scale_outs = [t for t in triggers if t.startswith("scale-out: ")]
