@@ -12,6 +12,7 @@ veth, tags; condor_status lists no startd); the journal holds each scale run wit
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shlex
@@ -32,16 +33,14 @@ DEPLOYMENT = "elastic-htc-e2e"
 INSTANCES = ["%s-lrms_wn-%d" % (DEPLOYMENT, i) for i in range(2)]
 CLI = [sys.executable, "-c", "from tosca2ansible.cli import main; main()"]
 JOBS = 4
-# A job lasts until the pool is at its full two execute nodes (at most 10 min), then 15 s more: the queue
-# still needs the killed node's replacement when it joins, and the replacement gets jobs too.
+GO = "/srv/e2e-go"
+# A job waits (at most 10 min) for the test's go file on its execute node, written once both nodes (the
+# killed one's replacement too) are claimed, so jobs run on the replacement too; then it says where, whether
+# it was let go, and as whom it ran. (A pool check from inside the job, condor_status, counted no startd.)
 JOB = """#!/bin/sh
-for i in $(seq 300); do
-  [ "$(condor_status -startd -af INDIGO_SLOT | sort -u | wc -l)" -ge 2 ] && break
-  sleep 2
-done
-sleep 15
-echo "job-done $(uname -n) $(condor_status -startd -af INDIGO_SLOT | sort -u | wc -l) $(id -un)"
-"""
+for i in $(seq 300); do [ -e %s ] && break; sleep 2; done
+echo "job-done $(uname -n) $(cat %s) $(id -un)"
+""" % (GO, GO)
 SUBMIT = """executable = job.sh
 output = out.$(Process)
 error = err.$(Process)
@@ -67,6 +66,23 @@ def as_user(script, timeout=120):
 def startd_slots():
     """INDIGO_SLOT of every startd in the collector."""
     return set(on_front_end("condor_status -startd -af INDIGO_SLOT").split())
+
+
+def claimed_slots():
+    """INDIGO_SLOT of every startd running a job."""
+    rows = [line.split() for line in on_front_end("condor_status -af INDIGO_SLOT State").splitlines()]
+    return {row[0] for row in rows if len(row) == 2 and row[1] == "Claimed"}
+
+
+def let_jobs_go():
+    """The go file on each execute node; the host names of the nodes."""
+    hosts = set()
+    for index in (0, 1):
+        proc = indigo("ssh", DEPLOYMENT, "--node", "lrms_wn", "--index", str(index), "--",
+                      "echo go > %s && hostname" % GO, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        hosts.add(proc.stdout.strip())
+    return hosts
 
 
 def kill_while_booting(site, index):
@@ -108,6 +124,8 @@ def test_elastic_htcondor_pool_grows_runs_every_job_and_shrinks_to_nothing(local
                       "-i", "boot_timeout=300", "--deployment", DEPLOYMENT, "--json")
         timings["deploy"] = time.monotonic() - started
         assert proc.returncode == 0, proc.stderr[-4000:]
+        front_end = json.loads(proc.stdout)["outputs"]["cluster_ip"]
+        assert ipaddress.ip_address(front_end) in local_site.cfg.network
         assert workers() == []
         assert on_front_end("condor_status -startd -af Machine").strip() == ""
 
@@ -120,18 +138,24 @@ def test_elastic_htcondor_pool_grows_runs_every_job_and_shrinks_to_nothing(local
         kill_while_booting(local_site, 1)
         timings["submit-to-killed"] = time.monotonic() - submitted
         joined = set()  # the startds seen in the collector after the kill
+        hosts = set()  # the execute nodes' host names, once both ran a job
 
         def all_done():
             joined.update(startd_slots())
+            if not hosts and claimed_slots() == {"lrms-wn-0", "lrms-wn-1"}:
+                hosts.update(let_jobs_go())
+                timings["submit-to-both-claimed"] = time.monotonic() - submitted
             return as_user("condor_q -af ProcId").strip() == ""  # completed jobs leave the queue
         wait_for("every job to complete", all_done, timeout=900, every=3)
         timings["submit-to-all-done"] = time.monotonic() - submitted
         assert joined == {"lrms-wn-0", "lrms-wn-1"}, joined  # the replacement of the killed node joined
         outputs = as_user("cat out.*").split("\n")[:-1]
-        assert len(outputs) == JOBS and all(line.startswith("job-done ") and line.endswith(" 2 condor_user")
+        # every job was let go (not timed out) and ran as its owner, not as root or nobody
+        assert len(outputs) == JOBS and all(line.startswith("job-done ") and line.endswith(" go condor_user")
                                             for line in outputs), outputs
-        assert len({line.split()[1] for line in outputs}) == 2, outputs  # jobs ran on the replacement too
-        assert as_user("grep -c 'Job terminated' jobs.log").strip() == str(JOBS)
+        assert {line.split()[1] for line in outputs} == hosts, outputs  # both ran jobs, the replacement too
+        assert as_user("grep -c '^005 ' jobs.log").strip() == str(JOBS)  # one "job terminated" event each
+        assert as_user("condor_history -af ExitCode").split() == ["0"] * JOBS
 
         triggers, _ = journal()
         scale_outs = [t for t in triggers if t.startswith("scale-out: ")]
@@ -159,15 +183,22 @@ def test_elastic_htcondor_pool_grows_runs_every_job_and_shrinks_to_nothing(local
         assert sorted(t.split(":")[0] for t in triggers) == sorted(r["action"] for r in scale_runs), triggers
         assert any(t.startswith("scale-in: ") and "idle/released" in t for t in triggers), triggers
 
+        started = time.monotonic()
         proc = indigo("deploy", "--deployment", DEPLOYMENT, "--json")
+        timings["redeploy"] = time.monotonic() - started
         assert proc.returncode == 0, proc.stderr[-4000:]
-        assert json.loads(proc.stdout)["changed"] == 0
+        again = json.loads(proc.stdout)
+        assert again["changed"] == 0 and again["outputs"]["cluster_ip"] == front_end, proc.stdout
+        assert [n["node"] for n in json.loads(indigo("status", DEPLOYMENT, "--json").stdout)["nodes"]] == [
+            "lrms_server"]
         assert "elastic pool (htcondor, 0..2 workers)" in indigo("status", DEPLOYMENT).stdout
     finally:
         if controller is not None:
             controller.kill()
             controller.wait(timeout=30)
+        started = time.monotonic()
         proc = indigo("undeploy", DEPLOYMENT)
+        timings["undeploy"] = time.monotonic() - started
         print("timings (s): " + ", ".join("%s %.1f" % kv for kv in timings.items()))
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert local_site.nodes(indigo_deployment=DEPLOYMENT) == []
