@@ -4,10 +4,14 @@ wn max_instances 2, execute count 0) on the local site, driven by `indigo elasti
 Deploys with no execute node; the unprivileged `condor_user` submits 4 jobs; the controller sees them idle
 in the schedd and boots both execute nodes in one scale-out run; execute node 1 is killed while it boots
 (its container's init gets SIGKILL after its configuration began, before its startd joined): the controller
-marks it failed, removes it and boots a replacement that joins the pool; every job completes with its
-output; after the idle time both nodes are turned off (condor_off -peaceful) and removed (no machine, netns,
-veth, tags; condor_status lists no startd); the journal holds each scale run with its trigger; a second
-`indigo deploy` changes nothing; undeploy leaves nothing.
+marks it failed, removes it and boots a replacement that joins the pool; the jobs wait until both nodes run
+one (a go file the test writes on each), so the replacement runs jobs too; every job completes (terminate
+event, exit code 0) with its output, as condor_user, on both nodes; after the idle time both nodes are
+turned off (condor_off -peaceful) and removed (no machine, netns, veth, tags; condor_status lists no
+startd); the journal holds each scale run with its trigger; a second
+`indigo deploy` changes nothing (same front-end address, only the front-end left); undeploy leaves nothing.
+It also holds what the static HTCondor e2e (removed) asserted on real nodes: the front-end address output,
+jobs with their outputs as their owner on both execute nodes, re-deploy changed 0, undeploy leaves nothing.
 """
 
 from __future__ import annotations
@@ -113,7 +117,6 @@ def workers():
 
 
 @pytest.mark.slow
-@pytest.mark.wip  # written, not yet green on real nodes
 def test_elastic_htcondor_pool_grows_runs_every_job_and_shrinks_to_nothing(local_site, tmp_path, monkeypatch):
     monkeypatch.setenv("INDIGO_HOME", str(tmp_path / "home"))
     timings = {}
