@@ -132,9 +132,10 @@ def world(own_site, tmp_path_factory):
     started = time.monotonic()
     grid = Grid(tmp, host=host, anonymous=True, jdoe_password=RUCIO_PASSWORD, jdoe_login=RUCIO_LOGIN)
     (tmp / "results").mkdir()
-    results = WebDav(tmp / "results", host=host, anonymous=True)
-    s3 = MotoServer(host)
-    try:
+    results = s3 = None
+    try:  # whatever started is stopped, also when a later server fails to start
+        results = WebDav(tmp / "results", host=host, anonymous=True)
+        s3 = MotoServer(host)
         boto3.client("s3", endpoint_url=s3.url, region_name="us-east-1", aws_access_key_id=S3_ACCESS,
                      aws_secret_access_key=S3_SECRET).create_bucket(Bucket="job-outputs")
         grid.jdoe.add_dataset("user.jdoe", "e2e")
@@ -155,9 +156,9 @@ def world(own_site, tmp_path_factory):
         print("set-up (Rucio server, RSEs, uploads, daemons): %.1f s" % (time.monotonic() - started))
         yield {"grid": grid, "results": results, "s3": s3, "catalogue": catalogue, "tmp": tmp, "site": local}
     finally:
-        s3.stop()
-        results.stop()
-        grid.stop()
+        for server in (s3, results, grid):
+            if server is not None:
+                server.stop()
 
 
 def indigo(world, *args, timeout=1500):
